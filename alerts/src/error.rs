@@ -1,0 +1,50 @@
+use std::io;
+use std::path::PathBuf;
+
+/// Errors of the alert journal.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertsError {
+    /// A file-system operation failed on `path`.
+    #[error("journal I/O on {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A record that is not at the tail is damaged, or the seqs have a gap. Never
+    /// repaired automatically: the operator decides (SPEC §3).
+    #[error("corrupt journal: segment {}, offset {offset}: {reason}", segment.display())]
+    Corrupt {
+        segment: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    /// Another process (or handle) holds the writer lock of this journal.
+    #[error("journal {} is locked by another writer", path.display())]
+    Locked { path: PathBuf },
+    /// A payload larger than the frame format allows.
+    #[error("payload of {len} bytes exceeds the maximum of {max} bytes")]
+    PayloadTooLarge { len: usize, max: u32 },
+    /// An earlier write or fsync failed, so what reached the disk is unknown.
+    /// Retrying an fsync after a failure can report success for lost data, so the
+    /// handle refuses further work: reopen the journal, which recovers the tail.
+    #[error("journal handle unusable after an earlier I/O error; reopen the journal to recover")]
+    Poisoned,
+    /// `dump` found a record whose payload is not a JSON object without `seq`.
+    #[error(
+        "record {seq}: payload is not a one-line JSON object without a \"seq\" field: {reason}"
+    )]
+    BadPayload { seq: u64, reason: String },
+    /// Writing `dump`'s output failed.
+    #[error("writing dump output: {0}")]
+    Output(#[source] io::Error),
+}
+
+/// Result with [`AlertsError`] as the default error.
+pub type Result<T, E = AlertsError> = std::result::Result<T, E>;
+
+/// Adapter for `map_err`: tags an `io::Error` with the path it happened on.
+pub(crate) fn io_at(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> AlertsError {
+    let path = path.into();
+    move |source| AlertsError::Io { path, source }
+}

@@ -1,0 +1,205 @@
+//! [`JournalReader`]: reads records from a seq onwards, never modifying files.
+//! Safe to run while the writer appends (in this or another process).
+
+use std::fs::File;
+use std::io::{BufReader, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::error::{AlertsError, Result, io_at};
+use crate::frame::{FrameReader, HEADER_LEN, Next};
+use crate::recovery::{Verdict, classify, describe};
+use crate::segment::{HeaderFact, list_segments, read_header};
+
+/// Yields `(seq, payload)` in seq order from `from_seq` on.
+///
+/// Returns `None` at the current end of the journal, including at a torn tail or
+/// a record the writer is still writing; the reader is not fused, so calling
+/// `next` again later continues with whatever has been appended since (a sink
+/// shipper can poll it). Corruption or a seq gap yields one `Err`, then `None`.
+pub struct JournalReader {
+    dir: PathBuf,
+    from_seq: u64,
+    state: State,
+}
+
+enum State {
+    /// No segment opened yet (the journal may still be empty).
+    Start,
+    In(Cursor),
+    Failed,
+}
+
+struct Cursor {
+    name_seq: u64,
+    path: PathBuf,
+    frames: FrameReader<BufReader<File>>,
+    header_ok: bool,
+    /// The seq the next frame must carry.
+    expected: u64,
+    /// At the end of this segment a newer one was seen and we re-read once, so
+    /// bytes written just before the roll are not mistaken for a gap.
+    rechecked: bool,
+}
+
+impl JournalReader {
+    /// Opens a reader over `dir` (which must exist) starting at `from_seq`.
+    pub fn open(dir: &Path, from_seq: u64) -> Result<Self> {
+        std::fs::metadata(dir).map_err(io_at(dir))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            from_seq,
+            state: State::Start,
+        })
+    }
+
+    fn step(&mut self) -> Result<Option<(u64, Vec<u8>)>> {
+        loop {
+            let cursor = match &mut self.state {
+                State::Failed => return Ok(None),
+                State::Start => {
+                    let segments = list_segments(&self.dir)?;
+                    let Some((first, first_path)) = segments.first() else {
+                        return Ok(None);
+                    };
+                    if *first != 1 {
+                        return Err(corrupt(
+                            first_path,
+                            0,
+                            format!("first segment starts at seq {first}, expected 1"),
+                        ));
+                    }
+                    let (name, path) = segments
+                        .iter()
+                        .rev()
+                        .find(|(seq, _)| *seq <= self.from_seq)
+                        .unwrap_or(&segments[0]);
+                    self.state = State::In(Cursor::open(*name, path.clone())?);
+                    continue;
+                }
+                State::In(cursor) => cursor,
+            };
+            if !cursor.header_ok {
+                let file = cursor.frames.get_mut();
+                let header = file
+                    .seek(SeekFrom::Start(0))
+                    .and_then(|_| read_header(file));
+                let header = header.map_err(io_at(&cursor.path))?;
+                match header {
+                    HeaderFact::Ok => cursor.header_ok = true,
+                    HeaderFact::Bad(reason) => return Err(corrupt(&cursor.path, 0, reason)),
+                    // Being created by the writer, or a crash during a roll.
+                    HeaderFact::Missing | HeaderFact::Short | HeaderFact::Zeroed => {
+                        if newer_segment(&self.dir, cursor.name_seq)?.is_some() {
+                            let reason = "empty or headerless segment is not the last".into();
+                            return Err(corrupt(&cursor.path, 0, reason));
+                        }
+                        return Ok(None);
+                    }
+                }
+            }
+            let mut payload = Vec::new();
+            match cursor
+                .frames
+                .next_frame(&mut payload)
+                .map_err(io_at(&cursor.path))?
+            {
+                Next::Frame { offset, seq } => {
+                    if seq != cursor.expected {
+                        let reason = if offset == HEADER_LEN {
+                            format!(
+                                "segment name says seq {}, first record has seq {seq}",
+                                cursor.name_seq
+                            )
+                        } else {
+                            format!("seq gap: expected seq {}, found {seq}", cursor.expected)
+                        };
+                        return Err(corrupt(&cursor.path, offset, reason));
+                    }
+                    cursor.expected = seq.saturating_add(1);
+                    cursor.rechecked = false;
+                    if seq >= self.from_seq {
+                        return Ok(Some((seq, payload)));
+                    }
+                }
+                Next::End => {
+                    let Some((next, next_path)) = newer_segment(&self.dir, cursor.name_seq)? else {
+                        return Ok(None);
+                    };
+                    if !cursor.rechecked {
+                        cursor.rechecked = true;
+                        continue;
+                    }
+                    if next != cursor.expected {
+                        let reason = format!(
+                            "seq gap: segment starts at seq {next}, expected {}",
+                            cursor.expected
+                        );
+                        return Err(corrupt(&next_path, 0, reason));
+                    }
+                    self.state = State::In(Cursor::open(next, next_path)?);
+                }
+                Next::Bad(bad) => {
+                    cursor.frames.rewind().map_err(io_at(&cursor.path))?;
+                    if newer_segment(&self.dir, cursor.name_seq)?.is_some() {
+                        if !cursor.rechecked {
+                            cursor.rechecked = true;
+                            continue;
+                        }
+                        return Err(corrupt(&cursor.path, bad.offset, describe(&bad)));
+                    }
+                    return match classify(&bad) {
+                        Verdict::Torn(_) => Ok(None),
+                        Verdict::Corrupt(reason) => Err(corrupt(&cursor.path, bad.offset, reason)),
+                    };
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for JournalReader {
+    type Item = Result<(u64, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.step() {
+            Ok(record) => record.map(Ok),
+            Err(e) => {
+                self.state = State::Failed;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl Cursor {
+    fn open(name_seq: u64, path: PathBuf) -> Result<Self> {
+        let file = File::open(&path).map_err(io_at(&path))?;
+        Ok(Self {
+            name_seq,
+            frames: FrameReader::new(BufReader::with_capacity(256 * 1024, file), HEADER_LEN),
+            path,
+            header_ok: false,
+            expected: name_seq,
+            rechecked: false,
+        })
+    }
+}
+
+/// The first segment after `name_seq`, if any.
+fn newer_segment(dir: &Path, name_seq: u64) -> Result<Option<(u64, PathBuf)>> {
+    Ok(list_segments(dir)?
+        .into_iter()
+        .find(|(seq, _)| *seq > name_seq))
+}
+
+fn corrupt(segment: &Path, offset: u64, reason: String) -> AlertsError {
+    AlertsError::Corrupt {
+        segment: segment.to_path_buf(),
+        offset,
+        reason,
+    }
+}
+
+#[cfg(test)]
+#[path = "reader_tests.rs"]
+mod tests;

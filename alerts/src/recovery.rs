@@ -1,0 +1,181 @@
+//! The recovery decision: a pure function from segment scans to what to do.
+//!
+//! Storage code scans the segments ([`crate::segment`]), passes the facts to
+//! [`decide`], and executes the returned [`Recovery`]: `Journal::open` truncates,
+//! `verify` only reports. Rules, in the LAST segment only, a torn tail is:
+//! an incomplete final frame, a bad frame followed by nothing but zero bytes
+//! (a CRC failure extending to EOF, or preallocated blocks after a crash), an
+//! all-zero remainder, or a short or zeroed segment header. Any other damage, any
+//! damage in an earlier segment, and any seq gap is corruption.
+
+use std::path::PathBuf;
+
+use crate::frame::{BadFrame, BadKind, HEADER_LEN, MAX_PAYLOAD};
+use crate::segment::{HeaderFact, SegmentScan, StopFact};
+
+/// A torn tail that was (by `open`) or would be (by `verify`) truncated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TruncatedTail {
+    pub segment: PathBuf,
+    /// The segment is cut to this length.
+    pub offset: u64,
+    pub bytes_dropped: u64,
+    pub reason: String,
+}
+
+/// What survives recovery.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Kept {
+    pub segments: usize,
+    pub records: u64,
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    /// Bytes of all segments up to their valid end (headers included).
+    pub bytes: u64,
+}
+
+impl Kept {
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.last_seq.map_or(1, |s| s.saturating_add(1))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Recovery {
+    Clean(Kept),
+    TruncateTail {
+        tail: TruncatedTail,
+        kept: Kept,
+    },
+    Corrupt {
+        segment: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+}
+
+/// Verdict on a bad frame found in the last segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Torn(&'static str),
+    Corrupt(String),
+}
+
+pub(crate) fn classify(bad: &BadFrame) -> Verdict {
+    if bad.zeros_from_start {
+        return Verdict::Torn("zero-filled tail");
+    }
+    match bad.kind {
+        BadKind::Incomplete => Verdict::Torn("incomplete final frame"),
+        BadKind::BadCrc if bad.zeros_after => Verdict::Torn("checksum mismatch in the final frame"),
+        BadKind::BadLength(_) if bad.zeros_after => Verdict::Torn("bad length in the final frame"),
+        BadKind::BadCrc => Verdict::Corrupt("checksum mismatch, followed by more data".into()),
+        BadKind::BadLength(len) => Verdict::Corrupt(format!(
+            "frame length {len} exceeds the maximum {MAX_PAYLOAD}, followed by more data"
+        )),
+    }
+}
+
+/// Describes a bad frame found where no tail may be torn.
+pub(crate) fn describe(bad: &BadFrame) -> String {
+    let what = match bad.kind {
+        BadKind::Incomplete => "frame runs past the end of the segment".to_string(),
+        BadKind::BadLength(len) => format!("frame length {len} exceeds the maximum {MAX_PAYLOAD}"),
+        BadKind::BadCrc => "checksum mismatch".to_string(),
+    };
+    format!("{what} in a segment that is not the last")
+}
+
+/// Decides recovery for `segments`, sorted by `name_seq`.
+pub(crate) fn decide(segments: &[SegmentScan]) -> Recovery {
+    let mut kept = Kept {
+        segments: segments.len(),
+        ..Kept::default()
+    };
+    let mut expected = 1u64;
+    for (i, s) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        let corrupt = |offset, reason: String| Recovery::Corrupt {
+            segment: s.path.clone(),
+            offset,
+            reason,
+        };
+        let torn = |offset: u64, reason: &str, kept: Kept| Recovery::TruncateTail {
+            tail: TruncatedTail {
+                segment: s.path.clone(),
+                offset,
+                bytes_dropped: s.len.saturating_sub(offset),
+                reason: reason.to_string(),
+            },
+            kept,
+        };
+        if s.name_seq != expected {
+            let reason = match kept.last_seq {
+                None => format!("first segment starts at seq {}, expected 1", s.name_seq),
+                Some(prev) => format!(
+                    "seq gap: segment starts at seq {} but the previous one ends at {prev}",
+                    s.name_seq
+                ),
+            };
+            return corrupt(0, reason);
+        }
+        match &s.header {
+            HeaderFact::Ok => {}
+            HeaderFact::Missing if last => return Recovery::Clean(kept),
+            HeaderFact::Short if last => return torn(0, "incomplete segment header", kept),
+            HeaderFact::Zeroed if last => return torn(0, "zero-filled segment", kept),
+            HeaderFact::Missing | HeaderFact::Short | HeaderFact::Zeroed => {
+                return corrupt(0, "empty or headerless segment is not the last".into());
+            }
+            HeaderFact::Bad(reason) => return corrupt(0, reason.clone()),
+        }
+        if let Some(first) = s.first_seq {
+            if first != s.name_seq {
+                let reason = format!(
+                    "segment name says seq {}, first record has seq {first}",
+                    s.name_seq
+                );
+                return corrupt(HEADER_LEN, reason);
+            }
+        } else if !last && s.stop.is_none() {
+            return corrupt(
+                HEADER_LEN,
+                "segment holds no records but is not the last".into(),
+            );
+        }
+        kept.records += s.records;
+        kept.bytes += s.valid_end;
+        if kept.first_seq.is_none() {
+            kept.first_seq = s.first_seq;
+        }
+        if let Some(l) = s.last_seq {
+            kept.last_seq = Some(l);
+            expected = l.saturating_add(1);
+        }
+        match &s.stop {
+            None => {}
+            Some(StopFact::SeqBreak {
+                offset,
+                expected,
+                found,
+            }) => {
+                return corrupt(
+                    *offset,
+                    format!("seq gap: expected seq {expected}, found {found}"),
+                );
+            }
+            Some(StopFact::Bad(bad)) if !last => return corrupt(bad.offset, describe(bad)),
+            Some(StopFact::Bad(bad)) => {
+                return match classify(bad) {
+                    Verdict::Torn(reason) => torn(bad.offset, reason, kept),
+                    Verdict::Corrupt(reason) => corrupt(bad.offset, reason),
+                };
+            }
+        }
+    }
+    Recovery::Clean(kept)
+}
+
+#[cfg(test)]
+#[path = "recovery_tests.rs"]
+mod tests;

@@ -1,0 +1,311 @@
+//! [`Journal`]: the single writer. Opening recovers (scan → [`decide`] → execute);
+//! appends are framed into a user-space buffer; `sync` makes them durable.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{AlertsError, Result, io_at};
+use crate::frame::{self, HEADER_LEN, MAX_PAYLOAD};
+use crate::recovery::{Recovery, TruncatedTail, decide};
+use crate::segment::{list_segments, scan_file, segment_name};
+
+/// Buffered bytes past which `append` hands them to the OS before framing more.
+const FLUSH_AT: usize = 1 << 20;
+const LOCK_FILE: &str = "LOCK";
+
+/// Options of [`Journal::open`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalOptions {
+    /// A segment is closed (synced) and a new one started once the next record
+    /// would take it past this size. A single larger record gets its own segment.
+    pub segment_bytes: u64,
+}
+
+impl Default for JournalOptions {
+    fn default() -> Self {
+        Self {
+            segment_bytes: 64 << 20,
+        }
+    }
+}
+
+/// What [`Journal::open`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Segment files after recovery (a new journal has one, empty).
+    pub segments: usize,
+    /// Records in the journal.
+    pub records: u64,
+    /// The torn tail that was cut off, if any.
+    pub truncated: Option<TruncatedTail>,
+}
+
+/// The segment being appended to. `len` counts buffered bytes too.
+struct Active {
+    path: PathBuf,
+    file: File,
+    len: u64,
+    records: u64,
+}
+
+/// The append-only alert journal (the writer side). One per directory, enforced by
+/// an OS lock on `DIR/LOCK`. After any `Err` from an I/O step the handle is
+/// poisoned ([`AlertsError::Poisoned`]); reopening recovers.
+pub struct Journal {
+    dir: PathBuf,
+    opts: JournalOptions,
+    active: Active,
+    buf: Vec<u8>,
+    next_seq: u64,
+    bytes_written: u64,
+    poisoned: bool,
+    /// Held for the lifetime of the handle; the OS lock is released on drop.
+    _lock: File,
+}
+
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Journal>();
+};
+
+impl Journal {
+    /// Opens `dir` (creating it if absent) and recovers: a torn tail of the last
+    /// segment is truncated and reported; corruption anywhere else is an error.
+    pub fn open(dir: &Path, opts: JournalOptions) -> Result<(Journal, OpenReport)> {
+        std::fs::create_dir_all(dir).map_err(io_at(dir))?;
+        let lock = lock_dir(dir)?;
+        let segments = list_segments(dir)?;
+        let scans = segments
+            .iter()
+            .map(|(seq, path)| scan_file(*seq, path))
+            .collect::<Result<Vec<_>>>()?;
+        let (kept, truncated) = match decide(&scans) {
+            Recovery::Corrupt {
+                segment,
+                offset,
+                reason,
+            } => {
+                return Err(AlertsError::Corrupt {
+                    segment,
+                    offset,
+                    reason,
+                });
+            }
+            Recovery::Clean(kept) => (kept, None),
+            Recovery::TruncateTail { tail, kept } => {
+                truncate(&tail)?;
+                (kept, Some(tail))
+            }
+        };
+        let next_seq = kept.next_seq();
+        let active = match segments.last() {
+            None => create_segment(dir, next_seq)?,
+            Some((_, path)) => reopen_last(path, scans.last().map_or(0, |s| s.records))?,
+        };
+        let report = OpenReport {
+            segments: segments.len().max(1),
+            records: kept.records,
+            truncated,
+        };
+        let journal = Journal {
+            dir: dir.to_path_buf(),
+            opts,
+            active,
+            buf: Vec::new(),
+            next_seq,
+            bytes_written: 0,
+            poisoned: false,
+            _lock: lock,
+        };
+        Ok((journal, report))
+    }
+
+    /// The seq the next `append` returns: 1 for a new journal.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Frames `payload` into the buffer and returns its seq. Nothing is durable
+    /// before [`Journal::sync`]. Rolls to a new segment (syncing the old one) when
+    /// the record would take the current one past `segment_bytes`. On `Err` the
+    /// payload was not appended.
+    pub fn append(&mut self, payload: &[u8]) -> Result<u64> {
+        if payload.len() > MAX_PAYLOAD as usize {
+            return Err(AlertsError::PayloadTooLarge {
+                len: payload.len(),
+                max: MAX_PAYLOAD,
+            });
+        }
+        self.check()?;
+        let len = frame::frame_len(payload.len());
+        if self.active.records > 0 && self.active.len + len > self.opts.segment_bytes {
+            self.guard(Self::roll)?;
+        } else if self.buf.len() >= FLUSH_AT {
+            self.guard(Self::write_buffer)?;
+        }
+        let seq = self.next_seq;
+        frame::encode_into(&mut self.buf, seq, payload);
+        self.active.len += len;
+        self.active.records += 1;
+        self.next_seq = seq.saturating_add(1);
+        self.bytes_written += len;
+        Ok(seq)
+    }
+
+    /// Hands buffered bytes to the OS (`write_all`). Not durable by itself.
+    pub fn flush(&mut self) -> Result<()> {
+        self.check()?;
+        self.guard(Self::write_buffer)
+    }
+
+    /// Flushes and `fdatasync`s the current segment: every record appended so far
+    /// is durable when this returns Ok. Group commit is many appends, one sync.
+    pub fn sync(&mut self) -> Result<()> {
+        self.check()?;
+        self.guard(|j| {
+            j.write_buffer()?;
+            j.active.file.sync_data().map_err(io_at(&j.active.path))
+        })
+    }
+
+    /// Frame bytes appended through this handle (segment headers excluded).
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.poisoned {
+            Err(AlertsError::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs an I/O step; a failure poisons the handle.
+    fn guard<T>(&mut self, step: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let out = step(self);
+        self.poisoned |= out.is_err();
+        out
+    }
+
+    fn write_buffer(&mut self) -> Result<()> {
+        if !self.buf.is_empty() {
+            self.active
+                .file
+                .write_all(&self.buf)
+                .map_err(io_at(&self.active.path))?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Makes the full segment durable before the next one exists, so that only
+    /// the last segment can ever have a torn tail.
+    fn roll(&mut self) -> Result<()> {
+        self.write_buffer()?;
+        self.active
+            .file
+            .sync_data()
+            .map_err(io_at(&self.active.path))?;
+        self.active = create_segment(&self.dir, self.next_seq)?;
+        Ok(())
+    }
+}
+
+impl Drop for Journal {
+    /// Best effort: hands buffered records to the OS. Durability needs `sync`.
+    fn drop(&mut self) {
+        if !self.poisoned
+            && let Err(error) = self.write_buffer()
+        {
+            tracing::warn!(%error, "alert journal: flush on drop failed");
+        }
+    }
+}
+
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_at(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(AlertsError::Locked { path }),
+        Err(TryLockError::Error(source)) => Err(AlertsError::Io { path, source }),
+    }
+}
+
+fn truncate(tail: &TruncatedTail) -> Result<()> {
+    tracing::warn!(
+        segment = %tail.segment.display(),
+        offset = tail.offset,
+        bytes_dropped = tail.bytes_dropped,
+        reason = %tail.reason,
+        "alert journal: truncating torn tail"
+    );
+    let file = OpenOptions::new()
+        .write(true)
+        .open(&tail.segment)
+        .map_err(io_at(&tail.segment))?;
+    file.set_len(tail.offset).map_err(io_at(&tail.segment))?;
+    file.sync_all().map_err(io_at(&tail.segment))
+}
+
+/// Creates segment `first_seq` with its header, durable, and syncs the directory.
+fn create_segment(dir: &Path, first_seq: u64) -> Result<Active> {
+    let path = dir.join(segment_name(first_seq));
+    let mut file = OpenOptions::new()
+        .append(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(io_at(&path))?;
+    file.write_all(&frame::segment_header())
+        .map_err(io_at(&path))?;
+    file.sync_data().map_err(io_at(&path))?;
+    sync_dir(dir)?;
+    Ok(Active {
+        path,
+        file,
+        len: HEADER_LEN,
+        records: 0,
+    })
+}
+
+/// Opens the recovered last segment for appending; rewrites a missing header.
+fn reopen_last(path: &Path, records: u64) -> Result<Active> {
+    let mut file = OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(io_at(path))?;
+    let mut len = file.metadata().map_err(io_at(path))?.len();
+    if len == 0 {
+        file.write_all(&frame::segment_header())
+            .map_err(io_at(path))?;
+        file.sync_data().map_err(io_at(path))?;
+        len = HEADER_LEN;
+    }
+    Ok(Active {
+        path: path.to_path_buf(),
+        file,
+        len,
+        records,
+    })
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_at(dir))
+}
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

@@ -1,0 +1,287 @@
+//! Tests of `Journal` on real files: reopen, rolls, torn tails, corruption.
+
+use super::*;
+use crate::segment::list_segments;
+use crate::{JournalReader, verify};
+
+fn opts(segment_bytes: u64) -> JournalOptions {
+    JournalOptions { segment_bytes }
+}
+
+fn payload(i: u64) -> Vec<u8> {
+    format!("{{\"n\":{i}}}").into_bytes()
+}
+
+/// A synced journal of `n` records; returns its segment paths.
+fn write_journal(dir: &Path, n: u64, segment_bytes: u64) -> Vec<PathBuf> {
+    let (mut j, _) = Journal::open(dir, opts(segment_bytes)).expect("open");
+    for i in 1..=n {
+        assert_eq!(j.append(&payload(i)).expect("append"), i);
+    }
+    j.sync().expect("sync");
+    segments(dir)
+}
+
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    list_segments(dir)
+        .expect("list")
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect()
+}
+
+fn read_all(dir: &Path) -> Vec<(u64, Vec<u8>)> {
+    JournalReader::open(dir, 1)
+        .expect("reader")
+        .collect::<Result<_>>()
+        .expect("read")
+}
+
+fn corrupt_at(result: Result<(Journal, OpenReport)>) -> (PathBuf, u64, String) {
+    match result {
+        Err(AlertsError::Corrupt {
+            segment,
+            offset,
+            reason,
+        }) => (segment, offset, reason),
+        Err(e) => panic!("expected Corrupt, got {e}"),
+        Ok((_, report)) => panic!("expected Corrupt, opened: {report:?}"),
+    }
+}
+
+#[test]
+fn new_journal_starts_at_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("a/b");
+    let (j, report) = Journal::open(&path, JournalOptions::default()).expect("open");
+    assert_eq!(j.next_seq(), 1);
+    assert_eq!(j.dir(), path);
+    assert_eq!(
+        report,
+        OpenReport {
+            segments: 1,
+            records: 0,
+            truncated: None
+        }
+    );
+    assert_eq!(segments(&path), [path.join("00000000000000000001.seg")]);
+}
+
+#[test]
+fn reopen_continues_across_rolls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let frame = frame::frame_len(payload(1).len()); // payloads 1..=9 have equal length
+    let per_segment = 3;
+    let segment_bytes = HEADER_LEN + per_segment * frame;
+    let mut next = 1;
+    for round in 0..3 {
+        let (mut j, report) = Journal::open(dir.path(), opts(segment_bytes)).expect("open");
+        assert_eq!(
+            (j.next_seq(), report.records, report.truncated),
+            (next, next - 1, None)
+        );
+        for _ in 0..(2 + round) {
+            assert_eq!(j.append(&payload(next % 10)).expect("append"), next);
+            next += 1;
+        }
+        assert_eq!(j.bytes_written(), (2 + round) * frame);
+        j.sync().expect("sync");
+    }
+    // 2 + 3 + 4 = 9 records, 3 per segment.
+    let names: Vec<String> = segments(dir.path())
+        .iter()
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "00000000000000000001.seg",
+            "00000000000000000004.seg",
+            "00000000000000000007.seg"
+        ]
+    );
+    let seqs: Vec<u64> = read_all(dir.path()).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(seqs, (1..=9).collect::<Vec<_>>());
+}
+
+#[test]
+fn unsynced_records_reach_the_os_on_flush() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut j, _) = Journal::open(dir.path(), JournalOptions::default()).expect("open");
+    j.append(b"{}").expect("append");
+    assert!(read_all(dir.path()).is_empty(), "append only buffers");
+    j.flush().expect("flush");
+    assert_eq!(read_all(dir.path()), [(1, b"{}".to_vec())]);
+}
+
+#[test]
+fn torn_tail_at_every_byte_of_the_last_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let segs = write_journal(dir.path(), 7, 100);
+    let last = segs.last().expect("segment").clone();
+    let full = std::fs::read(&last).expect("read");
+    let record = frame::frame_len(payload(7).len()) as usize;
+    let start = full.len() - record;
+    for cut in start + 1..full.len() {
+        std::fs::write(&last, &full[..cut]).expect("cut");
+        let (j, report) = Journal::open(dir.path(), opts(100)).expect("open");
+        let tail = report.truncated.expect("truncated");
+        assert_eq!(
+            (tail.segment.as_path(), tail.offset),
+            (last.as_path(), start as u64)
+        );
+        assert_eq!(tail.bytes_dropped, (cut - start) as u64);
+        assert_eq!((report.records, j.next_seq()), (6, 7));
+        drop(j);
+        let (mut j, report) = Journal::open(dir.path(), opts(100)).expect("reopen");
+        assert_eq!((report.truncated, j.next_seq()), (None, 7));
+        assert_eq!(j.append(&payload(7)).expect("append"), 7);
+        j.sync().expect("sync");
+        assert_eq!(
+            std::fs::read(&last).expect("read"),
+            full,
+            "rewritten identically"
+        );
+    }
+}
+
+#[test]
+fn zero_filled_tail_is_truncated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let segs = write_journal(dir.path(), 5, 1 << 20);
+    let seg = &segs[0];
+    let len = std::fs::metadata(seg).expect("meta").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(seg)
+        .expect("open")
+        .set_len(len + 4096)
+        .expect("extend");
+    let (j, report) = Journal::open(dir.path(), opts(1 << 20)).expect("open");
+    let tail = report.truncated.expect("truncated");
+    assert_eq!(
+        (tail.offset, tail.bytes_dropped, tail.reason.as_str()),
+        (len, 4096, "zero-filled tail")
+    );
+    assert_eq!(j.next_seq(), 6);
+    assert_eq!(std::fs::metadata(seg).expect("meta").len(), len);
+}
+
+#[test]
+fn empty_last_segment_after_a_crash_during_roll() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_journal(dir.path(), 3, 1 << 20);
+    let new = dir.path().join(segment_name(4));
+    for content in [&b""[..], b"ALD", &[0u8; 8]] {
+        std::fs::write(&new, content).expect("write");
+        let (mut j, report) = Journal::open(dir.path(), opts(1 << 20)).expect("open");
+        assert_eq!((report.segments, report.records, j.next_seq()), (2, 3, 4));
+        assert_eq!(report.truncated.is_some(), !content.is_empty());
+        assert_eq!(
+            std::fs::read(&new).expect("read"),
+            frame::segment_header(),
+            "header rewritten"
+        );
+        assert_eq!(j.append(b"{}").expect("append"), 4);
+        j.sync().expect("sync");
+        drop(j);
+        assert_eq!(read_all(dir.path()).len(), 4);
+        std::fs::remove_file(&new).expect("reset");
+    }
+}
+
+#[test]
+fn corrupt_middle_record_of_the_last_segment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let segs = write_journal(dir.path(), 5, 1 << 20);
+    let record = frame::frame_len(payload(1).len());
+    let third = HEADER_LEN + 2 * record;
+    let mut bytes = std::fs::read(&segs[0]).expect("read");
+    bytes[third as usize + 18] ^= 0x20;
+    std::fs::write(&segs[0], &bytes).expect("write");
+    let (segment, offset, reason) = corrupt_at(Journal::open(dir.path(), opts(1 << 20)));
+    assert_eq!((segment, offset), (segs[0].clone(), third));
+    assert!(reason.contains("checksum"), "{reason}");
+    assert_eq!(
+        std::fs::read(&segs[0]).expect("read"),
+        bytes,
+        "nothing truncated"
+    );
+    assert!(
+        matches!(verify(dir.path()), Err(AlertsError::Corrupt { offset, .. }) if offset == third)
+    );
+}
+
+#[test]
+fn damage_in_a_non_last_segment_is_corrupt_even_at_its_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let segs = write_journal(dir.path(), 6, 60);
+    assert!(segs.len() >= 3);
+    let len = std::fs::metadata(&segs[1]).expect("meta").len();
+    let mut bytes = std::fs::read(&segs[1]).expect("read");
+    let last_byte = bytes.len() - 1;
+    bytes[last_byte] ^= 1;
+    std::fs::write(&segs[1], &bytes).expect("write");
+    let record = frame::frame_len(payload(1).len());
+    let (segment, offset, _) = corrupt_at(Journal::open(dir.path(), opts(60)));
+    assert_eq!((segment, offset), (segs[1].clone(), len - record));
+    // A cut at the end of a non-last segment is corrupt too, never truncated.
+    bytes.truncate(bytes.len() - 3);
+    std::fs::write(&segs[1], &bytes).expect("write");
+    let (segment, offset, _) = corrupt_at(Journal::open(dir.path(), opts(60)));
+    assert_eq!((segment, offset), (segs[1].clone(), len - record));
+}
+
+#[test]
+fn seq_gaps_are_corrupt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let segs = write_journal(dir.path(), 6, 60);
+    let n = segs.len();
+    assert!(n >= 3);
+    // A missing middle segment.
+    std::fs::remove_file(&segs[1]).expect("remove");
+    let (segment, offset, reason) = corrupt_at(Journal::open(dir.path(), opts(60)));
+    assert_eq!((segment, offset), (segs[2].clone(), 0));
+    assert!(reason.contains("gap"), "{reason}");
+    // A segment whose name disagrees with its first record: seqs 5, 6 named 3.
+    let misnamed = dir.path().join(segment_name(3));
+    std::fs::write(&misnamed, std::fs::read(&segs[2]).expect("read")).expect("write");
+    let (segment, offset, reason) = corrupt_at(Journal::open(dir.path(), opts(60)));
+    assert_eq!((segment, offset), (misnamed, HEADER_LEN), "{reason}");
+    assert!(verify(dir.path()).is_err());
+}
+
+#[test]
+fn second_writer_is_locked_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_j, _) = Journal::open(dir.path(), JournalOptions::default()).expect("open");
+    assert!(matches!(
+        Journal::open(dir.path(), JournalOptions::default()),
+        Err(AlertsError::Locked { .. })
+    ));
+}
+
+#[test]
+fn oversized_payload_is_refused_without_side_effects() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut j, _) = Journal::open(dir.path(), JournalOptions::default()).expect("open");
+    let big = vec![b' '; MAX_PAYLOAD as usize + 1];
+    assert!(matches!(
+        j.append(&big),
+        Err(AlertsError::PayloadTooLarge { .. })
+    ));
+    assert_eq!(j.append(b"{}").expect("append"), 1);
+}
+
+#[test]
+fn large_batches_spill_to_the_os_before_sync() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut j, _) = Journal::open(dir.path(), JournalOptions::default()).expect("open");
+    let p = vec![b'x'; 4096];
+    for _ in 0..(2 * FLUSH_AT / p.len()) {
+        j.append(&p).expect("append");
+    }
+    assert!(j.buf.len() < FLUSH_AT + p.len() + 16);
+    j.sync().expect("sync");
+    assert_eq!(read_all(dir.path()).len(), 2 * FLUSH_AT / p.len());
+}

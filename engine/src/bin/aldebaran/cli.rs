@@ -1,0 +1,160 @@
+//! The command-line surface (clap derive). Flag names are a contract: scripts
+//! rely on them.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Args, Parser, Subcommand};
+
+/// Aldebaran: real-time audit of trade streams for over-purchased orders.
+#[derive(Debug, Parser)]
+#[command(name = "aldebaran", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay a captured trade file (or `-` for stdin) through the engine
+    /// into the alert journal, then print a summary.
+    Replay(ReplayArgs),
+    /// Write a synthetic trade file.
+    Gen(GenArgs),
+    /// Inspect an alert journal.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Print every alert record as JSON Lines.
+    Dump {
+        /// The journal directory.
+        dir: PathBuf,
+    },
+    /// Check every record's frame, CRC and sequence; exit 1 if corrupt.
+    Verify {
+        /// The journal directory.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The trade file (JSON Lines), or `-` for standard input.
+    pub file: String,
+    /// Configuration file layered over the embedded default.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Journal directory [config: journal.dir, default ./aldebaran-data/journal].
+    #[arg(long, value_name = "DIR")]
+    pub journal: Option<PathBuf>,
+    /// Write rejected lines here as JSON Lines [config: replay.dead_letter].
+    #[arg(long, value_name = "FILE")]
+    pub dead_letter: Option<PathBuf>,
+    /// Book time-to-live in ms [config: overfill.book_ttl_ms, default 60000].
+    #[arg(long, value_name = "N")]
+    pub book_ttl_ms: Option<u64>,
+    /// Tombstone time-to-live in ms [config: overfill.tombstone_ttl_ms, default 600000].
+    #[arg(long, value_name = "N")]
+    pub tombstone_ttl_ms: Option<u64>,
+    /// Do not close open books at the end of the input.
+    #[arg(long)]
+    pub no_drain: bool,
+    /// Events per micro-batch at most [config: engine.batch_events].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_events: Option<u64>,
+    /// Milliseconds per micro-batch at most [config: engine.batch_ms, default 1].
+    #[arg(long, value_name = "N")]
+    pub batch_ms: Option<u64>,
+    /// Worker threads; 0 = one per core [config: engine.threads].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Pin the ingest, engine and worker threads to cores.
+    #[arg(long)]
+    pub pin: bool,
+    /// Pace the replay at this many events per second.
+    #[arg(long, value_name = "EVENTS_PER_S", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: Option<u64>,
+    /// Write per-micro-batch stats: CSV, or Parquet if FILE ends in .parquet.
+    #[arg(long, value_name = "FILE")]
+    pub stats: Option<PathBuf>,
+    /// No progress bar, even on a terminal.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Write here instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Number of orders (purchase requests).
+    #[arg(long, default_value_t = 1000)]
+    pub orders: u64,
+    /// Purchases per order.
+    #[arg(long, default_value_t = 4)]
+    pub purchases: u32,
+    /// Interleave window: orders in flight at once.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub open: u32,
+    /// Fraction of orders whose request comes after their first purchase(s).
+    #[arg(long, default_value_t = 0.05, value_parser = fraction)]
+    pub late: f64,
+    /// Fraction of events re-emitted as exact duplicates.
+    #[arg(long, default_value_t = 0.01, value_parser = fraction)]
+    pub duplicates: f64,
+    /// Fraction of malformed lines.
+    #[arg(long, default_value_t = 0.001, value_parser = fraction)]
+    pub malformed: f64,
+    /// Fraction of orders whose purchases exceed the request.
+    #[arg(long, default_value_t = 0.1, value_parser = fraction)]
+    pub overfill: f64,
+    /// Leave out the `ts` field.
+    #[arg(long)]
+    pub no_ts: bool,
+    /// First `ts` (epoch ms).
+    #[arg(long, default_value_t = 1_700_000_000_000)]
+    pub ts_start: u64,
+    /// `ts` step per event (ms).
+    #[arg(long, default_value_t = 1)]
+    pub ts_step: u64,
+    /// Random seed; the same seed gives the same file.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+fn fraction(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` is not a fraction between 0 and 1"))
+    }
+}
+
+/// Prints a clap error as one line (help and version as they are).
+pub fn report_clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("aldebaran: error: {first} (see --help)");
+            ExitCode::from(2)
+        }
+    }
+}

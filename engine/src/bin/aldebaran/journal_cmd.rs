@@ -1,0 +1,52 @@
+//! `aldebaran journal dump|verify DIR`.
+
+use std::{io::Write, path::Path, process::ExitCode};
+
+use anyhow::{Context, Result};
+
+pub fn dump(dir: &Path) -> Result<ExitCode> {
+    require_dir(dir)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    alerts::dump(dir, &mut out).with_context(|| format!("dumping journal {}", dir.display()))?;
+    out.flush().context("writing to standard output")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify(dir: &Path) -> Result<ExitCode> {
+    require_dir(dir)?;
+    match alerts::verify(dir) {
+        Ok(r) => {
+            let range = match (r.first_seq, r.last_seq) {
+                (Some(a), Some(b)) => format!("seq {a}..={b}"),
+                _ => "empty".to_owned(),
+            };
+            println!(
+                "ok: {} records in {} segments ({range}, {} bytes)",
+                r.records, r.segments, r.bytes
+            );
+            if let Some(t) = r.torn_tail {
+                println!(
+                    "warning: torn tail in {} at offset {} ({} bytes; {}): it will be truncated on next open",
+                    t.segment.display(),
+                    t.offset,
+                    t.bytes_dropped,
+                    t.reason
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ alerts::AlertsError::Corrupt { .. }) => {
+            eprintln!("aldebaran: corrupt journal: {e}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e).with_context(|| format!("verifying journal {}", dir.display())),
+    }
+}
+
+fn require_dir(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        anyhow::bail!("journal directory {} does not exist", dir.display());
+    }
+    Ok(())
+}

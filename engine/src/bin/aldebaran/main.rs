@@ -1,0 +1,48 @@
+//! `aldebaran`: the command line. Parses, dispatches, prints; the work is in
+//! the library crates.
+
+mod cli;
+mod gen_cmd;
+mod journal_cmd;
+mod replay_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command, JournalCommand};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return cli::report_clap_error(e),
+    };
+    init_tracing();
+    let result = match cli.command {
+        Command::Replay(args) => replay_cmd::run(args),
+        Command::Gen(args) => gen_cmd::run(args),
+        Command::Journal {
+            command: JournalCommand::Dump { dir },
+        } => journal_cmd::dump(&dir),
+        Command::Journal {
+            command: JournalCommand::Verify { dir },
+        } => journal_cmd::verify(&dir),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // One line, naming the problem: the whole cause chain, no backtrace.
+            eprintln!("aldebaran: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

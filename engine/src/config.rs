@@ -1,0 +1,271 @@
+//! Layered configuration: the embedded `configs/default.toml`, then a file,
+//! then `ALDEBARAN_*` environment variables; the binary applies its flags last.
+//!
+//! Every struct denies unknown fields, so a typo is an error that names the key.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::{Table, Value};
+
+use crate::{EngineError, Result};
+
+/// The default configuration, embedded in the binary.
+pub const DEFAULT_TOML: &str = include_str!("../../configs/default.toml");
+
+/// Prefix of configuration environment variables.
+pub const ENV_PREFIX: &str = "ALDEBARAN_";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The job to run.
+    pub job: String,
+    /// Batching and threads.
+    pub engine: EngineSection,
+    /// The over-purchase job.
+    pub overfill: OverfillSection,
+    /// The alert journal.
+    pub journal: JournalSection,
+    /// File replay.
+    pub replay: ReplaySection,
+}
+
+/// `[engine]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    /// Events per micro-batch at most.
+    pub batch_events: usize,
+    /// Milliseconds per micro-batch at most.
+    pub batch_ms: u64,
+    /// Worker threads; 0 = one per core.
+    pub threads: usize,
+    /// Shards per job; 0 = automatic.
+    pub partitions: usize,
+    /// Pin threads to cores.
+    pub pin: bool,
+    /// Ingest ring size in bytes.
+    pub ring_bytes: usize,
+}
+
+/// `[overfill]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OverfillSection {
+    /// Book time-to-live.
+    pub book_ttl_ms: u64,
+    /// Tombstone time-to-live.
+    pub tombstone_ttl_ms: u64,
+}
+
+/// When journal appends are made durable.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// fsync per group of micro-batches with alerts (group commit).
+    Batch,
+    /// fsync at most every `fsync_interval_ms`.
+    Interval,
+    /// Never fsync while running (only at the end).
+    Never,
+}
+
+/// `[journal]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSection {
+    /// Journal directory.
+    pub dir: PathBuf,
+    /// Segment roll size.
+    pub segment_bytes: u64,
+    /// fsync policy.
+    pub durability: Durability,
+    /// Interval for [`Durability::Interval`].
+    pub fsync_interval_ms: u64,
+}
+
+/// `[replay]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaySection {
+    /// Drain open books at the end.
+    pub drain: bool,
+    /// Events per second; 0 = unpaced.
+    pub rate: u64,
+    /// Dead-letter file, or "".
+    pub dead_letter: String,
+    /// Stats file, or "".
+    pub stats: String,
+}
+
+impl Config {
+    /// The embedded default, layered with `file` and the `ALDEBARAN_*`
+    /// variables among `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config> {
+        let mut table: Table = DEFAULT_TOML
+            .parse()
+            .map_err(|e| EngineError::Internal(format!("embedded default config: {e}")))?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| EngineError::Config(format!("cannot read {}: {e}", path.display())))?;
+            let over: Table = text.parse().map_err(|e: toml::de::Error| {
+                EngineError::Config(format!("{}: {}", path.display(), e.message()))
+            })?;
+            merge(&mut table, over, "", &path.display().to_string())?;
+        }
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let path: Vec<String> = rest
+                .to_ascii_lowercase()
+                .split("__")
+                .map(str::to_owned)
+                .collect();
+            set_path(&mut table, &path, env_value(&value), &name)?;
+        }
+        // Render and re-parse so a type error can point at its line.
+        let text = toml::to_string(&table)
+            .map_err(|e| EngineError::Internal(format!("rendering config: {e}")))?;
+        toml::from_str::<Config>(&text).map_err(|e| {
+            let at = e
+                .span()
+                .filter(|s| s.start <= text.len())
+                .map(|s| {
+                    let start = text[..s.start].rfind('\n').map_or(0, |i| i + 1);
+                    let end = text[s.start..]
+                        .find('\n')
+                        .map_or(text.len(), |i| s.start + i);
+                    format!(" at `{}`", text[start..end].trim())
+                })
+                .unwrap_or_default();
+            EngineError::Config(format!("{}{at}", e.message().trim()))
+        })
+    }
+}
+
+/// Reads an environment value as a TOML literal (`2`, `true`, `"x"`), or as a
+/// plain string when it is not one.
+fn env_value(raw: &str) -> Value {
+    let doc = format!("v = {raw}");
+    doc.parse::<Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| Value::String(raw.to_owned()))
+}
+
+/// Merges `over` into `base`; keys absent from the default are errors.
+fn merge(base: &mut Table, over: Table, prefix: &str, origin: &str) -> Result<()> {
+    for (k, v) in over {
+        let name = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match (base.get_mut(&k), v) {
+            (None, _) => {
+                return Err(EngineError::Config(format!(
+                    "unknown key `{name}` in {origin}"
+                )));
+            }
+            (Some(Value::Table(b)), Value::Table(o)) => merge(b, o, &name, origin)?,
+            (Some(Value::Table(_)), _) => {
+                return Err(EngineError::Config(format!(
+                    "`{name}` in {origin} must be a table"
+                )));
+            }
+            (Some(slot), v) => *slot = v,
+        }
+    }
+    Ok(())
+}
+
+fn set_path(table: &mut Table, path: &[String], value: Value, origin: &str) -> Result<()> {
+    let unknown = || {
+        EngineError::Config(format!(
+            "unknown key `{}` (from environment variable {origin})",
+            path.join(".")
+        ))
+    };
+    match path {
+        [] => Err(unknown()),
+        [leaf] => match table.get_mut(leaf) {
+            Some(Value::Table(_)) | None => Err(unknown()),
+            Some(slot) => {
+                *slot = value;
+                Ok(())
+            }
+        },
+        [head, rest @ ..] => match table.get_mut(head) {
+            Some(Value::Table(t)) => set_path(t, rest, value, origin),
+            _ => Err(unknown()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn default_parses_with_documented_values() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.job, "overfill");
+        assert_eq!(c.engine.batch_ms, 1);
+        assert_eq!(c.overfill.book_ttl_ms, 60_000);
+        assert_eq!(c.overfill.tombstone_ttl_ms, 600_000);
+        assert_eq!(c.journal.durability, Durability::Batch);
+        assert!(c.replay.drain);
+    }
+
+    #[test]
+    fn file_then_env_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "[engine]\nthreads = 3\nbatch_ms = 5\n").unwrap();
+        let c = Config::load(
+            Some(&f),
+            env(&[
+                ("ALDEBARAN_ENGINE__THREADS", "2"),
+                ("ALDEBARAN_JOURNAL__DURABILITY", "never"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.engine.threads, 2);
+        assert_eq!(c.engine.batch_ms, 5);
+        assert_eq!(c.journal.durability, Durability::Never);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "[engine]\nbatch_evnts = 3\n").unwrap();
+        let e = Config::load(Some(&f), env(&[])).unwrap_err().to_string();
+        assert!(e.contains("engine.batch_evnts"), "{e}");
+        let e = Config::load(None, env(&[("ALDEBARAN_ENGINE__NOPE", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("engine.nope") && e.contains("ALDEBARAN_ENGINE__NOPE"),
+            "{e}"
+        );
+        let e = Config::load(None, env(&[("ALDEBARAN_ENGINE__THREADS", "lots")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("threads = \"lots\""), "{e}");
+    }
+}

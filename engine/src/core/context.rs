@@ -1,0 +1,74 @@
+//! What a job's shard sees while it processes its rows of a batch.
+
+use columnar::TradeBatch;
+
+/// A batch with its clock column, shared read-only by all shards.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchContext<'a> {
+    batch: &'a TradeBatch,
+    clock: &'a [u64],
+    end_clock: u64,
+    event_time: bool,
+    detected_at_ns: u64,
+}
+
+impl<'a> BatchContext<'a> {
+    pub(crate) fn new(
+        batch: &'a TradeBatch,
+        clock: &'a [u64],
+        end_clock: u64,
+        event_time: bool,
+        detected_at_ns: u64,
+    ) -> Self {
+        BatchContext {
+            batch,
+            clock,
+            end_clock,
+            event_time,
+            detected_at_ns,
+        }
+    }
+
+    /// The batch.
+    pub fn batch(&self) -> &'a TradeBatch {
+        self.batch
+    }
+
+    /// The clock at `row` (epoch ms), after that row's own `ts` was applied.
+    pub fn clock(&self, row: usize) -> u64 {
+        self.clock[row]
+    }
+
+    /// The clock after the whole batch.
+    pub fn end_clock(&self) -> u64 {
+        self.end_clock
+    }
+
+    /// Whether the clock is event time (else ingest time).
+    pub fn is_event_time(&self) -> bool {
+        self.event_time
+    }
+
+    /// The first row at which the clock reached `deadline`: the event that
+    /// caused everything due at `deadline`. `None` if the batch never reaches it.
+    pub fn cause_row(&self, deadline: u64) -> Option<usize> {
+        let i = self.clock.partition_point(|&c| c < deadline);
+        (i < self.clock.len()).then_some(i)
+    }
+
+    /// Wall-clock nanoseconds to stamp on alerts detected in this batch.
+    pub fn detected_at_ns(&self) -> u64 {
+        self.detected_at_ns
+    }
+}
+
+/// What a shard sees when the input has ended and it must close everything.
+#[derive(Debug, Clone, Copy)]
+pub struct DrainContext {
+    /// The final clock.
+    pub clock: u64,
+    /// Whether the clock is event time.
+    pub event_time: bool,
+    /// Wall-clock nanoseconds to stamp on drained alerts.
+    pub detected_at_ns: u64,
+}

@@ -1,0 +1,19 @@
+//! The reusable core: jobs, shards, the clock, expiry, and the engine that
+//! runs them. Nothing in here knows what a purchase is.
+
+mod alert;
+mod clock;
+mod context;
+mod expiry;
+mod job;
+mod keyed;
+mod partition;
+mod runner;
+
+pub use alert::{Alert, AlertOrder};
+pub use clock::EngineClock;
+pub use context::{BatchContext, DrainContext};
+pub use expiry::ExpiryQueue;
+pub use job::{Job, Shard};
+pub use keyed::{KeyHasher, KeyMap, KeySet};
+pub use runner::{Engine, EngineOptions};

@@ -1,0 +1,248 @@
+//! The engine: runs jobs over micro-batches on a worker pool.
+
+use columnar::TradeBatch;
+use rayon::prelude::*;
+
+use super::{Alert, BatchContext, DrainContext, EngineClock, Job, Shard, partition::Partitioner};
+use crate::{EngineError, Result};
+
+/// How the engine runs its jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Worker threads; 1 runs every shard on the calling thread.
+    pub threads: usize,
+    /// Shards per job (rounded up to a power of two); 0 picks one from `threads`.
+    pub partitions: usize,
+    /// Pin worker `i` to core `first_core + i` (modulo the core count).
+    pub pin_from_core: Option<usize>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            threads: 1,
+            partitions: 0,
+            pin_from_core: None,
+        }
+    }
+}
+
+/// A job with its shards and reusable scratch, behind an object-safe face so
+/// the engine can run several jobs of different types.
+trait ErasedJob: Send {
+    fn process(
+        &mut self,
+        ctx: &BatchContext<'_>,
+        pool: Option<&rayon::ThreadPool>,
+        job: u8,
+        out: &mut Vec<Alert>,
+    );
+    fn drain(&mut self, ctx: &DrainContext, job: u8, out: &mut Vec<Alert>);
+    fn live_keys(&self) -> usize;
+    fn name(&self) -> &'static str;
+    fn counters(&self) -> Vec<(&'static str, u64)>;
+}
+
+struct ShardSlot<S> {
+    shard: S,
+    out: Vec<Alert>,
+    counters: Vec<u64>,
+}
+
+struct JobRunner<J: Job> {
+    job: J,
+    shards: Vec<ShardSlot<J::Shard>>,
+    partitioner: Partitioner,
+    hashes: Vec<u64>,
+}
+
+impl<J: Job> JobRunner<J> {
+    fn new(job: J, partitions: usize) -> Self {
+        let n = job.counter_names().len();
+        let shards = (0..partitions)
+            .map(|_| ShardSlot {
+                shard: job.new_shard(),
+                out: Vec::new(),
+                counters: vec![0; n],
+            })
+            .collect();
+        JobRunner {
+            job,
+            shards,
+            partitioner: Partitioner::default(),
+            hashes: Vec::new(),
+        }
+    }
+}
+
+fn collect<S>(slots: &mut [ShardSlot<S>], job: u8, out: &mut Vec<Alert>) {
+    for slot in slots {
+        for mut a in slot.out.drain(..) {
+            a.order.job = job;
+            out.push(a);
+        }
+    }
+}
+
+impl<J: Job> ErasedJob for JobRunner<J> {
+    fn process(
+        &mut self,
+        ctx: &BatchContext<'_>,
+        pool: Option<&rayon::ThreadPool>,
+        job: u8,
+        out: &mut Vec<Alert>,
+    ) {
+        let parts = self.shards.len();
+        if parts == 1 {
+            // One shard sees every row: skip hashing and partitioning.
+            let rows = self.partitioner.identity(ctx.batch().len());
+            let slot = &mut self.shards[0];
+            slot.shard
+                .process(ctx, rows, &mut slot.out, &mut slot.counters);
+        } else {
+            self.job.partition_hashes(ctx.batch(), &mut self.hashes);
+            self.partitioner.split(&self.hashes, parts);
+            let partitioner = &self.partitioner;
+            let run = |(i, slot): (usize, &mut ShardSlot<J::Shard>)| {
+                slot.shard
+                    .process(ctx, partitioner.part(i), &mut slot.out, &mut slot.counters);
+            };
+            match pool {
+                Some(pool) => pool.install(|| self.shards.par_iter_mut().enumerate().for_each(run)),
+                None => self.shards.iter_mut().enumerate().for_each(run),
+            }
+        }
+        collect(&mut self.shards, job, out);
+        for slot in &mut self.shards {
+            slot.shard.maintain();
+        }
+    }
+
+    fn drain(&mut self, ctx: &DrainContext, job: u8, out: &mut Vec<Alert>) {
+        for slot in &mut self.shards {
+            slot.shard.drain(ctx, &mut slot.out, &mut slot.counters);
+        }
+        collect(&mut self.shards, job, out);
+    }
+
+    fn live_keys(&self) -> usize {
+        self.shards.iter().map(|s| s.shard.live_keys()).sum()
+    }
+
+    fn name(&self) -> &'static str {
+        self.job.name()
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        let names = self.job.counter_names();
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (n, self.shards.iter().map(|s| s.counters[i]).sum()))
+            .collect()
+    }
+}
+
+/// The reusable core: runs one or more [`Job`]s over micro-batches.
+///
+/// For each batch it computes the clock column, partitions the rows per job,
+/// runs the shards (in parallel when there are several threads), and returns
+/// the alerts of all jobs in their deterministic order.
+pub struct Engine {
+    jobs: Vec<Box<dyn ErasedJob>>,
+    clock: EngineClock,
+    clock_col: Vec<u64>,
+    pool: Option<rayon::ThreadPool>,
+    partitions: usize,
+}
+
+impl Engine {
+    /// An engine with no job yet.
+    pub fn new(opts: EngineOptions) -> Result<Self> {
+        let threads = opts.threads.max(1);
+        let pool = if threads > 1 {
+            let pin = opts.pin_from_core;
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("aldebaran-worker-{i}"))
+                .start_handler(move |i| {
+                    ingest::pin_current(pin.map(|c| c + i));
+                })
+                .build()
+                .map_err(|e| EngineError::Pool(e.to_string()))?;
+            Some(pool)
+        } else {
+            None
+        };
+        let partitions = match opts.partitions {
+            0 if threads == 1 => 1,
+            // A few shards per thread evens out skewed keys.
+            0 => (threads * 4).next_power_of_two(),
+            n => n.next_power_of_two(),
+        };
+        Ok(Engine {
+            jobs: Vec::new(),
+            clock: EngineClock::default(),
+            clock_col: Vec::new(),
+            pool,
+            partitions,
+        })
+    }
+
+    /// Adds a job; when two jobs alert on the same event, the one added
+    /// first comes first.
+    pub fn add_job<J: Job>(&mut self, job: J) -> Result<()> {
+        if self.jobs.len() >= u8::MAX as usize {
+            return Err(EngineError::TooManyJobs);
+        }
+        self.jobs
+            .push(Box::new(JobRunner::new(job, self.partitions)));
+        Ok(())
+    }
+
+    /// Processes one batch; appends its alerts to `out` in output order.
+    pub fn process(&mut self, batch: &TradeBatch, detected_at_ns: u64, out: &mut Vec<Alert>) {
+        let start = out.len();
+        self.clock.advance(batch, &mut self.clock_col);
+        let ctx = BatchContext::new(
+            batch,
+            &self.clock_col,
+            self.clock.now(),
+            self.clock.is_event_time(),
+            detected_at_ns,
+        );
+        for (i, job) in self.jobs.iter_mut().enumerate() {
+            job.process(&ctx, self.pool.as_ref(), i as u8, out);
+        }
+        out[start..].sort_unstable_by_key(|a| a.order);
+    }
+
+    /// Closes all state at the end of a finite input; appends the alerts.
+    pub fn drain(&mut self, detected_at_ns: u64, out: &mut Vec<Alert>) {
+        let start = out.len();
+        let ctx = DrainContext {
+            clock: self.clock.now(),
+            event_time: self.clock.is_event_time(),
+            detected_at_ns,
+        };
+        for (i, job) in self.jobs.iter_mut().enumerate() {
+            job.drain(&ctx, i as u8, out);
+        }
+        out[start..].sort_unstable_by_key(|a| a.order);
+    }
+
+    /// Live keys (e.g. open books) over all jobs.
+    pub fn live_keys(&self) -> usize {
+        self.jobs.iter().map(|j| j.live_keys()).sum()
+    }
+
+    /// Each job's name and counters.
+    pub fn counters(&self) -> Vec<(&'static str, Vec<(&'static str, u64)>)> {
+        self.jobs.iter().map(|j| (j.name(), j.counters())).collect()
+    }
+
+    /// The current clock (epoch ms).
+    pub fn clock(&self) -> u64 {
+        self.clock.now()
+    }
+}

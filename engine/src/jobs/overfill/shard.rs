@@ -1,0 +1,278 @@
+//! The over-purchase rule (SPEC §2) for the orders of one partition.
+
+use std::collections::VecDeque;
+
+use columnar::EventKind;
+
+use crate::core::{Alert, AlertOrder, BatchContext, DrainContext, ExpiryQueue, KeyMap, Shard};
+
+use super::{
+    Counter, OverfillConfig,
+    books::{Books, NO_REQUEST},
+    record::{AlertRecord, ORPHAN, OVERFILL, alert_id},
+};
+
+/// Why a book closes, and what it reports.
+enum Close<'c, 'b> {
+    /// Its purchases exceeded its request at this row.
+    Overfill {
+        row: usize,
+        ctx: &'c BatchContext<'b>,
+    },
+    /// Its time-to-live ran out; `order` places a possible orphan alert.
+    Expired {
+        order: AlertOrder,
+        event_ts: Option<u64>,
+        detected_at: u64,
+    },
+}
+
+pub struct OverfillShard {
+    cfg: OverfillConfig,
+    books: Books,
+    expiry: ExpiryQueue<(u32, u32)>,
+    tombstones: KeyMap<u64>,
+    tomb_queue: VecDeque<(u64, u128)>,
+}
+
+impl OverfillShard {
+    pub(super) fn new(cfg: OverfillConfig) -> Self {
+        OverfillShard {
+            cfg,
+            books: Books::default(),
+            expiry: ExpiryQueue::default(),
+            tombstones: KeyMap::default(),
+            tomb_queue: VecDeque::new(),
+        }
+    }
+
+    /// Step 2: closes every book due at `clock`, oldest first.
+    fn expire(
+        &mut self,
+        ctx: &BatchContext<'_>,
+        clock: u64,
+        fallback_row: usize,
+        out: &mut Vec<Alert>,
+        counters: &mut [u64],
+    ) {
+        while let Some((deadline, (slot, generation))) = self.expiry.pop_due(clock) {
+            if !self.books.is_live(slot, generation) {
+                continue;
+            }
+            // The event at which the clock first reached the deadline caused
+            // this expiry, whichever partition it belongs to.
+            let cause = ctx.cause_row(deadline).unwrap_or(fallback_row);
+            let closed_at = ctx.clock(cause);
+            let order =
+                AlertOrder::clock(ctx.batch().pos()[cause], self.books.open_pos[slot as usize]);
+            let event_ts = ctx.is_event_time().then_some(closed_at);
+            counters[Counter::Expired as usize] += 1;
+            self.close(
+                slot,
+                closed_at,
+                Close::Expired {
+                    order,
+                    event_ts,
+                    detected_at: ctx.detected_at_ns(),
+                },
+                out,
+                counters,
+            );
+        }
+    }
+
+    fn close(
+        &mut self,
+        slot: u32,
+        closed_at: u64,
+        why: Close<'_, '_>,
+        out: &mut Vec<Alert>,
+        counters: &mut [u64],
+    ) {
+        let i = slot as usize;
+        let b = &self.books;
+        let s = b.strings[i];
+        let order_id = b.str(s.order_id);
+        let (requested, filled) = (b.requested[i], b.filled[i]);
+        let alert = match why {
+            Close::Overfill { row, ctx } => {
+                let batch = ctx.batch();
+                let id = alert_id(OVERFILL, order_id);
+                let payload = AlertRecord {
+                    alert_id: &id,
+                    kind: OVERFILL,
+                    order_id,
+                    client: b.str(s.client),
+                    stock: b.str(s.stock),
+                    requested: Some(requested),
+                    filled,
+                    trigger_id: Some(batch.id(row)),
+                    event_ts: batch.ts(row),
+                    detected_at: ctx.detected_at_ns(),
+                }
+                .to_json();
+                counters[Counter::Overfill as usize] += 1;
+                Some(Alert {
+                    order: AlertOrder::event(batch.pos()[row]),
+                    kind: OVERFILL,
+                    alert_id: id,
+                    payload,
+                })
+            }
+            Close::Expired {
+                order,
+                event_ts,
+                detected_at,
+            } if requested == NO_REQUEST && filled > 0 => {
+                let id = alert_id(ORPHAN, order_id);
+                let payload = AlertRecord {
+                    alert_id: &id,
+                    kind: ORPHAN,
+                    order_id,
+                    client: b.str(s.client),
+                    stock: b.str(s.stock),
+                    requested: None,
+                    filled,
+                    trigger_id: None,
+                    event_ts,
+                    detected_at,
+                }
+                .to_json();
+                counters[Counter::Orphan as usize] += 1;
+                Some(Alert {
+                    order,
+                    kind: ORPHAN,
+                    alert_id: id,
+                    payload,
+                })
+            }
+            Close::Expired { .. } => None,
+        };
+        out.extend(alert);
+        let key = self.books.key[i];
+        self.books.close(slot);
+        self.tombstones.insert(key, closed_at);
+        self.tomb_queue.push_back((closed_at, key));
+    }
+
+    /// Forgets tombstones older than the tombstone TTL at `clock`.
+    fn purge_tombstones(&mut self, clock: u64) {
+        while let Some(&(closed_at, key)) = self.tomb_queue.front() {
+            if clock.saturating_sub(closed_at) < self.cfg.tombstone_ttl_ms {
+                break;
+            }
+            self.tomb_queue.pop_front();
+            if self.tombstones.get(&key) == Some(&closed_at) {
+                self.tombstones.remove(&key);
+            }
+        }
+    }
+}
+
+impl Shard for OverfillShard {
+    fn process(
+        &mut self,
+        ctx: &BatchContext<'_>,
+        rows: &[u32],
+        out: &mut Vec<Alert>,
+        counters: &mut [u64],
+    ) {
+        let batch = ctx.batch();
+        let (pos, shares, kinds) = (batch.pos(), batch.shares(), batch.kinds());
+        for &r in rows {
+            let r = r as usize;
+            let clock = ctx.clock(r);
+            self.expire(ctx, clock, r, out, counters);
+
+            // Step 3: a recently closed order drops the event.
+            let key = batch.order_key(r).as_u128();
+            if let Some(&closed_at) = self.tombstones.get(&key) {
+                if clock.saturating_sub(closed_at) < self.cfg.tombstone_ttl_ms {
+                    counters[Counter::Closed as usize] += 1;
+                    continue;
+                }
+                self.tombstones.remove(&key);
+            }
+
+            // Step 4: the order's book, opened by its first event.
+            let slot = match self.books.find(key) {
+                Some(slot) => slot,
+                None => {
+                    let strings = [batch.order_id(r), batch.client(r), batch.stock(r)];
+                    let (slot, generation) = self.books.open(key, clock, pos[r], strings);
+                    self.expiry.push(
+                        clock.saturating_add(self.cfg.book_ttl_ms),
+                        (slot, generation),
+                    );
+                    counters[Counter::Opened as usize] += 1;
+                    slot
+                }
+            };
+            let i = slot as usize;
+
+            // Step 5: count the request or the purchase, once.
+            if EventKind::from_u8(kinds[r]) == EventKind::Request {
+                if self.books.requested[i] != NO_REQUEST {
+                    counters[Counter::DuplicateRequest as usize] += 1;
+                    continue;
+                }
+                self.books.requested[i] = shares[r];
+                if self.books.open_pos[i] != pos[r] {
+                    // A late request: the book was opened by a purchase, but
+                    // the alert names the order's owner as the request gives it.
+                    counters[Counter::LateRequest as usize] += 1;
+                    self.books.set_owner(slot, batch.client(r), batch.stock(r));
+                }
+            } else {
+                if !self.books.add_purchase(slot, batch.event_key(r).as_u128()) {
+                    counters[Counter::DuplicatePurchase as usize] += 1;
+                    continue;
+                }
+                self.books.filled[i] = self.books.filled[i].saturating_add(shares[r]);
+            }
+
+            // Step 6: the cumulative fill crossed the request.
+            let requested = self.books.requested[i];
+            if requested != NO_REQUEST && self.books.filled[i] > requested {
+                self.close(slot, clock, Close::Overfill { row: r, ctx }, out, counters);
+            }
+        }
+        // Deadlines reached by other partitions' rows after our last row.
+        let end = ctx.end_clock();
+        let last = rows.last().map_or(0, |&r| r as usize);
+        if !batch.is_empty() {
+            self.expire(ctx, end, last, out, counters);
+        }
+        self.purge_tombstones(end);
+    }
+
+    fn drain(&mut self, ctx: &DrainContext, out: &mut Vec<Alert>, counters: &mut [u64]) {
+        let event_ts = ctx.event_time.then_some(ctx.clock);
+        while let Some((_, (slot, generation))) = self.expiry.pop_any() {
+            if !self.books.is_live(slot, generation) {
+                continue;
+            }
+            let order = AlertOrder::clock(AlertOrder::DRAIN, self.books.open_pos[slot as usize]);
+            counters[Counter::Drained as usize] += 1;
+            self.close(
+                slot,
+                ctx.clock,
+                Close::Expired {
+                    order,
+                    event_ts,
+                    detected_at: ctx.detected_at_ns,
+                },
+                out,
+                counters,
+            );
+        }
+    }
+
+    fn live_keys(&self) -> usize {
+        self.books.open_count()
+    }
+
+    fn maintain(&mut self) {
+        self.books.maintain();
+    }
+}

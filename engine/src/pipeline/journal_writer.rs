@@ -1,0 +1,146 @@
+//! The journal thread: appends each batch's alerts, makes them durable with
+//! group commit, and writes the dead letters and stats rows of the batches.
+//!
+//! Running it on its own thread keeps fsync off the engine thread: while one
+//! group of batches is being synced, the engine processes the next ones, and
+//! everything that queued up meanwhile is committed with the next single fsync.
+
+use std::{
+    collections::BTreeMap,
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use alerts::Journal;
+use columnar::TradeBatch;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use super::{
+    dead_letters::DeadLetterWriter,
+    latency::LatencyRecorder,
+    stats::{BatchStats, StatsWriter},
+};
+use crate::{EngineError, Result, config::Durability, core::Alert};
+
+/// One batch's output, handed from the engine thread.
+pub(crate) struct JournalJob {
+    pub(crate) stats: BatchStats,
+    pub(crate) batch: Option<TradeBatch>,
+    pub(crate) alerts: Vec<Alert>,
+    pub(crate) handed_at: Instant,
+}
+
+/// What the journal thread reports at the end.
+pub(crate) struct JournalOutcome {
+    pub(crate) latency: LatencyRecorder,
+    pub(crate) alerts_by_kind: BTreeMap<&'static str, u64>,
+    pub(crate) first_seq: Option<u64>,
+    pub(crate) next_seq: u64,
+    pub(crate) fsyncs: u64,
+    pub(crate) bytes: u64,
+}
+
+pub(crate) struct JournalWriter {
+    pub(crate) journal: Journal,
+    pub(crate) durability: Durability,
+    pub(crate) interval: Duration,
+    pub(crate) dead: Option<DeadLetterWriter>,
+    pub(crate) stats: Option<StatsWriter>,
+}
+
+/// Batches committed together at most.
+const MAX_GROUP: usize = 256;
+
+impl JournalWriter {
+    pub(crate) fn spawn(
+        self,
+        rx: Receiver<JournalJob>,
+    ) -> Result<JoinHandle<Result<JournalOutcome>>> {
+        std::thread::Builder::new()
+            .name("aldebaran-journal".into())
+            .spawn(move || self.run(rx))
+            .map_err(|e| EngineError::Internal(format!("cannot start the journal thread: {e}")))
+    }
+
+    fn run(mut self, rx: Receiver<JournalJob>) -> Result<JournalOutcome> {
+        let mut out = JournalOutcome {
+            latency: LatencyRecorder::new(),
+            alerts_by_kind: BTreeMap::new(),
+            first_seq: None,
+            next_seq: self.journal.next_seq(),
+            fsyncs: 0,
+            bytes: 0,
+        };
+        let mut group: Vec<JournalJob> = Vec::with_capacity(MAX_GROUP);
+        let mut unsynced = false;
+        let mut last_sync = Instant::now();
+        loop {
+            let first = match rx.recv_timeout(self.interval.max(Duration::from_millis(1))) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    // Idle: an interval policy still owes a sync.
+                    if unsynced {
+                        self.journal.sync()?;
+                        out.fsyncs += 1;
+                        unsynced = false;
+                        last_sync = Instant::now();
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            group.push(first);
+            while group.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
+            }
+            for job in &group {
+                for a in &job.alerts {
+                    let seq = self.journal.append(&a.payload)?;
+                    out.first_seq.get_or_insert(seq);
+                    *out.alerts_by_kind.entry(a.kind).or_default() += 1;
+                    unsynced = true;
+                }
+                if let (Some(dead), Some(batch)) = (self.dead.as_mut(), job.batch.as_ref()) {
+                    dead.write(batch.dead_letters())?;
+                }
+            }
+            let sync_now = match self.durability {
+                Durability::Batch => unsynced,
+                Durability::Interval => unsynced && last_sync.elapsed() >= self.interval,
+                Durability::Never => false,
+            };
+            if sync_now {
+                self.journal.sync()?;
+                out.fsyncs += 1;
+                unsynced = false;
+                last_sync = Instant::now();
+            } else {
+                self.journal.flush()?;
+            }
+            let done = ingest::wall_ns();
+            for mut job in group.drain(..) {
+                if let Some(b) = &job.batch {
+                    out.latency.record_batch(b.ingest_ns(), done);
+                }
+                job.stats.journal_ns = job.handed_at.elapsed().as_nanos() as u64;
+                if let Some(s) = self.stats.as_mut() {
+                    s.row(&job.stats)?;
+                }
+            }
+        }
+        self.journal.sync()?;
+        out.fsyncs += 1;
+        out.next_seq = self.journal.next_seq();
+        out.bytes = self.journal.bytes_written();
+        if let Some(d) = self.dead.take() {
+            d.finish()?;
+        }
+        if let Some(s) = self.stats.take() {
+            s.finish()?;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,13 @@
+//! Pipelines: the threads and outputs around the engine for one run.
+
+mod dead_letters;
+mod journal_writer;
+mod latency;
+mod replay;
+mod stats;
+mod summary;
+
+pub use latency::Percentiles;
+pub use replay::{Progress, ReplayPlan, replay};
+pub use stats::BatchStats;
+pub use summary::Summary;

@@ -1,0 +1,119 @@
+//! The cutter: drains the ring into Arrow builders and cuts micro-batches.
+//!
+//! A batch is cut when it holds `batch_events` accepted events, when
+//! `batch_ms` has passed since its first record arrived, or at the end of the
+//! input. Runs on the engine thread that consumes the batches.
+
+use std::time::{Duration, Instant};
+
+use columnar::{TradeBatch, TradeBatchBuilder};
+use crossbeam_utils::Backoff;
+
+use crate::{
+    IngestError, Result,
+    ring::{
+        RingReader,
+        record::{self, Decoded},
+    },
+};
+
+/// When to cut a micro-batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutPolicy {
+    /// Cut at this many accepted events.
+    pub batch_events: usize,
+    /// Cut this long after the batch's first record arrived.
+    pub batch_time: Duration,
+}
+
+impl Default for CutPolicy {
+    fn default() -> Self {
+        CutPolicy {
+            batch_events: 65_536,
+            batch_time: Duration::from_millis(1),
+        }
+    }
+}
+
+/// The consumer side of an ingest ring, yielding micro-batches.
+pub struct Cutter {
+    reader: RingReader,
+    builder: TradeBatchBuilder,
+    policy: CutPolicy,
+    ended: bool,
+    started: Option<Instant>,
+}
+
+impl Cutter {
+    pub(crate) fn new(reader: RingReader, policy: CutPolicy) -> Self {
+        let policy = CutPolicy {
+            batch_events: policy.batch_events.max(1),
+            ..policy
+        };
+        Cutter {
+            reader,
+            builder: TradeBatchBuilder::new(policy.batch_events),
+            policy,
+            ended: false,
+            started: None,
+        }
+    }
+
+    /// The next micro-batch, waiting for input; `None` once the input ended
+    /// and everything before the end was returned.
+    pub fn next_batch(&mut self) -> Result<Option<TradeBatch>> {
+        let backoff = Backoff::new();
+        loop {
+            if self.ended {
+                return Ok(None);
+            }
+            // Decode what is staged, up to the batch size.
+            let mut progressed = false;
+            while self.builder.rows() < self.policy.batch_events {
+                let Some(rec) = self.reader.next_record() else {
+                    break;
+                };
+                progressed = true;
+                if self.started.is_none() {
+                    self.started = Some(Instant::now());
+                }
+                match record::decode_into(rec, &mut self.builder) {
+                    Some(Decoded::End) => {
+                        self.ended = true;
+                        return self.cut().map(Some);
+                    }
+                    Some(_) => {}
+                    None => return Err(IngestError::Ring(0)),
+                }
+            }
+            if self.builder.rows() >= self.policy.batch_events {
+                return self.cut().map(Some);
+            }
+            if let Some(t0) = self.started
+                && t0.elapsed() >= self.policy.batch_time
+            {
+                return self.cut().map(Some);
+            }
+            if self.reader.pull() > 0 || progressed {
+                backoff.reset();
+                continue;
+            }
+            if self.reader.producer_gone() && self.reader.pull() == 0 {
+                // The source thread ended without an end record: it failed.
+                // Hand out what arrived; the caller learns why from the join.
+                self.ended = true;
+                return self.cut().map(Some);
+            }
+            if backoff.is_completed() {
+                std::thread::sleep(Duration::from_micros(50));
+            } else {
+                backoff.snooze();
+            }
+        }
+    }
+
+    fn cut(&mut self) -> Result<TradeBatch> {
+        self.started = None;
+        Ok(self.builder.finish()?)
+    }
+}

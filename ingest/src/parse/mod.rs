@@ -1,0 +1,88 @@
+//! The SPEC §1 line parser: one JSON Lines line in, a borrowed
+//! [`TradeEventRef`] or a [`RejectReason`] out.
+//!
+//! This is the ingest hot path, so it allocates nothing per event in the common
+//! case. serde_json reads the line through a hand-written `Visitor`
+//! ([`visitor`]); strings without escapes are borrowed straight from the line,
+//! and only escaped strings are unescaped into the reused [`ParseScratch`], from
+//! which the returned event then borrows. Unknown fields are skipped with
+//! `IgnoredAny`, but their keys are remembered (as spans) so that a duplicate
+//! unknown key is still caught ([`scratch`]). The field rules live in
+//! [`fields`].
+//!
+//! **Reject precedence.** A line with several problems is reported by the first
+//! rule that fails, in this order, so the reason is a pure function of the
+//! bytes:
+//!
+//! 1. `too_long`: the line (without `\n` and one trailing `\r`) is over
+//!    [`MAX_LINE`] bytes; nothing else is looked at.
+//! 2. `malformed`: invalid UTF-8, invalid JSON (including trailing garbage or
+//!    nesting deeper than serde_json's limit of 128), or a top level that is
+//!    not an object. The whole line is parsed before any other verdict, so a
+//!    syntax error after a duplicate key is still `malformed`.
+//! 3. `duplicate_key`: any key, known or unknown, occurs twice, compared after
+//!    unescaping (`"i\u0064"` is `"id"`). `#shares` and `shares` are different
+//!    keys; both present is `bad:#shares` (rule 4), not a duplicate.
+//! 4. `missing:<field>` / `bad:<field>`, checking the fields in the order `id`,
+//!    `#shares`, `client`, `stock`, `initial_order_id`, `ts`; the first field
+//!    that is missing or ill-typed names the reason.
+//!
+//! String lengths are counted in bytes of the unescaped UTF-8 value. A `\u`
+//! escape of a lone UTF-16 surrogate is `malformed` in a key or a known field
+//! (it has no UTF-8 form); inside an ignored unknown value serde_json skips it
+//! unchecked, which we accept since the value is never read.
+
+mod fields;
+mod scratch;
+mod visitor;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+use columnar::{RejectReason, TradeEventRef};
+use serde::de::DeserializeSeed;
+
+pub use scratch::ParseScratch;
+
+/// The longest accepted line in bytes, excluding its line terminator (SPEC §1).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// True for a line the caller must skip silently: empty or all ASCII
+/// whitespace (SPEC §1).
+pub fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Parses one line (without its `\n`; one trailing `\r` is stripped) into an
+/// event borrowed from `line` and, for escaped strings, from `scratch`.
+///
+/// See the module docs for which [`RejectReason`] wins when a line has several
+/// problems. Never panics, whatever the bytes.
+pub fn parse_line<'a>(
+    line: &'a [u8],
+    scratch: &'a mut ParseScratch,
+) -> Result<TradeEventRef<'a>, RejectReason> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.len() > MAX_LINE {
+        return Err(RejectReason::TooLong);
+    }
+    // Validating once up front lets serde_json's `StrRead` skip its per-string
+    // UTF-8 checks, and also covers bytes inside ignored values.
+    let text = std::str::from_utf8(line).map_err(|_| RejectReason::Malformed)?;
+    scratch.reset();
+
+    let mut de = serde_json::Deserializer::from_str(text);
+    let raw = visitor::ObjectSeed::new(text, scratch)
+        .deserialize(&mut de)
+        .map_err(|_| RejectReason::Malformed)?;
+    de.end().map_err(|_| RejectReason::Malformed)?;
+
+    if raw.duplicate_known_key || scratch.has_duplicate_unknown_key(text) {
+        return Err(RejectReason::DuplicateKey);
+    }
+    let checked = fields::check(&raw)?;
+    let scratch: &'a ParseScratch = scratch;
+    checked.resolve(scratch)
+}

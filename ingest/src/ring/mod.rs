@@ -1,0 +1,119 @@
+//! The lock-free SPSC byte ring between an ingest thread and the cutter.
+//!
+//! The producer encodes records into a local chunk and publishes whole chunks
+//! (one atomic store per chunk, not per event); the consumer pops everything
+//! available into a staging buffer and decodes complete records from it.
+//! Neither side locks; a full or empty ring is waited out with a spin, yield,
+//! then short-sleep backoff, so an idle pipeline costs no CPU.
+
+pub(crate) mod record;
+
+use std::time::Duration;
+
+use crossbeam_utils::Backoff;
+use ringbuf::{
+    HeapCons, HeapProd, HeapRb,
+    traits::{Consumer, Observer, Producer, Split},
+};
+
+/// Publish the local chunk once it holds this many bytes.
+const CHUNK_BYTES: usize = 32 * 1024;
+
+/// Creates a ring of `capacity` bytes.
+pub(crate) fn ring(capacity: usize) -> (RingWriter, RingReader) {
+    // A record (at most a 64 KiB dead letter plus header) must always fit.
+    let capacity = capacity.max(4 * CHUNK_BYTES + 2 * columnar::DeadLetters::MAX_RAW);
+    let (prod, cons) = HeapRb::<u8>::new(capacity).split();
+    (
+        RingWriter {
+            prod,
+            chunk: Vec::with_capacity(CHUNK_BYTES + columnar::DeadLetters::MAX_RAW + 256),
+        },
+        RingReader {
+            cons,
+            staging: Vec::with_capacity(capacity),
+            at: 0,
+        },
+    )
+}
+
+/// The producer end, owned by one ingest thread.
+pub(crate) struct RingWriter {
+    prod: HeapProd<u8>,
+    chunk: Vec<u8>,
+}
+
+impl RingWriter {
+    /// The local chunk that encoders append records to.
+    pub(crate) fn chunk(&mut self) -> &mut Vec<u8> {
+        &mut self.chunk
+    }
+
+    /// Publishes the chunk if it is big enough to be worth an atomic store.
+    pub(crate) fn maybe_publish(&mut self) {
+        if self.chunk.len() >= CHUNK_BYTES {
+            self.publish();
+        }
+    }
+
+    /// Publishes the chunk now, waiting while the ring is full (backpressure).
+    pub(crate) fn publish(&mut self) {
+        let mut done = 0;
+        let backoff = Backoff::new();
+        while done < self.chunk.len() {
+            let n = self.prod.push_slice(&self.chunk[done..]);
+            done += n;
+            if n == 0 {
+                if backoff.is_completed() {
+                    std::thread::sleep(Duration::from_micros(50));
+                } else {
+                    backoff.snooze();
+                }
+            }
+        }
+        self.chunk.clear();
+    }
+}
+
+/// The consumer end, owned by the cutter.
+pub(crate) struct RingReader {
+    cons: HeapCons<u8>,
+    staging: Vec<u8>,
+    at: usize,
+}
+
+impl RingReader {
+    /// Moves whatever the producer has published into staging; returns bytes moved.
+    pub(crate) fn pull(&mut self) -> usize {
+        if self.at > 0 {
+            self.staging.drain(..self.at);
+            self.at = 0;
+        }
+        let (a, b) = self.cons.as_slices();
+        let n = a.len() + b.len();
+        if n == 0 {
+            return 0;
+        }
+        self.staging.extend_from_slice(a);
+        self.staging.extend_from_slice(b);
+        self.cons.skip(n);
+        n
+    }
+
+    /// The next complete record in staging, consumed.
+    pub(crate) fn next_record(&mut self) -> Option<&[u8]> {
+        let rest = &self.staging[self.at..];
+        let n = record::record_len(rest)?;
+        if rest.len() < n {
+            return None;
+        }
+        let rec = &self.staging[self.at..self.at + n];
+        self.at += n;
+        Some(rec)
+    }
+
+    /// Whether the producer end has been dropped (its thread ended).
+    pub(crate) fn producer_gone(&self) -> bool {
+        !self.cons.write_is_held()
+    }
+}

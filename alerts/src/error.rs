@@ -5,7 +5,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum AlertsError {
     /// A file-system operation failed on `path`.
-    #[error("journal I/O on {}: {source}", path.display())]
+    #[error("journal I/O on {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -36,7 +36,7 @@ pub enum AlertsError {
     )]
     BadPayload { seq: u64, reason: String },
     /// Writing `dump`'s output failed.
-    #[error("writing dump output: {0}")]
+    #[error("writing dump output")]
     Output(#[source] io::Error),
 }
 

@@ -93,9 +93,9 @@ impl TradeBatchBuilder {
         self.rows += 1;
     }
 
-    /// Records a rejected line.
-    pub fn reject(&mut self, pos: u64, reason: RejectReason, raw: &[u8]) {
-        self.dead_letters.push(pos, reason, raw);
+    /// Records a rejected line; `truncated` says a source already cut `raw`.
+    pub fn reject(&mut self, pos: u64, reason: RejectReason, raw: &[u8], truncated: bool) {
+        self.dead_letters.push(pos, reason, raw, truncated);
     }
 
     /// Counts a skipped blank line.
@@ -170,7 +170,7 @@ mod tests {
         let mut b = TradeBatchBuilder::new(4);
         b.append(0, 10, &ev("o1", 100, None, Some(5)));
         b.append(30, 11, &ev("p1", 90, Some("o1"), None));
-        b.reject(60, RejectReason::Malformed, b"{x");
+        b.reject(60, RejectReason::Malformed, b"{x", false);
         b.skip_blank();
         let batch = b.finish().unwrap();
         assert_eq!(batch.len(), 2);

@@ -24,9 +24,10 @@ impl DeadLetters {
     /// Raw bytes kept per dead letter; longer lines (only `too_long` ones) are cut.
     pub const MAX_RAW: usize = 64 * 1024;
 
-    /// Records a rejected line.
-    pub fn push(&mut self, pos: u64, reason: RejectReason, raw: &[u8]) {
-        let truncated = raw.len() > Self::MAX_RAW;
+    /// Records a rejected line; `truncated` says `raw` was already cut
+    /// upstream (it is cut here too if longer than [`Self::MAX_RAW`]).
+    pub fn push(&mut self, pos: u64, reason: RejectReason, raw: &[u8], truncated: bool) {
+        let truncated = truncated || raw.len() > Self::MAX_RAW;
         let raw = &raw[..raw.len().min(Self::MAX_RAW)];
         let start = self.bytes.len() as u32;
         self.bytes.extend_from_slice(raw);

@@ -127,7 +127,7 @@ impl Config {
                 .split("__")
                 .map(str::to_owned)
                 .collect();
-            set_path(&mut table, &path, env_value(&value), &name)?;
+            set_path(&mut table, &path, &path, env_value(&value), &name)?;
         }
         // Render and re-parse so a type error can point at its line.
         let text = toml::to_string(&table)
@@ -185,11 +185,17 @@ fn merge(base: &mut Table, over: Table, prefix: &str, origin: &str) -> Result<()
     Ok(())
 }
 
-fn set_path(table: &mut Table, path: &[String], value: Value, origin: &str) -> Result<()> {
+fn set_path(
+    table: &mut Table,
+    full: &[String],
+    path: &[String],
+    value: Value,
+    origin: &str,
+) -> Result<()> {
     let unknown = || {
         EngineError::Config(format!(
             "unknown key `{}` (from environment variable {origin})",
-            path.join(".")
+            full.join(".")
         ))
     };
     match path {
@@ -202,7 +208,7 @@ fn set_path(table: &mut Table, path: &[String], value: Value, origin: &str) -> R
             }
         },
         [head, rest @ ..] => match table.get_mut(head) {
-            Some(Value::Table(t)) => set_path(t, rest, value, origin),
+            Some(Value::Table(t)) => set_path(t, full, rest, value, origin),
             _ => Err(unknown()),
         },
     }

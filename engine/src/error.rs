@@ -19,7 +19,7 @@ pub enum EngineError {
     #[error(transparent)]
     Journal(#[from] alerts::AlertsError),
     /// An output file could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {}", path.display())]
     Output {
         /// The file.
         path: PathBuf,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// The input could not be opened or read.
-    #[error("cannot read input {path}: {source}")]
+    #[error("cannot read input {}", path.display())]
     Input {
         /// The input path (`-` for stdin).
         path: PathBuf,

@@ -28,7 +28,7 @@ impl Pacer {
     /// Called after each event; sleeps while the source is ahead of schedule.
     pub(crate) fn after_event(&mut self, ing: &mut LineIngestor) {
         self.sent += 1;
-        if self.sent % self.every != 0 {
+        if !self.sent.is_multiple_of(self.every) {
             return;
         }
         let due = self.start + Duration::from_secs_f64(self.sent as f64 * self.per_event);

@@ -67,6 +67,12 @@ pub fn replay(plan: &ReplayPlan, mut on_progress: impl FnMut(&Progress)) -> Resu
     };
 
     // Outputs first, so a bad path fails before any input is read.
+    if cfg.journal.dir.exists() && !cfg.journal.dir.is_dir() {
+        return Err(EngineError::Config(format!(
+            "journal path {} is not a directory",
+            cfg.journal.dir.display()
+        )));
+    }
     let (journal, report) = Journal::open(
         &cfg.journal.dir,
         JournalOptions {
@@ -81,7 +87,7 @@ pub fn replay(plan: &ReplayPlan, mut on_progress: impl FnMut(&Progress)) -> Resu
             t.bytes_dropped,
             t.reason
         );
-        tracing::warn!(%note);
+        // The journal already logged it; the summary repeats it for the operator.
         summary.notes.push(note);
     }
     let dead = path_opt(&cfg.replay.dead_letter)

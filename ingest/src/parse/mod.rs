@@ -22,7 +22,9 @@
 //!    syntax error after a duplicate key is still `malformed`.
 //! 3. `duplicate_key`: any key, known or unknown, occurs twice, compared after
 //!    unescaping (`"i\u0064"` is `"id"`). `#shares` and `shares` are different
-//!    keys; both present is `bad:#shares` (rule 4), not a duplicate.
+//!    keys; both present is `bad:#shares` (rule 4), not a duplicate. Only the
+//!    event's own (top-level) keys count; keys inside a nested value are not
+//!    fields.
 //! 4. `missing:<field>` / `bad:<field>`, checking the fields in the order `id`,
 //!    `#shares`, `client`, `stock`, `initial_order_id`, `ts`; the first field
 //!    that is missing or ill-typed names the reason.

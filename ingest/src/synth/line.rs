@@ -20,22 +20,37 @@ pub(super) struct EventLine {
     pub(super) ts: Option<u64>,
 }
 
+/// "00" ..= "99", for two digits per division.
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
 /// Appends the decimal digits of `n`.
 pub(super) fn push_u64(buf: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
-    loop {
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[i] = b'0' + n as u8;
     }
     buf.extend_from_slice(&digits[i..]);
 }
 
 /// Appends `"key":` (the key must need no escaping).
+#[inline]
 pub(super) fn push_key(buf: &mut Vec<u8>, key: &str) {
     buf.push(b'"');
     buf.extend_from_slice(key.as_bytes());
@@ -43,6 +58,7 @@ pub(super) fn push_key(buf: &mut Vec<u8>, key: &str) {
 }
 
 /// Appends `"<prefix>-a"` or `"<prefix>-a-b"` as a JSON string.
+#[inline]
 pub(super) fn push_id(buf: &mut Vec<u8>, prefix: u8, a: u64, b: Option<u32>) {
     buf.extend_from_slice(&[b'"', prefix, b'-']);
     push_u64(buf, a);
@@ -129,7 +145,7 @@ mod tests {
 
     #[test]
     fn digits() {
-        for n in [0, 7, 10, 999, u64::MAX] {
+        for n in [0, 7, 10, 99, 100, 999, 1000, 1_700_000_000_123, u64::MAX] {
             let mut buf = Vec::new();
             push_u64(&mut buf, n);
             assert_eq!(buf, n.to_string().as_bytes());

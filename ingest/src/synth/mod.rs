@@ -25,7 +25,7 @@ mod rng;
 #[cfg(test)]
 mod tests;
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 
 use line::EventLine;
 use order::{Order, Step};
@@ -97,10 +97,13 @@ pub struct SynthSummary {
     pub overfill_orders: u64,
 }
 
-/// How many recent lines a duplicate may copy.
+/// How many recent events a duplicate may repeat.
 const RECENT: usize = 16;
 /// Largest `ts` the parser accepts.
 const MAX_TS: u64 = (1 << 53) - 1;
+/// Output is formatted straight into one buffer, handed to the writer
+/// whenever it passes this size (our own `BufWriter`, minus a copy).
+const FLUSH_AT: usize = 1 << 20;
 
 /// Writes the file described by `cfg` to `out` (buffered internally; `out`
 /// need not be) and returns its summary. Fails only if `out` does.
@@ -108,14 +111,15 @@ pub fn generate(cfg: &SynthConfig, out: &mut impl Write) -> io::Result<SynthSumm
     let mut g = Generator {
         cfg,
         rng: SplitMix64::new(cfg.seed),
-        out: BufWriter::with_capacity(1 << 20, out),
-        line: Vec::with_capacity(256),
-        recent: std::array::from_fn(|_| Vec::with_capacity(256)),
+        out,
+        buf: Vec::with_capacity(FLUSH_AT + 4096),
+        recent: [None; RECENT],
         recent_len: 0,
         lines_formatted: 0,
         sum: SynthSummary::default(),
     };
     g.run()?;
+    g.out.write_all(&g.buf)?;
     g.out.flush()?;
     Ok(g.sum)
 }
@@ -123,10 +127,12 @@ pub fn generate(cfg: &SynthConfig, out: &mut impl Write) -> io::Result<SynthSumm
 struct Generator<'c, W: Write> {
     cfg: &'c SynthConfig,
     rng: SplitMix64,
-    out: BufWriter<W>,
-    line: Vec<u8>,
-    /// The last [`RECENT`] lines, as a ring indexed by `recent_len % RECENT`.
-    recent: [Vec<u8>; RECENT],
+    out: W,
+    buf: Vec<u8>,
+    /// The last [`RECENT`] well-formed events, as a ring indexed by
+    /// `recent_len % RECENT`. Formatting is deterministic, so re-formatting
+    /// one repeats its line byte for byte.
+    recent: [Option<EventLine>; RECENT],
     recent_len: usize,
     lines_formatted: u64,
     sum: SynthSummary,
@@ -193,21 +199,19 @@ impl<W: Write> Generator<'_, W> {
 
     /// Writes a well-formed event, then maybe a duplicate and a malformed line.
     fn emit_event(&mut self, event: &EventLine) -> io::Result<()> {
-        self.line.clear();
-        event.write(&mut self.line);
-        self.write_line()?;
-        let slot = &mut self.recent[self.recent_len % RECENT];
-        slot.clear();
-        slot.extend_from_slice(&self.line);
+        event.write(&mut self.buf);
+        self.end_line()?;
+        self.recent[self.recent_len % RECENT] = Some(*event);
         self.recent_len += 1;
 
         if self.rng.chance(self.cfg.duplicate_fraction) {
             let back = self.rng.below(self.recent_len.min(RECENT) as u64) as usize;
             let idx = (self.recent_len - 1 - back) % RECENT;
-            self.line.clear();
-            self.line.extend_from_slice(&self.recent[idx]);
-            self.write_line()?;
-            self.sum.duplicates += 1;
+            if let Some(earlier) = self.recent[idx] {
+                earlier.write(&mut self.buf);
+                self.end_line()?;
+                self.sum.duplicates += 1;
+            }
         }
         if self.rng.chance(self.cfg.malformed_fraction) {
             self.sum.malformed += 1;
@@ -216,18 +220,20 @@ impl<W: Write> Generator<'_, W> {
                 ts: self.next_ts(),
                 ..*event
             };
-            self.line.clear();
-            malformed::write(&mut self.line, &mut self.rng, self.sum.malformed, base);
-            self.write_line()?;
+            malformed::write(&mut self.buf, &mut self.rng, self.sum.malformed, base);
+            self.end_line()?;
         }
         Ok(())
     }
 
-    /// Writes `self.line` and its newline (`self.line` stays without one, as
-    /// the ring of recent lines expects).
-    fn write_line(&mut self) -> io::Result<()> {
+    /// Ends the line just formatted into `buf`, handing full buffers to `out`.
+    fn end_line(&mut self) -> io::Result<()> {
+        self.buf.push(b'\n');
         self.sum.events += 1;
-        self.out.write_all(&self.line)?;
-        self.out.write_all(b"\n")
+        if self.buf.len() >= FLUSH_AT {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
     }
 }

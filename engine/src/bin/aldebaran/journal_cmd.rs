@@ -1,6 +1,10 @@
 //! `aldebaran journal dump|verify DIR`.
 
-use std::{io::Write, path::Path, process::ExitCode};
+use std::{
+    io::{ErrorKind, Write},
+    path::Path,
+    process::ExitCode,
+};
 
 use anyhow::{Context, Result};
 
@@ -8,9 +12,20 @@ pub fn dump(dir: &Path) -> Result<ExitCode> {
     require_dir(dir)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    alerts::dump(dir, &mut out).with_context(|| format!("dumping journal {}", dir.display()))?;
-    out.flush().context("writing to standard output")?;
-    Ok(ExitCode::SUCCESS)
+    let written = match alerts::dump(dir, &mut out) {
+        // The reader went away (`journal dump DIR | head`): stop quietly.
+        Err(alerts::AlertsError::Output(e)) if e.kind() == ErrorKind::BrokenPipe => {
+            return Ok(ExitCode::SUCCESS);
+        }
+        r => r.with_context(|| format!("dumping journal {}", dir.display())),
+    };
+    written?;
+    match out.flush() {
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        r => r
+            .context("writing to standard output")
+            .map(|()| ExitCode::SUCCESS),
+    }
 }
 
 pub fn verify(dir: &Path) -> Result<ExitCode> {
@@ -37,7 +52,8 @@ pub fn verify(dir: &Path) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e @ alerts::AlertsError::Corrupt { .. }) => {
-            eprintln!("aldebaran: corrupt journal: {e}");
+            // `e` reads "corrupt journal: segment …, offset …: …".
+            eprintln!("aldebaran: error: {e}");
             Ok(ExitCode::from(1))
         }
         Err(e) => Err(e).with_context(|| format!("verifying journal {}", dir.display())),
@@ -45,8 +61,11 @@ pub fn verify(dir: &Path) -> Result<ExitCode> {
 }
 
 fn require_dir(dir: &Path) -> Result<()> {
-    if !dir.is_dir() {
+    if !dir.exists() {
         anyhow::bail!("journal directory {} does not exist", dir.display());
+    }
+    if !dir.is_dir() {
+        anyhow::bail!("journal path {} is not a directory", dir.display());
     }
     Ok(())
 }

@@ -1,6 +1,9 @@
 //! `aldebaran replay FILE|-`.
 
-use std::{io::IsTerminal, process::ExitCode};
+use std::{
+    io::{IsTerminal, Write},
+    process::ExitCode,
+};
 
 use anyhow::{Context, Result};
 use engine::{
@@ -46,7 +49,9 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    println!("{summary}");
+    // The run is done and durable; a closed stdout only loses the summary.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{summary}").and_then(|_| out.flush());
     Ok(ExitCode::SUCCESS)
 }
 

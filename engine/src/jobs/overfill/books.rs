@@ -5,13 +5,14 @@
 //! plain `Vec`s. Freed slots are reused, and each reuse bumps the slot's
 //! generation so stale expiry entries can be recognised.
 
-use crate::core::{KeyMap, KeySet};
+use std::collections::hash_map::Entry;
+
+use crate::core::KeyMap;
 
 use super::arena::{Arena, StrRef};
 
 /// `requested` of a book whose purchase request has not been seen.
 pub(super) const NO_REQUEST: u64 = u64::MAX;
-const NIL: u32 = u32::MAX;
 
 /// The strings an alert prints: order id, client, stock.
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,16 +33,24 @@ pub(super) struct Books {
     pub(super) generation: Vec<u32>,
     live: Vec<bool>,
     pub(super) strings: Vec<BookStrings>,
-    purchases_head: Vec<u32>,
+    /// The first [`INLINE`] purchase keys counted by each book, in its row:
+    /// the duplicate check of a typical order reads one cache line, and
+    /// closing a book forgets its purchases for free.
+    inline: Vec<[u128; INLINE]>,
+    counted: Vec<u32>,
     free_slots: Vec<u32>,
     pub(super) arena: Arena,
-    /// Purchase keys counted in open books (keys are seeded by the order).
-    purchases: KeySet,
-    /// Per-book chains of counted purchase keys, so closing can forget them.
-    chain: Vec<(u128, u32)>,
-    chain_free: Vec<u32>,
+    /// Purchase keys past the inline ones, tagged with their book's
+    /// slot and generation; entries of closed books are swept lazily.
+    overflow: KeyMap<u64>,
+    overflow_swept_len: usize,
     open: usize,
 }
+
+/// Purchase keys kept in a book's own row.
+const INLINE: usize = 4;
+/// Sweep the overflow table once it has grown this much past its last sweep.
+const OVERFLOW_SWEEP_MIN: usize = 4096;
 
 impl Books {
     pub(super) fn find(&self, key: u128) -> Option<u32> {
@@ -72,7 +81,7 @@ impl Books {
                 self.generation[i] = self.generation[i].wrapping_add(1);
                 self.live[i] = true;
                 self.strings[i] = strs;
-                self.purchases_head[i] = NIL;
+                self.counted[i] = 0;
                 s
             }
             None => {
@@ -84,7 +93,8 @@ impl Books {
                 self.generation.push(0);
                 self.live.push(true);
                 self.strings.push(strs);
-                self.purchases_head.push(NIL);
+                self.inline.push([0; INLINE]);
+                self.counted.push(0);
                 (self.key.len() - 1) as u32
             }
         };
@@ -110,21 +120,26 @@ impl Books {
 
     /// Counts purchase `pkey` in `slot`; false if it was counted before.
     pub(super) fn add_purchase(&mut self, slot: u32, pkey: u128) -> bool {
-        if !self.purchases.insert(pkey) {
+        let i = slot as usize;
+        let n = self.counted[i] as usize;
+        if self.inline[i][..n.min(INLINE)].contains(&pkey) {
             return false;
         }
-        let link = (pkey, self.purchases_head[slot as usize]);
-        let at = match self.chain_free.pop() {
-            Some(at) => {
-                self.chain[at as usize] = link;
-                at
+        if n < INLINE {
+            self.inline[i][n] = pkey;
+        } else {
+            let tag = ((slot as u64) << 32) | self.generation[i] as u64;
+            match self.overflow.entry(pkey) {
+                Entry::Occupied(e) if *e.get() == tag => return false,
+                Entry::Occupied(mut e) => {
+                    e.insert(tag);
+                }
+                Entry::Vacant(e) => {
+                    e.insert(tag);
+                }
             }
-            None => {
-                self.chain.push(link);
-                (self.chain.len() - 1) as u32
-            }
-        };
-        self.purchases_head[slot as usize] = at;
+        }
+        self.counted[i] = self.counted[i].saturating_add(1);
         true
     }
 
@@ -137,14 +152,6 @@ impl Books {
         self.arena.free(s.order_id);
         self.arena.free(s.client);
         self.arena.free(s.stock);
-        let mut at = self.purchases_head[i];
-        while at != NIL {
-            let (pkey, next) = self.chain[at as usize];
-            self.purchases.remove(&pkey);
-            self.chain_free.push(at);
-            at = next;
-        }
-        self.purchases_head[i] = NIL;
         self.free_slots.push(slot);
         self.open -= 1;
     }
@@ -157,8 +164,17 @@ impl Books {
         self.arena.get(r)
     }
 
-    /// Compacts the string arena when garbage dominates.
+    /// Compacts the string arena and sweeps the purchase overflow table
+    /// when garbage dominates; linear passes, amortised over many events.
     pub(super) fn maintain(&mut self) {
+        if self.overflow.len() >= (2 * self.overflow_swept_len).max(OVERFLOW_SWEEP_MIN) {
+            let (live, generation) = (&self.live, &self.generation);
+            self.overflow.retain(|_, tag| {
+                let (slot, g) = ((*tag >> 32) as usize, *tag as u32);
+                live[slot] && generation[slot] == g
+            });
+            self.overflow_swept_len = self.overflow.len();
+        }
         if self.arena.should_compact() {
             let live = &self.live;
             let refs = self

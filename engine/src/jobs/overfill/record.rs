@@ -26,7 +26,9 @@ impl AlertRecord<'_> {
     pub(super) fn to_json(&self) -> Vec<u8> {
         // Serialising strings and integers into a Vec cannot fail.
         #[allow(clippy::expect_used)]
-        serde_json::to_vec(self).expect("alert record serialises")
+        let mut buf = Vec::with_capacity(256);
+        serde_json::to_writer(&mut buf, self).expect("alert record serialises");
+        buf
     }
 }
 

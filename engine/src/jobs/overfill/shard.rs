@@ -1,7 +1,5 @@
 //! The over-purchase rule (SPEC §2) for the orders of one partition.
 
-use std::collections::VecDeque;
-
 use columnar::EventKind;
 
 use crate::core::{Alert, AlertOrder, BatchContext, DrainContext, ExpiryQueue, KeyMap, Shard};
@@ -31,9 +29,14 @@ pub struct OverfillShard {
     cfg: OverfillConfig,
     books: Books,
     expiry: ExpiryQueue<(u32, u32)>,
+    /// Closed orders and when they closed. Expired entries are forgotten on
+    /// lookup, and swept in one linear pass once the table has doubled.
     tombstones: KeyMap<u64>,
-    tomb_queue: VecDeque<(u64, u128)>,
+    tombstones_swept_len: usize,
 }
+
+/// Sweep tombstones once the table has grown this much past its last sweep.
+const TOMBSTONE_SWEEP_MIN: usize = 4096;
 
 impl OverfillShard {
     pub(super) fn new(cfg: OverfillConfig) -> Self {
@@ -42,7 +45,7 @@ impl OverfillShard {
             books: Books::default(),
             expiry: ExpiryQueue::default(),
             tombstones: KeyMap::default(),
-            tomb_queue: VecDeque::new(),
+            tombstones_swept_len: 0,
         }
     }
 
@@ -152,20 +155,18 @@ impl OverfillShard {
         let key = self.books.key[i];
         self.books.close(slot);
         self.tombstones.insert(key, closed_at);
-        self.tomb_queue.push_back((closed_at, key));
     }
 
-    /// Forgets tombstones older than the tombstone TTL at `clock`.
-    fn purge_tombstones(&mut self, clock: u64) {
-        while let Some(&(closed_at, key)) = self.tomb_queue.front() {
-            if clock.saturating_sub(closed_at) < self.cfg.tombstone_ttl_ms {
-                break;
-            }
-            self.tomb_queue.pop_front();
-            if self.tombstones.get(&key) == Some(&closed_at) {
-                self.tombstones.remove(&key);
-            }
+    /// Forgets tombstones older than the tombstone TTL at `clock`, once the
+    /// table has doubled since the last sweep (amortised O(1) per close).
+    fn sweep_tombstones(&mut self, clock: u64) {
+        if self.tombstones.len() < (2 * self.tombstones_swept_len).max(TOMBSTONE_SWEEP_MIN) {
+            return;
         }
+        let ttl = self.cfg.tombstone_ttl_ms;
+        self.tombstones
+            .retain(|_, closed_at| clock.saturating_sub(*closed_at) < ttl);
+        self.tombstones_swept_len = self.tombstones.len();
     }
 }
 
@@ -184,20 +185,23 @@ impl Shard for OverfillShard {
             let clock = ctx.clock(r);
             self.expire(ctx, clock, r, out, counters);
 
-            // Step 3: a recently closed order drops the event.
+            // An order with an open book has no tombstone (closing removes the
+            // book, and a tombstone is forgotten before a book reopens), so the
+            // small table of open books is asked first and the large table of
+            // tombstones only for an order's first event.
             let key = batch.order_key(r).as_u128();
-            if let Some(&closed_at) = self.tombstones.get(&key) {
-                if clock.saturating_sub(closed_at) < self.cfg.tombstone_ttl_ms {
-                    counters[Counter::Closed as usize] += 1;
-                    continue;
-                }
-                self.tombstones.remove(&key);
-            }
-
-            // Step 4: the order's book, opened by its first event.
             let slot = match self.books.find(key) {
                 Some(slot) => slot,
                 None => {
+                    // Step 3: a recently closed order drops the event.
+                    if let Some(&closed_at) = self.tombstones.get(&key) {
+                        if clock.saturating_sub(closed_at) < self.cfg.tombstone_ttl_ms {
+                            counters[Counter::Closed as usize] += 1;
+                            continue;
+                        }
+                        self.tombstones.remove(&key);
+                    }
+                    // Step 4: the order's book, opened by its first event.
                     let strings = [batch.order_id(r), batch.client(r), batch.stock(r)];
                     let (slot, generation) = self.books.open(key, clock, pos[r], strings);
                     self.expiry.push(
@@ -243,7 +247,7 @@ impl Shard for OverfillShard {
         if !batch.is_empty() {
             self.expire(ctx, end, last, out, counters);
         }
-        self.purge_tombstones(end);
+        self.sweep_tombstones(end);
     }
 
     fn drain(&mut self, ctx: &DrainContext, out: &mut Vec<Alert>, counters: &mut [u64]) {

@@ -33,6 +33,8 @@ pub struct OverfillShard {
     /// lookup, and swept in one linear pass once the table has doubled.
     tombstones: KeyMap<u64>,
     tombstones_swept_len: usize,
+    /// Scratch: the (slot, generation) found for each row of a batch.
+    found: Vec<Option<(u32, u32)>>,
 }
 
 /// Sweep tombstones once the table has grown this much past its last sweep.
@@ -46,6 +48,7 @@ impl OverfillShard {
             expiry: ExpiryQueue::default(),
             tombstones: KeyMap::default(),
             tombstones_swept_len: 0,
+            found: Vec::new(),
         }
     }
 
@@ -180,7 +183,20 @@ impl Shard for OverfillShard {
     ) {
         let batch = ctx.batch();
         let (pos, shares, kinds) = (batch.pos(), batch.shares(), batch.kinds());
-        for &r in rows {
+
+        // Phase 1, group indices: find every row's book up front. The lookups
+        // do not depend on each other, so the CPU overlaps their cache misses
+        // (and prefetches the book rows); phase 2 revalidates each found slot
+        // with one generation compare, since a book may close mid-batch.
+        let mut found = std::mem::take(&mut self.found);
+        found.clear();
+        found.extend(rows.iter().map(|&r| {
+            self.books
+                .find_prefetch(batch.order_key(r as usize).as_u128())
+        }));
+
+        // Phase 2, the rules, row by row in input order.
+        for (&r, &found) in rows.iter().zip(&found) {
             let r = r as usize;
             let clock = ctx.clock(r);
             self.expire(ctx, clock, r, out, counters);
@@ -190,7 +206,10 @@ impl Shard for OverfillShard {
             // small table of open books is asked first and the large table of
             // tombstones only for an order's first event.
             let key = batch.order_key(r).as_u128();
-            let slot = match self.books.find(key) {
+            let known = found
+                .filter(|&(s, g)| self.books.is_live(s, g))
+                .map(|(s, _)| s);
+            let slot = match known.or_else(|| self.books.find(key)) {
                 Some(slot) => slot,
                 None => {
                     // Step 3: a recently closed order drops the event.
@@ -241,6 +260,7 @@ impl Shard for OverfillShard {
                 self.close(slot, clock, Close::Overfill { row: r, ctx }, out, counters);
             }
         }
+        self.found = found;
         // Deadlines reached by other partitions' rows after our last row.
         let end = ctx.end_clock();
         let last = rows.last().map_or(0, |&r| r as usize);

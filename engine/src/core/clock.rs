@@ -25,16 +25,19 @@ impl EngineClock {
     }
 
     /// Fills `out` with the clock value at each row of `batch` and advances.
-    pub fn advance(&mut self, batch: &columnar::TradeBatch, out: &mut Vec<u64>) {
+    /// Returns the first row from which the clock is event time, if any.
+    pub fn advance(&mut self, batch: &columnar::TradeBatch, out: &mut Vec<u64>) -> Option<usize> {
         out.clear();
         out.reserve(batch.len());
         let ingest = batch.ingest_ns();
         let mut now = self.now;
         let mut event_time = self.event_time;
+        let mut from = event_time.then_some(0);
         for (row, &ingest_ns) in ingest.iter().enumerate() {
             match batch.ts(row) {
                 Some(ts) => {
                     event_time = true;
+                    from.get_or_insert(row);
                     now = now.max(ts);
                 }
                 None if !event_time => now = now.max(ingest_ns / 1_000_000),
@@ -44,5 +47,6 @@ impl EngineClock {
         }
         self.now = now;
         self.event_time = event_time;
+        from
     }
 }

@@ -8,7 +8,7 @@ pub struct BatchContext<'a> {
     batch: &'a TradeBatch,
     clock: &'a [u64],
     end_clock: u64,
-    event_time: bool,
+    event_time_from: Option<usize>,
     detected_at_ns: u64,
 }
 
@@ -17,14 +17,14 @@ impl<'a> BatchContext<'a> {
         batch: &'a TradeBatch,
         clock: &'a [u64],
         end_clock: u64,
-        event_time: bool,
+        event_time_from: Option<usize>,
         detected_at_ns: u64,
     ) -> Self {
         BatchContext {
             batch,
             clock,
             end_clock,
-            event_time,
+            event_time_from,
             detected_at_ns,
         }
     }
@@ -44,9 +44,9 @@ impl<'a> BatchContext<'a> {
         self.end_clock
     }
 
-    /// Whether the clock is event time (else ingest time).
-    pub fn is_event_time(&self) -> bool {
-        self.event_time
+    /// Whether the clock is event time (else ingest time) at `row`.
+    pub fn is_event_time_at(&self, row: usize) -> bool {
+        self.event_time_from.is_some_and(|from| row >= from)
     }
 
     /// The first row at which the clock reached `deadline`: the event that
@@ -54,6 +54,24 @@ impl<'a> BatchContext<'a> {
     pub fn cause_row(&self, deadline: u64) -> Option<usize> {
         let i = self.clock.partition_point(|&c| c < deadline);
         (i < self.clock.len()).then_some(i)
+    }
+
+    /// Like [`BatchContext::cause_row`], but only among events after input
+    /// position `after` (state is never due at the event that created it).
+    pub fn cause_row_after(&self, deadline: u64, after: u64) -> Option<usize> {
+        let pos = self.batch.pos();
+        // Both conditions flip from true to false once along the rows, so
+        // their disjunction does too and a binary search applies.
+        let (mut lo, mut hi) = (0, self.clock.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.clock[mid] < deadline || pos[mid] <= after {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo < self.clock.len()).then_some(lo)
     }
 
     /// Wall-clock nanoseconds to stamp on alerts detected in this batch.

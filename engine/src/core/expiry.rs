@@ -29,12 +29,24 @@ impl<T: Copy> ExpiryQueue<T> {
         self.queue.push_back((deadline.max(floor), item));
     }
 
-    /// Removes and returns the oldest entry if it is due at `clock`.
-    pub fn pop_due(&mut self, clock: u64) -> Option<(u64, T)> {
+    /// The oldest entry, if it is due at `clock`; it stays queued.
+    pub fn peek_due(&self, clock: u64) -> Option<(u64, T)> {
         match self.queue.front() {
-            Some(&(d, _)) if d <= clock => self.queue.pop_front(),
+            Some(&(d, item)) if d <= clock => Some((d, item)),
             _ => None,
         }
+    }
+
+    /// Removes and returns the oldest entry if it is due at `clock`.
+    pub fn pop_due(&mut self, clock: u64) -> Option<(u64, T)> {
+        let due = self.peek_due(clock)?;
+        self.queue.pop_front();
+        Some(due)
+    }
+
+    /// Removes the oldest entry (after [`ExpiryQueue::peek_due`] chose it).
+    pub fn pop(&mut self) -> Option<(u64, T)> {
+        self.queue.pop_front()
     }
 
     /// Removes and returns the oldest entry, due or not (for the drain).
@@ -64,6 +76,7 @@ mod tests {
         q.push(20, 'b');
         q.push(5, 'c'); // clamped to 20
         assert_eq!(q.pop_due(9), None);
+        assert_eq!(q.peek_due(10), Some((10, 'a')));
         assert_eq!(q.pop_due(10), Some((10, 'a')));
         assert_eq!(q.pop_due(19), None);
         assert_eq!(q.pop_due(25), Some((20, 'b')));

@@ -203,12 +203,12 @@ impl Engine {
     /// Processes one batch; appends its alerts to `out` in output order.
     pub fn process(&mut self, batch: &TradeBatch, detected_at_ns: u64, out: &mut Vec<Alert>) {
         let start = out.len();
-        self.clock.advance(batch, &mut self.clock_col);
+        let event_time_from = self.clock.advance(batch, &mut self.clock_col);
         let ctx = BatchContext::new(
             batch,
             &self.clock_col,
             self.clock.now(),
-            self.clock.is_event_time(),
+            event_time_from,
             detected_at_ns,
         );
         for (i, job) in self.jobs.iter_mut().enumerate() {

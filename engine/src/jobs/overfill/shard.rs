@@ -57,21 +57,28 @@ impl OverfillShard {
         &mut self,
         ctx: &BatchContext<'_>,
         clock: u64,
-        fallback_row: usize,
         out: &mut Vec<Alert>,
         counters: &mut [u64],
     ) {
-        while let Some((deadline, (slot, generation))) = self.expiry.pop_due(clock) {
+        while let Some((deadline, (slot, generation))) = self.expiry.peek_due(clock) {
             if !self.books.is_live(slot, generation) {
+                self.expiry.pop();
                 continue;
             }
-            // The event at which the clock first reached the deadline caused
-            // this expiry, whichever partition it belongs to.
-            let cause = ctx.cause_row(deadline).unwrap_or(fallback_row);
+            // The first event after the one that opened the book at which the
+            // clock reached the deadline caused this expiry, whichever
+            // partition it belongs to (step 2 runs before step 4, so a book
+            // never expires at its own opening event, even with a zero TTL).
+            // Deadlines and opening positions only grow along the queue, so
+            // if this batch holds no such event, it holds none for later ones.
+            let open_pos = self.books.open_pos[slot as usize];
+            let Some(cause) = ctx.cause_row_after(deadline, open_pos) else {
+                break;
+            };
+            self.expiry.pop();
             let closed_at = ctx.clock(cause);
-            let order =
-                AlertOrder::clock(ctx.batch().pos()[cause], self.books.open_pos[slot as usize]);
-            let event_ts = ctx.is_event_time().then_some(closed_at);
+            let order = AlertOrder::clock(ctx.batch().pos()[cause], open_pos);
+            let event_ts = ctx.is_event_time_at(cause).then_some(closed_at);
             counters[Counter::Expired as usize] += 1;
             self.close(
                 slot,
@@ -199,7 +206,7 @@ impl Shard for OverfillShard {
         for (&r, &found) in rows.iter().zip(&found) {
             let r = r as usize;
             let clock = ctx.clock(r);
-            self.expire(ctx, clock, r, out, counters);
+            self.expire(ctx, clock, out, counters);
 
             // An order with an open book has no tombstone (closing removes the
             // book, and a tombstone is forgotten before a book reopens), so the
@@ -263,9 +270,8 @@ impl Shard for OverfillShard {
         self.found = found;
         // Deadlines reached by other partitions' rows after our last row.
         let end = ctx.end_clock();
-        let last = rows.last().map_or(0, |&r| r as usize);
         if !batch.is_empty() {
-            self.expire(ctx, end, last, out, counters);
+            self.expire(ctx, end, out, counters);
         }
         self.sweep_tombstones(end);
     }

@@ -40,7 +40,7 @@ pub struct EngineSection {
     pub batch_events: usize,
     /// Milliseconds per micro-batch at most.
     pub batch_ms: u64,
-    /// Worker threads; 0 = one per core.
+    /// Worker threads; 0 = one per core less one (at least 1).
     pub threads: usize,
     /// Shards per job; 0 = automatic.
     pub partitions: usize,

@@ -99,7 +99,8 @@ pub fn replay(plan: &ReplayPlan, mut on_progress: impl FnMut(&Progress)) -> Resu
 
     let e = &cfg.engine;
     let threads = match e.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        // The ingest thread keeps one core busy; the workers get the rest.
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
         n => n,
     };
     let mut engine = Engine::new(EngineOptions {

@@ -71,8 +71,10 @@ pub fn parse_line<'a>(
         return Err(RejectReason::TooLong);
     }
     // Validating once up front lets serde_json's `StrRead` skip its per-string
-    // UTF-8 checks, and also covers bytes inside ignored values.
-    let text = std::str::from_utf8(line).map_err(|_| RejectReason::Malformed)?;
+    // UTF-8 checks, and also covers bytes inside ignored values. simdutf8 does
+    // it several times faster than `std::str::from_utf8` (4% of the ingest
+    // thread's time before).
+    let text = simdutf8::basic::from_utf8(line).map_err(|_| RejectReason::Malformed)?;
     scratch.reset();
 
     let mut de = serde_json::Deserializer::from_str(text);

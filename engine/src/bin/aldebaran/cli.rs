@@ -69,7 +69,7 @@ pub struct ReplayArgs {
     /// Milliseconds per micro-batch at most [config: engine.batch_ms, default 1].
     #[arg(long, value_name = "N")]
     pub batch_ms: Option<u64>,
-    /// Worker threads; 0 = one per core [config: engine.threads].
+    /// Worker threads; 0 = one per core less one for ingest [config: engine.threads].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Pin the ingest, engine and worker threads to cores.

@@ -26,6 +26,8 @@ pub struct Config {
     pub engine: EngineSection,
     /// The over-purchase job.
     pub overfill: OverfillSection,
+    /// The exposure job.
+    pub exposure: ExposureSection,
     /// The alert journal.
     pub journal: JournalSection,
     /// File replay.
@@ -58,6 +60,20 @@ pub struct OverfillSection {
     pub book_ttl_ms: u64,
     /// Tombstone time-to-live.
     pub tombstone_ttl_ms: u64,
+}
+
+/// `[exposure]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExposureSection {
+    /// Sliding window length.
+    pub window_ms: u64,
+    /// Default limit in shares.
+    pub limit: u64,
+    /// Lateness after which purchases are dropped.
+    pub allowed_lateness_ms: u64,
+    /// Per-client limits.
+    pub client_limits: std::collections::BTreeMap<String, u64>,
 }
 
 /// When journal appends are made durable.
@@ -159,14 +175,22 @@ fn env_value(raw: &str) -> Value {
         .unwrap_or_else(|| Value::String(raw.to_owned()))
 }
 
+/// Tables whose keys are data (client names), not settings.
+const FREE_FORM: &[&str] = &["exposure.client_limits"];
+
 /// Merges `over` into `base`; keys absent from the default are errors.
 fn merge(base: &mut Table, over: Table, prefix: &str, origin: &str) -> Result<()> {
+    let free = FREE_FORM.contains(&prefix);
     for (k, v) in over {
         let name = if prefix.is_empty() {
             k.clone()
         } else {
             format!("{prefix}.{k}")
         };
+        if free {
+            base.insert(k, v);
+            continue;
+        }
         match (base.get_mut(&k), v) {
             (None, _) => {
                 return Err(EngineError::Config(format!(
@@ -200,6 +224,10 @@ fn set_path(
     };
     match path {
         [] => Err(unknown()),
+        [leaf] if FREE_FORM.contains(&full[..full.len() - 1].join(".").as_str()) => {
+            table.insert(leaf.clone(), value);
+            Ok(())
+        }
         [leaf] => match table.get_mut(leaf) {
             Some(Value::Table(_)) | None => Err(unknown()),
             Some(slot) => {
@@ -253,6 +281,25 @@ mod tests {
         assert_eq!(c.engine.threads, 2);
         assert_eq!(c.engine.batch_ms, 5);
         assert_eq!(c.journal.durability, Durability::Never);
+    }
+
+    #[test]
+    fn client_limits_take_any_client() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(
+            &f,
+            "job = \"overfill,exposure\"\n[exposure.client_limits]\n\"c-1\" = 5\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&f),
+            env(&[("ALDEBARAN_EXPOSURE__CLIENT_LIMITS__C2", "7")]),
+        )
+        .unwrap();
+        assert_eq!(c.exposure.client_limits.get("c-1"), Some(&5));
+        assert_eq!(c.exposure.client_limits.get("c2"), Some(&7));
+        assert_eq!(c.job, "overfill,exposure");
     }
 
     #[test]

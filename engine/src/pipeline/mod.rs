@@ -1,12 +1,14 @@
 //! Pipelines: the threads and outputs around the engine for one run.
 
 mod dead_letters;
+mod job_set;
 mod journal_writer;
 mod latency;
 mod replay;
 mod stats;
 mod summary;
 
+pub use job_set::{KNOWN_JOBS, add_jobs};
 pub use latency::Percentiles;
 pub use replay::{Progress, ReplayPlan, replay};
 pub use stats::BatchStats;

@@ -11,6 +11,7 @@ use ingest::{CutPolicy, Input, ReplayOptions, start_replay};
 use super::{
     Summary,
     dead_letters::DeadLetterWriter,
+    job_set::add_jobs,
     journal_writer::{JournalJob, JournalWriter},
     stats::{BatchStats, StatsWriter},
 };
@@ -18,7 +19,6 @@ use crate::{
     EngineError, Result,
     config::Config,
     core::{Engine, EngineOptions},
-    jobs::overfill::{self, OverfillConfig, OverfillJob},
 };
 
 /// Everything a replay needs, resolved from config and flags.
@@ -53,13 +53,6 @@ const JOURNAL_QUEUE: usize = 1024;
 /// Runs a replay to the end of its input and returns the summary.
 pub fn replay(plan: &ReplayPlan, mut on_progress: impl FnMut(&Progress)) -> Result<Summary> {
     let cfg = &plan.config;
-    if cfg.job != overfill::NAME {
-        return Err(EngineError::Config(format!(
-            "unknown job `{}` (known: {})",
-            cfg.job,
-            overfill::NAME
-        )));
-    }
     let started = Instant::now();
     let mut summary = Summary {
         journal: cfg.journal.dir.clone(),
@@ -108,10 +101,7 @@ pub fn replay(plan: &ReplayPlan, mut on_progress: impl FnMut(&Progress)) -> Resu
         partitions: e.partitions,
         pin_from_core: e.pin.then_some(1),
     })?;
-    engine.add_job(OverfillJob::new(OverfillConfig {
-        book_ttl_ms: cfg.overfill.book_ttl_ms,
-        tombstone_ttl_ms: cfg.overfill.tombstone_ttl_ms,
-    }))?;
+    add_jobs(&mut engine, &cfg.job, cfg)?;
 
     let (ingest, mut cutter) = start_replay(
         plan.input.clone(),

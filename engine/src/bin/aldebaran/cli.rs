@@ -48,6 +48,9 @@ pub struct ReplayArgs {
     /// Configuration file layered over the embedded default.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Job(s) to run, comma-separated: overfill, exposure [config: job, default overfill].
+    #[arg(long, value_name = "NAME[,NAME]")]
+    pub job: Option<String>,
     /// Journal directory [config: journal.dir, default ./aldebaran-data/journal].
     #[arg(long, value_name = "DIR")]
     pub journal: Option<PathBuf>,

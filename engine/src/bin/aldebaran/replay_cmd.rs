@@ -57,6 +57,9 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
 
 /// Flags override the configuration.
 fn apply_flags(cfg: &mut Config, a: &ReplayArgs) {
+    if let Some(j) = &a.job {
+        cfg.job = j.clone();
+    }
     if let Some(d) = &a.journal {
         cfg.journal.dir = d.clone();
     }

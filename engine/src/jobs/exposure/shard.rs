@@ -1,0 +1,157 @@
+//! The exposure rule for the (client, stock) pairs of one partition.
+
+use std::sync::Arc;
+
+use columnar::EventKind;
+
+use crate::core::{Alert, AlertOrder, BatchContext, DrainContext, ExpiryQueue, KeyMap, Shard};
+
+use super::{
+    Counter, ExposureConfig, pair_key,
+    record::{EXPOSURE, ExposureRecord, alert_id},
+    window::Window,
+};
+
+pub struct ExposureShard {
+    cfg: Arc<ExposureConfig>,
+    windows: KeyMap<Window>,
+    /// When each pair's oldest purchase leaves the window: evicting idle pairs
+    /// keeps memory bounded by the pairs active within one window.
+    expiry: ExpiryQueue<u128>,
+}
+
+impl ExposureShard {
+    pub(super) fn new(cfg: Arc<ExposureConfig>) -> Self {
+        ExposureShard {
+            cfg,
+            windows: KeyMap::default(),
+            expiry: ExpiryQueue::default(),
+        }
+    }
+
+    /// Evicts the windows due at `clock` and forgets pairs left empty. Alerts
+    /// are raised only by purchases, which evict their own window to their
+    /// clock first, so when this runs changes no output, only memory.
+    fn expire(&mut self, clock: u64, counters: &mut [u64]) {
+        let horizon = clock.saturating_sub(self.cfg.window_ms);
+        while let Some((_, key)) = self.expiry.pop_due(clock) {
+            let Some(w) = self.windows.get_mut(&key) else {
+                continue;
+            };
+            w.scheduled = false;
+            w.evict(horizon);
+            if w.rearm() {
+                counters[Counter::Rearmed as usize] += 1;
+            }
+            match w.oldest() {
+                None => {
+                    self.windows.remove(&key);
+                }
+                Some(t) => {
+                    w.scheduled = true;
+                    self.expiry.push(t.saturating_add(self.cfg.window_ms), key);
+                }
+            }
+        }
+    }
+}
+
+impl Shard for ExposureShard {
+    fn process(
+        &mut self,
+        ctx: &BatchContext<'_>,
+        rows: &[u32],
+        out: &mut Vec<Alert>,
+        counters: &mut [u64],
+    ) {
+        let batch = ctx.batch();
+        let (kinds, shares) = (batch.kinds(), batch.shares());
+        let (window_ms, lateness) = (self.cfg.window_ms, self.cfg.allowed_lateness_ms);
+        for &r in rows {
+            let r = r as usize;
+            if EventKind::from_u8(kinds[r]) != EventKind::Purchase {
+                continue;
+            }
+            let clock = ctx.clock(r);
+            self.expire(clock, counters);
+
+            // The purchase's event time; without `ts`, the clock's.
+            let t = batch.ts(r).unwrap_or(clock);
+            if t.saturating_add(lateness) < clock {
+                counters[Counter::Late as usize] += 1;
+                continue;
+            }
+            let horizon = clock.saturating_sub(window_ms);
+            if t <= horizon {
+                counters[Counter::OutsideWindow as usize] += 1;
+                continue;
+            }
+
+            let (client, stock) = (batch.client(r), batch.stock(r));
+            let key = pair_key(client, stock);
+            let w = self
+                .windows
+                .entry(key)
+                .or_insert_with(|| Window::new(self.cfg.limit_of(client)));
+            // Leave the window, then re-arm if the sum fell back to the limit.
+            w.evict(horizon);
+            if w.rearm() {
+                counters[Counter::Rearmed as usize] += 1;
+            }
+            let pkey = batch.event_key(r).as_u128();
+            if w.contains(pkey) {
+                counters[Counter::DuplicatePurchase as usize] += 1;
+                continue;
+            }
+            w.add(t, shares[r], pkey);
+            counters[Counter::Counted as usize] += 1;
+            if !w.scheduled {
+                w.scheduled = true;
+                let oldest = w.oldest().unwrap_or(t);
+                self.expiry.push(oldest.saturating_add(window_ms), key);
+            }
+            if w.above() && !w.alerted {
+                w.alerted = true;
+                let (order_id, trigger_id) = (batch.order_id(r), batch.id(r));
+                let id = alert_id(client, stock, order_id, trigger_id);
+                let payload = ExposureRecord {
+                    alert_id: &id,
+                    kind: EXPOSURE,
+                    client,
+                    stock,
+                    limit: w.limit,
+                    exposure: w.sum(),
+                    window_ms,
+                    window_start: horizon,
+                    window_end: clock,
+                    order_id,
+                    trigger_id,
+                    event_ts: batch.ts(r),
+                    detected_at: ctx.detected_at_ns(),
+                }
+                .to_json();
+                counters[Counter::Alerts as usize] += 1;
+                out.push(Alert {
+                    order: AlertOrder::event(batch.pos()[r]),
+                    kind: EXPOSURE,
+                    alert_id: id,
+                    payload,
+                });
+            }
+        }
+        if !batch.is_empty() {
+            self.expire(ctx.end_clock(), counters);
+        }
+    }
+
+    fn drain(&mut self, _ctx: &DrainContext, _out: &mut Vec<Alert>, _counters: &mut [u64]) {
+        // A window holds no pending alert: alerts are raised as purchases
+        // arrive. The end of the input closes nothing.
+        self.windows.clear();
+        while self.expiry.pop().is_some() {}
+    }
+
+    fn live_keys(&self) -> usize {
+        self.windows.len()
+    }
+}

@@ -4,6 +4,17 @@ use arrow_array::{Array, RecordBatch, StringArray, UInt8Array, UInt64Array};
 
 use crate::{DeadLetters, EventKind, Key128};
 
+/// How far a batch reaches into an acknowledging source (AMQP): the last
+/// message whose events are all in this batch or earlier ones. Acknowledging
+/// `tag` with `multiple` on channel `generation` covers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceMark {
+    /// Which connection/channel the tag belongs to (tags restart per channel).
+    pub generation: u64,
+    /// The delivery tag.
+    pub tag: u64,
+}
+
 /// One immutable micro-batch of accepted events in input order, as Arrow
 /// columns, plus the lines rejected while it was being cut.
 ///
@@ -27,6 +38,7 @@ pub struct TradeBatch {
     stock: StringArray,
     dead_letters: Arc<DeadLetters>,
     skipped_blank: u64,
+    mark: Option<SourceMark>,
 }
 
 fn col<T: Clone + 'static>(record: &RecordBatch, i: usize) -> T {
@@ -42,7 +54,12 @@ fn col<T: Clone + 'static>(record: &RecordBatch, i: usize) -> T {
 }
 
 impl TradeBatch {
-    pub(crate) fn new(record: RecordBatch, dead_letters: DeadLetters, skipped_blank: u64) -> Self {
+    pub(crate) fn new(
+        record: RecordBatch,
+        dead_letters: DeadLetters,
+        skipped_blank: u64,
+        mark: Option<SourceMark>,
+    ) -> Self {
         TradeBatch {
             pos: col(&record, 0),
             ingest_ns: col(&record, 1),
@@ -60,6 +77,7 @@ impl TradeBatch {
             record,
             dead_letters: Arc::new(dead_letters),
             skipped_blank,
+            mark,
         }
     }
 
@@ -165,6 +183,11 @@ impl TradeBatch {
     /// Lines rejected while this batch was cut, in input order.
     pub fn dead_letters(&self) -> &DeadLetters {
         &self.dead_letters
+    }
+
+    /// The source position this batch completes, for acknowledging sources.
+    pub fn source_mark(&self) -> Option<SourceMark> {
+        self.mark
     }
 
     /// Blank lines skipped while this batch was cut.

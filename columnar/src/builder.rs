@@ -4,7 +4,9 @@ use arrow_array::{
 };
 use std::sync::Arc;
 
-use crate::{DeadLetters, Key128, RejectReason, Result, TradeBatch, TradeEventRef, keys, schema};
+use crate::{
+    DeadLetters, Key128, RejectReason, Result, SourceMark, TradeBatch, TradeEventRef, keys, schema,
+};
 
 /// Appends events into Arrow column builders and cuts [`TradeBatch`]es.
 ///
@@ -28,6 +30,7 @@ pub struct TradeBatchBuilder {
     stock: StringBuilder,
     dead_letters: DeadLetters,
     skipped_blank: u64,
+    mark: Option<SourceMark>,
     rows: usize,
 }
 
@@ -57,6 +60,7 @@ impl TradeBatchBuilder {
             stock: s(),
             dead_letters: DeadLetters::default(),
             skipped_blank: 0,
+            mark: None,
             rows: 0,
         }
     }
@@ -103,6 +107,11 @@ impl TradeBatchBuilder {
         self.skipped_blank += 1;
     }
 
+    /// Records that every message up to `mark` is in this batch or earlier.
+    pub fn mark(&mut self, mark: SourceMark) {
+        self.mark = Some(mark);
+    }
+
     /// Accepted events appended since the last cut.
     pub fn rows(&self) -> usize {
         self.rows
@@ -110,7 +119,10 @@ impl TradeBatchBuilder {
 
     /// Whether nothing (accepted, rejected or blank) was appended since the last cut.
     pub fn is_empty(&self) -> bool {
-        self.rows == 0 && self.dead_letters.is_empty() && self.skipped_blank == 0
+        self.rows == 0
+            && self.dead_letters.is_empty()
+            && self.skipped_blank == 0
+            && self.mark.is_none()
     }
 
     /// Cuts the batch; the builder starts the next one.
@@ -133,6 +145,7 @@ impl TradeBatchBuilder {
         let record = RecordBatch::try_new(schema::trade_schema(), columns)?;
         let dead = std::mem::take(&mut self.dead_letters);
         let blank = std::mem::take(&mut self.skipped_blank);
+        let mark = self.mark.take();
         self.rows = 0;
         // `finish` leaves empty builders; size them again for the next batch so
         // the appends of the next batch do not grow them event by event.
@@ -140,7 +153,7 @@ impl TradeBatchBuilder {
             dead_letters: DeadLetters::default(),
             ..TradeBatchBuilder::new(self.capacity)
         };
-        Ok(TradeBatch::new(record, dead, blank))
+        Ok(TradeBatch::new(record, dead, blank, mark))
     }
 }
 

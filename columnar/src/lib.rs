@@ -24,7 +24,7 @@ pub mod keys;
 mod reject;
 pub mod schema;
 
-pub use batch::TradeBatch;
+pub use batch::{SourceMark, TradeBatch};
 pub use builder::TradeBatchBuilder;
 pub use dead_letter::{DeadLetter, DeadLetters};
 pub use error::{ColumnarError, Result};

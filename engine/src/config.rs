@@ -32,6 +32,90 @@ pub struct Config {
     pub journal: JournalSection,
     /// File replay.
     pub replay: ReplaySection,
+    /// The source of `aldebaran run`.
+    pub source: SourceSection,
+    /// The metrics endpoint.
+    pub metrics: MetricsSection,
+    /// Engine state across restarts.
+    pub state: StateSection,
+    /// Logging.
+    pub log: LogSection,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// A tracing filter for `run`.
+    pub level: String,
+}
+
+/// `[source]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSection {
+    /// Which source `run` consumes.
+    pub kind: SourceKind,
+    /// `[source.amqp]`
+    pub amqp: AmqpSection,
+    /// `[source.file]`
+    pub file: FileSection,
+}
+
+/// The source of `aldebaran run`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// RabbitMQ.
+    Amqp,
+    /// A file, replayed or followed.
+    File,
+}
+
+/// `[source.amqp]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpSection {
+    /// Broker URL.
+    pub url: String,
+    /// Trade queue.
+    pub queue: String,
+    /// Prefetch count.
+    pub prefetch: u16,
+    /// Consumer tag.
+    pub consumer_tag: String,
+    /// First reconnect delay.
+    pub reconnect_min_ms: u64,
+    /// Longest reconnect delay.
+    pub reconnect_max_ms: u64,
+}
+
+/// `[source.file]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileSection {
+    /// The file.
+    pub path: String,
+    /// Follow it as it grows.
+    pub follow: bool,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Address for `run`, or "".
+    pub listen: String,
+    /// Address for `replay`, or "".
+    pub replay_listen: String,
+}
+
+/// `[state]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StateSection {
+    /// Directory of the state snapshot.
+    pub dir: PathBuf,
 }
 
 /// `[engine]`

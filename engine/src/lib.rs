@@ -22,6 +22,7 @@ pub mod config;
 pub mod core;
 mod error;
 pub mod jobs;
+pub mod metrics;
 pub mod pipeline;
 
 pub use error::{EngineError, Result};

@@ -20,6 +20,9 @@ pub enum IngestError {
     /// A ring record failed to decode; this is a bug.
     #[error("internal error (a bug): corrupt ring record at staging offset {0}")]
     Ring(usize),
+    /// The AMQP broker refused or dropped an operation.
+    #[error("amqp: {0}")]
+    Amqp(String),
     /// Building a columnar batch failed.
     #[error(transparent)]
     Columnar(#[from] columnar::ColumnarError),

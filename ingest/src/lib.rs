@@ -26,6 +26,7 @@ mod replay;
 mod ring;
 mod source;
 
+pub mod amqp;
 pub mod parse;
 pub mod synth;
 

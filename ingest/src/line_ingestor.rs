@@ -79,6 +79,13 @@ impl LineIngestor {
         }
     }
 
+    /// Marks the end of an acknowledging source's message.
+    pub(crate) fn mark(&mut self, generation: u64, tag: u64) {
+        self.flush_blanks();
+        record::encode_mark(self.ring.chunk(), generation, tag);
+        self.ring.maybe_publish();
+    }
+
     /// Publishes what is buffered: call before the source may block or sleep.
     pub(crate) fn publish(&mut self) {
         self.flush_blanks();

@@ -26,6 +26,9 @@ pub enum Input {
     File(PathBuf),
     /// Standard input, read as a stream.
     Stdin,
+    /// A file read as a stream that keeps growing: at its end, wait for more
+    /// until stopped (`tail -f`).
+    Follow(PathBuf),
 }
 
 /// How to run the ingest side of a replay.
@@ -76,6 +79,11 @@ impl IngestHandle {
         self.stop.store(true, Ordering::Relaxed);
     }
 
+    /// The flag behind [`IngestHandle::stop`], for a signal handler.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+
     /// Waits for the ingest thread and returns its counters or its error.
     pub fn join(self) -> Result<SourceStats> {
         self.thread.join().map_err(|_| IngestError::Panicked)?
@@ -87,7 +95,17 @@ impl IngestHandle {
 pub fn start_replay(input: Input, opts: &ReplayOptions) -> Result<(IngestHandle, Cutter)> {
     let file = match &input {
         Input::File(p) => Some(MappedFile::open(p)?),
-        Input::Stdin => None,
+        Input::Stdin | Input::Follow(_) => None,
+    };
+    let followed = match &input {
+        Input::Follow(p) => Some((
+            p.clone(),
+            std::fs::File::open(p).map_err(|source| IngestError::Input {
+                path: p.clone(),
+                source,
+            })?,
+        )),
+        _ => None,
     };
     let total = file.as_ref().map(MappedFile::len);
     let (writer, reader) = ring::ring(opts.ring_bytes);
@@ -102,15 +120,26 @@ pub fn start_replay(input: Input, opts: &ReplayOptions) -> Result<(IngestHandle,
             let mut ing = LineIngestor::new(writer);
             let pacer = Pacer::new(rate);
             let stop = || s.load(Ordering::Relaxed);
-            match file {
-                Some(f) => f.replay(&mut ing, pacer, &p, &stop),
-                None => {
+            match (file, followed) {
+                (Some(f), _) => f.replay(&mut ing, pacer, &p, &stop),
+                (None, Some((path, mut f))) => {
+                    source::read_stream(&mut f as &mut dyn Read, true, &mut ing, pacer, &p, &stop)
+                        .map_err(|source| IngestError::Input { path, source })?;
+                }
+                (None, None) => {
                     let mut stdin = std::io::stdin().lock();
-                    source::read_stream(&mut stdin as &mut dyn Read, &mut ing, pacer, &p, &stop)
-                        .map_err(|source| IngestError::Input {
-                            path: Path::new("-").to_path_buf(),
-                            source,
-                        })?;
+                    source::read_stream(
+                        &mut stdin as &mut dyn Read,
+                        false,
+                        &mut ing,
+                        pacer,
+                        &p,
+                        &stop,
+                    )
+                    .map_err(|source| IngestError::Input {
+                        path: Path::new("-").to_path_buf(),
+                        source,
+                    })?;
                 }
             }
             Ok(ing.end())

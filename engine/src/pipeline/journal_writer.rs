@@ -20,7 +20,10 @@ use super::{
     latency::LatencyRecorder,
     stats::{BatchStats, StatsWriter},
 };
-use crate::{EngineError, Result, config::Durability, core::Alert};
+use crate::{EngineError, Result, config::Durability, core::Alert, metrics::Metrics};
+use ingest::amqp::AckRequest;
+use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// One batch's output, handed from the engine thread.
 pub(crate) struct JournalJob {
@@ -46,6 +49,9 @@ pub(crate) struct JournalWriter {
     pub(crate) interval: Duration,
     pub(crate) dead: Option<DeadLetterWriter>,
     pub(crate) stats: Option<StatsWriter>,
+    /// Acknowledges the source's deliveries once their batches are durable.
+    pub(crate) acker: Option<UnboundedSender<AckRequest>>,
+    pub(crate) metrics: Option<Arc<Metrics>>,
 }
 
 /// Batches committed together at most.
@@ -74,6 +80,7 @@ impl JournalWriter {
         let mut group: Vec<JournalJob> = Vec::with_capacity(MAX_GROUP);
         let mut unsynced = false;
         let mut last_sync = Instant::now();
+        let mut e2e: Vec<u64> = Vec::new();
         loop {
             let first = match rx.recv_timeout(self.interval.max(Duration::from_millis(1))) {
                 Ok(job) => job,
@@ -96,6 +103,7 @@ impl JournalWriter {
                     Err(_) => break,
                 }
             }
+            let bytes_before = self.journal.bytes_written();
             for job in &group {
                 for a in &job.alerts {
                     let seq = self.journal.append(&a.payload)?;
@@ -112,8 +120,11 @@ impl JournalWriter {
                 Durability::Interval => unsynced && last_sync.elapsed() >= self.interval,
                 Durability::Never => false,
             };
+            let mut fsync_ns = None;
             if sync_now {
+                let t = Instant::now();
                 self.journal.sync()?;
+                fsync_ns = Some(t.elapsed().as_nanos() as u64);
                 out.fsyncs += 1;
                 unsynced = false;
                 last_sync = Instant::now();
@@ -121,9 +132,31 @@ impl JournalWriter {
                 self.journal.flush()?;
             }
             let done = ingest::wall_ns();
+            // Everything in the group is durable (or as durable as the policy
+            // asks): acknowledge the source up to the group's last mark.
+            let mark = group
+                .iter()
+                .rev()
+                .find_map(|j| j.batch.as_ref()?.source_mark());
+            if let (Some(acker), Some(m)) = (&self.acker, mark) {
+                // The source is gone only at shutdown; the broker then
+                // redelivers what was not acknowledged.
+                let _ = acker.send(AckRequest {
+                    generation: m.generation,
+                    tag: m.tag,
+                });
+            }
+            if let Some(m) = &self.metrics {
+                m.record_journal(self.journal.bytes_written() - bytes_before, fsync_ns);
+            }
             for mut job in group.drain(..) {
                 if let Some(b) = &job.batch {
                     out.latency.record_batch(b.ingest_ns(), done);
+                    if let Some(m) = &self.metrics {
+                        e2e.clear();
+                        e2e.extend(b.ingest_ns().iter().map(|&t| done.saturating_sub(t)));
+                        m.record_durable(job.handed_at.elapsed().as_nanos() as u64, &e2e);
+                    }
                 }
                 job.stats.journal_ns = job.handed_at.elapsed().as_nanos() as u64;
                 if let Some(s) = self.stats.as_mut() {

@@ -13,6 +13,7 @@
 //! rejected = reason:u8 truncated:u8 pos:u64 raw bytes
 //! blank    = count:u32
 //! end      = (empty)
+//! mark     = generation:u64 tag:u64    (an acknowledging source's message ended)
 //! ```
 
 use columnar::{Key128, RejectReason, TradeBatchBuilder, TradeEventRef};
@@ -21,6 +22,7 @@ pub(crate) const TAG_ACCEPTED: u8 = 1;
 pub(crate) const TAG_REJECTED: u8 = 2;
 pub(crate) const TAG_BLANK: u8 = 3;
 pub(crate) const TAG_END: u8 = 4;
+pub(crate) const TAG_MARK: u8 = 5;
 
 const FLAG_TS: u8 = 1;
 const FLAG_INIT: u8 = 2;
@@ -88,6 +90,14 @@ pub(crate) fn encode_blank(buf: &mut Vec<u8>, count: u32) {
     buf.extend_from_slice(&5u32.to_le_bytes());
     buf.push(TAG_BLANK);
     buf.extend_from_slice(&count.to_le_bytes());
+}
+
+/// Appends a source-mark record: every line of message `tag` precedes it.
+pub(crate) fn encode_mark(buf: &mut Vec<u8>, generation: u64, tag: u64) {
+    buf.extend_from_slice(&17u32.to_le_bytes());
+    buf.push(TAG_MARK);
+    buf.extend_from_slice(&generation.to_le_bytes());
+    buf.extend_from_slice(&tag.to_le_bytes());
 }
 
 /// Appends the end-of-input record.
@@ -189,6 +199,13 @@ pub(crate) fn decode_into(rec: &[u8], builder: &mut TradeBatchBuilder) -> Option
             }
             Some(Decoded::Other)
         }
+        TAG_MARK => {
+            builder.mark(columnar::SourceMark {
+                generation: u64_at(body, 1)?,
+                tag: u64_at(body, 9)?,
+            });
+            Some(Decoded::Other)
+        }
         TAG_END => Some(Decoded::End),
         _ => None,
     }
@@ -215,6 +232,7 @@ mod tests {
         encode_accepted(&mut buf, 10, 20, &ev, order, event);
         encode_rejected(&mut buf, 11, RejectReason::Malformed, b"{oops");
         encode_blank(&mut buf, 2);
+        encode_mark(&mut buf, 3, 9);
         encode_end(&mut buf);
         let mut b = TradeBatchBuilder::new(4);
         let mut at = 0;
@@ -226,7 +244,13 @@ mod tests {
         }
         assert_eq!(
             seen,
-            [Decoded::Event, Decoded::Other, Decoded::Other, Decoded::End]
+            [
+                Decoded::Event,
+                Decoded::Other,
+                Decoded::Other,
+                Decoded::Other,
+                Decoded::End
+            ]
         );
         let batch = b.finish().unwrap();
         assert_eq!(batch.pos(), &[10]);
@@ -242,5 +266,12 @@ mod tests {
         assert_eq!(dl[0].pos, 11);
         assert!(!dl[0].truncated);
         assert_eq!(batch.skipped_blank(), 2);
+        assert_eq!(
+            batch.source_mark(),
+            Some(columnar::SourceMark {
+                generation: 3,
+                tag: 9
+            })
+        );
     }
 }

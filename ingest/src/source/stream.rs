@@ -1,4 +1,5 @@
-//! A byte stream (stdin, a pipe) split into lines through one reused buffer.
+//! A byte stream (stdin, a pipe, a followed file) split into lines through
+//! one reused buffer.
 
 use std::{
     io::{ErrorKind, Read},
@@ -13,6 +14,7 @@ const BUF: usize = 4 * MAX_LINE;
 /// Feeds every line of `input` to `ing`; positions are byte offsets.
 pub(crate) fn read_stream(
     input: &mut dyn Read,
+    follow: bool,
     ing: &mut LineIngestor,
     mut pacer: Option<Pacer>,
     progress: &AtomicU64,
@@ -33,6 +35,12 @@ pub(crate) fn read_stream(
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
+        if n == 0 && follow {
+            // A growing file: wait for more (a partial last line stays
+            // buffered until its newline arrives).
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            continue;
+        }
         let eof = n == 0;
         filled += n;
         let mut at = 0usize;

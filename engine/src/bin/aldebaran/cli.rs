@@ -18,6 +18,13 @@ pub enum Command {
     /// Replay a captured trade file (or `-` for stdin) through the engine
     /// into the alert journal, then print a summary.
     Replay(ReplayArgs),
+    /// Run the long-lived service: consume the source named in the config
+    /// (AMQP or a file), journal alerts, serve metrics, stop on SIGTERM/SIGINT.
+    Run(RunArgs),
+    /// Declare the AMQP topology (exchanges, queues, bindings); idempotent.
+    Declare(DeclareArgs),
+    /// Publish a trade file to the AMQP trade exchange with publisher confirms.
+    Publish(PublishArgs),
     /// Write a synthetic trade file.
     Gen(GenArgs),
     /// Inspect an alert journal.
@@ -87,6 +94,52 @@ pub struct ReplayArgs {
     /// No progress bar, even on a terminal.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Configuration file layered over the embedded default.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeclareArgs {
+    /// Broker URL.
+    #[arg(
+        long,
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        env = "ALDEBARAN_AMQP_URL"
+    )]
+    pub url: String,
+    /// Trade queue name (the exchange and routing key keep SPEC §5 names).
+    #[arg(long, default_value = "Aldebaran.Trade_Data")]
+    pub queue: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The trade file (JSON Lines).
+    pub file: PathBuf,
+    /// Broker URL.
+    #[arg(
+        long,
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        env = "ALDEBARAN_AMQP_URL"
+    )]
+    pub url: String,
+    /// Trade queue to declare and bind (the exchange and routing key keep SPEC §5 names).
+    #[arg(long, default_value = "Aldebaran.Trade_Data")]
+    pub queue: String,
+    /// Events per second at most.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: Option<u64>,
+    /// Events per message (a JSON Lines body).
+    #[arg(long, value_name = "B", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch: u64,
+    /// Publishes awaiting a broker confirm at most.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_535))]
+    pub in_flight: u64,
 }
 
 #[derive(Debug, Args)]

@@ -2,9 +2,12 @@
 //! the library crates.
 
 mod cli;
+mod declare_cmd;
 mod gen_cmd;
 mod journal_cmd;
+mod publish_cmd;
 mod replay_cmd;
+mod run_cmd;
 
 use std::process::ExitCode;
 
@@ -17,9 +20,14 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return cli::report_clap_error(e),
     };
-    init_tracing();
+    if !matches!(cli.command, Command::Run(_)) {
+        init_tracing("warn");
+    }
     let result = match cli.command {
         Command::Replay(args) => replay_cmd::run(args),
+        Command::Run(args) => run_cmd::run(args),
+        Command::Declare(args) => declare_cmd::run(args),
+        Command::Publish(args) => publish_cmd::run(args),
         Command::Gen(args) => gen_cmd::run(args),
         Command::Journal {
             command: JournalCommand::Dump { dir },
@@ -38,8 +46,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+/// Logs to stderr; `RUST_LOG` beats `default` (a tracing filter).
+pub fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(default))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

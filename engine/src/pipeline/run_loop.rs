@@ -1,0 +1,269 @@
+//! The engine thread's loop, shared by `replay` and `run`: cut a batch, run
+//! the jobs, hand the alerts to the journal thread, repeat until the source
+//! ends; then drain (if asked) and collect the summary.
+
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use alerts::{Journal, JournalOptions};
+use ingest::Cutter;
+
+use super::{
+    Progress, Summary,
+    dead_letters::DeadLetterWriter,
+    job_set::add_jobs,
+    journal_writer::{JournalJob, JournalWriter},
+    source::Source,
+    stats::{BatchStats, StatsWriter},
+};
+use crate::{
+    EngineError, Result,
+    config::Config,
+    core::{Engine, EngineOptions},
+    metrics::{BatchObservation, Metrics},
+};
+
+/// Batches queued for the journal thread at most (backpressure beyond).
+const JOURNAL_QUEUE: usize = 1024;
+
+fn path_opt(s: &str) -> Option<PathBuf> {
+    (!s.is_empty()).then(|| PathBuf::from(s))
+}
+
+/// The outputs of a run, opened before any input is read so that a bad path
+/// fails first.
+pub(crate) struct Outputs {
+    journal: Journal,
+    dead: Option<DeadLetterWriter>,
+    stats: Option<StatsWriter>,
+    notes: Vec<String>,
+}
+
+impl Outputs {
+    pub(crate) fn open(cfg: &Config) -> Result<Self> {
+        if cfg.journal.dir.exists() && !cfg.journal.dir.is_dir() {
+            return Err(EngineError::Config(format!(
+                "journal path {} is not a directory",
+                cfg.journal.dir.display()
+            )));
+        }
+        let (journal, report) = Journal::open(
+            &cfg.journal.dir,
+            JournalOptions {
+                segment_bytes: cfg.journal.segment_bytes,
+            },
+        )?;
+        let mut notes = Vec::new();
+        if let Some(t) = &report.truncated {
+            // The journal already logged it; the summary repeats it.
+            notes.push(format!(
+                "journal tail truncated: {} at offset {} ({} bytes dropped: {})",
+                t.segment.display(),
+                t.offset,
+                t.bytes_dropped,
+                t.reason
+            ));
+        }
+        let dead = path_opt(&cfg.replay.dead_letter)
+            .map(|p| DeadLetterWriter::create(&p))
+            .transpose()?;
+        let stats = path_opt(&cfg.replay.stats)
+            .map(|p| StatsWriter::create(&p))
+            .transpose()?;
+        Ok(Outputs {
+            journal,
+            dead,
+            stats,
+            notes,
+        })
+    }
+}
+
+/// The engine with the configured jobs.
+pub(crate) fn build_engine(cfg: &Config) -> Result<Engine> {
+    let e = &cfg.engine;
+    let threads = match e.threads {
+        // The ingest thread keeps one core busy; the workers get the rest.
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
+        n => n,
+    };
+    let mut engine = Engine::new(EngineOptions {
+        threads,
+        partitions: e.partitions,
+        pin_from_core: e.pin.then_some(1),
+    })?;
+    add_jobs(&mut engine, &cfg.job, cfg)?;
+    Ok(engine)
+}
+
+/// How the loop ends and reports.
+pub(crate) struct LoopOptions {
+    /// Close all state at the end of the input.
+    pub(crate) drain: bool,
+    /// Where to publish metrics, if anywhere.
+    pub(crate) metrics: Option<Arc<Metrics>>,
+}
+
+/// Runs `engine` over `source` until it ends. Returns the summary.
+pub(crate) fn run_loop(
+    cfg: &Config,
+    engine: &mut Engine,
+    source: Source,
+    mut cutter: Cutter,
+    outputs: Outputs,
+    opts: LoopOptions,
+    mut on_progress: impl FnMut(&Progress),
+) -> Result<Summary> {
+    let started = Instant::now();
+    let mut summary = Summary {
+        journal: cfg.journal.dir.clone(),
+        notes: outputs.notes,
+        ..Summary::default()
+    };
+    if cfg.engine.pin {
+        ingest::pin_current(Some(1));
+    }
+    let (tx, rx) = crossbeam_channel::bounded::<JournalJob>(JOURNAL_QUEUE);
+    let writer = JournalWriter {
+        journal: outputs.journal,
+        durability: cfg.journal.durability,
+        interval: Duration::from_millis(cfg.journal.fsync_interval_ms),
+        dead: outputs.dead,
+        stats: outputs.stats,
+        acker: source.acker(),
+        metrics: opts.metrics.clone(),
+    }
+    .spawn(rx)?;
+
+    let amqp = source.amqp_counters();
+    let mut seen = (0u64, 0u64); // redelivered, acked already reported
+    let mut progress = Progress {
+        total: source.total_bytes(),
+        ..Progress::default()
+    };
+    let mut batch_no = 0u64;
+    let mut ended_early = false;
+    let mut rejected_by: Vec<(&'static str, u64)> = Vec::new();
+    let mut alerts_by: Vec<(&'static str, u64)> = Vec::new();
+    loop {
+        let t_cut = Instant::now();
+        let Some(batch) = cutter.next_batch()? else {
+            break;
+        };
+        let cut_ns = t_cut.elapsed().as_nanos() as u64;
+        batch_no += 1;
+        let t_proc = Instant::now();
+        let cut_at_ns = ingest::wall_ns();
+        let mut alerts = Vec::new();
+        engine.process(&batch, cut_at_ns, &mut alerts);
+        let process_ns = t_proc.elapsed().as_nanos() as u64;
+
+        let dead = batch.dead_letters();
+        rejected_by.clear();
+        for d in dead.iter() {
+            let r = d.reason.as_str();
+            *summary.rejected.entry(r).or_default() += 1;
+            match rejected_by.iter_mut().find(|(k, _)| *k == r) {
+                Some((_, n)) => *n += 1,
+                None => rejected_by.push((r, 1)),
+            }
+        }
+        summary.accepted += batch.len() as u64;
+        summary.blank += batch.skipped_blank();
+        let open = engine.live_keys() as u64;
+        summary.peak_open = summary.peak_open.max(open);
+        progress.events += (batch.len() + dead.len()) as u64;
+        progress.alerts += alerts.len() as u64;
+        progress.bytes = source.bytes_read();
+        if let Some(m) = &opts.metrics {
+            alerts_by.clear();
+            for a in &alerts {
+                match alerts_by.iter_mut().find(|(k, _)| *k == a.kind) {
+                    Some((_, n)) => *n += 1,
+                    None => alerts_by.push((a.kind, 1)),
+                }
+            }
+            m.record_batch(&BatchObservation {
+                events_in: (batch.len() + dead.len()) as u64,
+                accepted: batch.len() as u64,
+                rejected: &rejected_by,
+                alerts: &alerts_by,
+                batch_events: batch.len() as u64,
+                process_ns,
+                open_keys: open,
+            });
+            if let Some(c) = &amqp {
+                use std::sync::atomic::Ordering::Relaxed;
+                m.source_connected(c.connected.load(Relaxed) == 1);
+                let (r, a) = (c.redelivered.load(Relaxed), c.acked.load(Relaxed));
+                m.record_redelivered(r - seen.0);
+                m.record_acked(a - seen.1);
+                seen = (r, a);
+            }
+        }
+
+        let job = JournalJob {
+            stats: BatchStats {
+                batch: batch_no,
+                cut_at_ns,
+                events: batch.len() as u64,
+                rejected: dead.len() as u64,
+                alerts: alerts.len() as u64,
+                open_books: open,
+                cut_ns,
+                process_ns,
+                journal_ns: 0,
+            },
+            batch: Some(batch),
+            alerts,
+            handed_at: Instant::now(),
+        };
+        if tx.send(job).is_err() {
+            // The journal thread stopped: its error is reported by the join.
+            ended_early = true;
+            source.stop();
+            break;
+        }
+        on_progress(&progress);
+    }
+
+    if opts.drain && !ended_early {
+        let mut alerts = Vec::new();
+        engine.drain(ingest::wall_ns(), &mut alerts);
+        batch_no += 1;
+        let job = JournalJob {
+            stats: BatchStats {
+                batch: batch_no,
+                cut_at_ns: ingest::wall_ns(),
+                alerts: alerts.len() as u64,
+                ..BatchStats::default()
+            },
+            batch: None,
+            alerts,
+            handed_at: Instant::now(),
+        };
+        // A send error means the journal thread failed; the join reports it.
+        let _ = tx.send(job);
+    }
+    drop(tx);
+    let outcome = writer
+        .join()
+        .map_err(|_| EngineError::Internal("the journal thread panicked".into()))??;
+    // The journal thread has sent its last acknowledgement; the source can
+    // finish and close its connection.
+    source.join()?;
+
+    summary.events = summary.accepted + summary.rejected_total();
+    summary.batches = batch_no;
+    summary.counters = engine.counters();
+    summary.alerts = outcome.alerts_by_kind;
+    summary.latency = outcome.latency.percentiles();
+    summary.first_seq = outcome.first_seq;
+    summary.next_seq = outcome.next_seq;
+    summary.fsyncs = outcome.fsyncs;
+    summary.wall = started.elapsed();
+    Ok(summary)
+}

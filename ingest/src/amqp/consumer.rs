@@ -1,0 +1,360 @@
+//! The AMQP source: consumes trade events with manual acks, feeds them to the
+//! ingest ring, and acknowledges a delivery only when the pipeline reports
+//! that every alert it caused is durable.
+//!
+//! One OS thread runs a current-thread tokio runtime for lapin. Each message
+//! body holds one event or many (JSON Lines); after its lines, a *mark*
+//! record carries the delivery tag and the channel generation through the
+//! ring, so the pipeline knows which delivery a durable batch completes.
+//! Connection or channel loss → reconnect with exponential backoff; the
+//! broker redelivers what was not acknowledged and the job's state absorbs
+//! the repeats (duplicate purchases are never counted twice).
+//!
+//! Positions: message `n` (counted from 1 over the process's life) has its
+//! line `i` at `n << 24 | i`, so positions grow in arrival order.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use futures_lite::StreamExt;
+use lapin::{
+    Channel, Connection, ConnectionProperties,
+    options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions},
+    types::FieldTable,
+};
+use tokio::sync::mpsc;
+
+use super::topology::{Topology, declare};
+use crate::{
+    Cutter, IngestError, Result,
+    cutter::CutPolicy,
+    line_ingestor::{LineIngestor, SourceStats},
+    replay::pin_current,
+    ring,
+};
+
+/// Settings of the AMQP source.
+#[derive(Debug, Clone)]
+pub struct AmqpSourceOptions {
+    /// Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
+    pub url: String,
+    /// Exchanges, queue and bindings (declared at start, idempotently).
+    pub topology: Topology,
+    /// Unacknowledged deliveries the broker may send ahead (≤ 65535).
+    pub prefetch: u16,
+    /// The consumer tag.
+    pub consumer_tag: String,
+    /// Micro-batch cut.
+    pub cut: CutPolicy,
+    /// Ingest ring bytes.
+    pub ring_bytes: usize,
+    /// Pin the source thread to this core.
+    pub pin_core: Option<usize>,
+    /// First reconnect delay; doubles up to `reconnect_max`.
+    pub reconnect_min: Duration,
+    /// Longest reconnect delay.
+    pub reconnect_max: Duration,
+}
+
+/// "Everything up to `tag` on channel `generation` is durable: acknowledge."
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckRequest {
+    /// Channel generation the tag belongs to.
+    pub generation: u64,
+    /// Delivery tag, acknowledged with `multiple`.
+    pub tag: u64,
+}
+
+/// Counters of the AMQP source, readable while it runs.
+#[derive(Debug, Default)]
+pub struct AmqpCounters {
+    /// Messages received.
+    pub messages: AtomicU64,
+    /// Messages the broker marked as redelivered.
+    pub redelivered: AtomicU64,
+    /// Messages acknowledged.
+    pub acked: AtomicU64,
+    /// Connections made (1 + reconnects).
+    pub connections: AtomicU64,
+    /// 1 while connected and consuming.
+    pub connected: AtomicU64,
+}
+
+/// The running AMQP source.
+pub struct AmqpSourceHandle {
+    thread: JoinHandle<Result<SourceStats>>,
+    stop: Arc<AtomicBool>,
+    acks: mpsc::UnboundedSender<AckRequest>,
+    counters: Arc<AmqpCounters>,
+}
+
+impl AmqpSourceHandle {
+    /// Stops consuming: the cutter then ends after what was already received.
+    /// Acknowledgements keep flowing until [`AmqpSourceHandle::join`].
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// The flag behind [`AmqpSourceHandle::stop`], for a signal handler.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+
+    /// A sender for acknowledgements (clone it into the journal thread).
+    pub fn acker(&self) -> mpsc::UnboundedSender<AckRequest> {
+        self.acks.clone()
+    }
+
+    /// Live counters.
+    pub fn counters(&self) -> Arc<AmqpCounters> {
+        Arc::clone(&self.counters)
+    }
+
+    /// Waits for the source to finish: it acknowledges what it is told to
+    /// until every acker clone (this handle's included) is dropped, then
+    /// closes the connection.
+    pub fn join(self) -> Result<SourceStats> {
+        drop(self.acks);
+        self.thread.join().map_err(|_| IngestError::Panicked)?
+    }
+}
+
+/// Starts the AMQP source on its own thread; returns its handle and the cutter.
+/// The first connection is made in the background: a broker that is down at
+/// start is retried like a lost connection.
+pub fn start_amqp(opts: AmqpSourceOptions) -> Result<(AmqpSourceHandle, Cutter)> {
+    let (writer, reader) = ring::ring(opts.ring_bytes);
+    let stop = Arc::new(AtomicBool::new(false));
+    let counters = Arc::new(AmqpCounters::default());
+    let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+    let cut = opts.cut;
+    let (s, c) = (Arc::clone(&stop), Arc::clone(&counters));
+    let thread = std::thread::Builder::new()
+        .name("aldebaran-amqp".into())
+        .spawn(move || {
+            pin_current(opts.pin_core);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| IngestError::Amqp(format!("cannot start the AMQP runtime: {e}")))?;
+            let ing = LineIngestor::new(writer);
+            rt.block_on(
+                Source {
+                    opts,
+                    stop: s,
+                    counters: c,
+                    acks: ack_rx,
+                }
+                .run(ing),
+            )
+        })
+        .map_err(IngestError::Spawn)?;
+    Ok((
+        AmqpSourceHandle {
+            thread,
+            stop,
+            acks: ack_tx,
+            counters,
+        },
+        Cutter::new(reader, cut),
+    ))
+}
+
+struct Source {
+    opts: AmqpSourceOptions,
+    stop: Arc<AtomicBool>,
+    counters: Arc<AmqpCounters>,
+    acks: mpsc::UnboundedReceiver<AckRequest>,
+}
+
+/// How one connection ended.
+enum Ended {
+    /// Asked to stop; the channel is kept to acknowledge the tail.
+    Stopped(Box<(Connection, Channel)>),
+    /// Lost: reconnect.
+    Lost(String),
+}
+
+/// Per-connection state.
+struct Link {
+    generation: u64,
+    last_acked: u64,
+}
+
+impl Source {
+    async fn run(mut self, mut ing: LineIngestor) -> Result<SourceStats> {
+        let mut generation = 0u64;
+        let mut message_no = 0u64;
+        let mut delay = self.opts.reconnect_min;
+        let mut tail = None;
+        while !self.stopping() {
+            generation += 1;
+            let mut link = Link {
+                generation,
+                last_acked: 0,
+            };
+            match self
+                .consume(&mut ing, &mut link, &mut message_no, &mut delay)
+                .await
+            {
+                Ended::Stopped(kept) => {
+                    let (conn, ch) = *kept;
+                    tail = Some((conn, ch, link));
+                    break;
+                }
+                Ended::Lost(why) => {
+                    self.counters.connected.store(0, Ordering::Relaxed);
+                    tracing::warn!(error = %why, retry_in_ms = delay.as_millis() as u64, "AMQP connection lost; reconnecting");
+                    self.sleep_unless_stopped(delay).await;
+                    delay = (delay * 2).min(self.opts.reconnect_max);
+                }
+            }
+        }
+        // No more input: end the stream, then acknowledge what the pipeline
+        // makes durable until it says it is done (the ack channel closes).
+        ing.publish();
+        let stats = ing.end();
+        match tail {
+            Some((conn, ch, mut link)) => {
+                while let Some(req) = self.acks.recv().await {
+                    if let Err(e) = self.ack(&ch, &mut link, req).await {
+                        tracing::warn!(error = %e, "final acknowledgement failed; the broker will redeliver");
+                        break;
+                    }
+                }
+                let _ = ch.close(200, "shutdown".into()).await;
+                let _ = conn.close(200, "shutdown".into()).await;
+            }
+            None => while self.acks.recv().await.is_some() {},
+        }
+        self.counters.connected.store(0, Ordering::Relaxed);
+        Ok(stats)
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    async fn sleep_unless_stopped(&self, d: Duration) {
+        let step = Duration::from_millis(50);
+        let mut left = d;
+        while !left.is_zero() && !self.stopping() {
+            let s = left.min(step);
+            tokio::time::sleep(s).await;
+            left -= s;
+        }
+    }
+
+    async fn ack(&self, ch: &Channel, link: &mut Link, req: AckRequest) -> lapin::Result<()> {
+        // A request for an older channel is void: those deliveries return to
+        // the queue with the channel and come back redelivered. A tag already
+        // covered must not be acknowledged twice (the broker would close the
+        // channel).
+        if req.generation != link.generation || req.tag <= link.last_acked {
+            return Ok(());
+        }
+        ch.basic_ack(req.tag, BasicAckOptions { multiple: true })
+            .await?;
+        self.counters
+            .acked
+            .fetch_add(req.tag - link.last_acked, Ordering::Relaxed);
+        link.last_acked = req.tag;
+        Ok(())
+    }
+
+    async fn consume(
+        &mut self,
+        ing: &mut LineIngestor,
+        link: &mut Link,
+        message_no: &mut u64,
+        delay: &mut Duration,
+    ) -> Ended {
+        let o = &self.opts;
+        let conn = match Connection::connect(&o.url, ConnectionProperties::default()).await {
+            Ok(c) => c,
+            Err(e) => return Ended::Lost(format!("connect {}: {e}", redact(&o.url))),
+        };
+        let setup = async {
+            let ch = conn.create_channel().await.map_err(|e| e.to_string())?;
+            declare(&ch, &o.topology).await.map_err(|e| e.to_string())?;
+            ch.basic_qos(o.prefetch, BasicQosOptions { global: false })
+                .await
+                .map_err(|e| e.to_string())?;
+            let consumer = ch
+                .basic_consume(
+                    o.topology.trade_queue.as_str().into(),
+                    o.consumer_tag.as_str().into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((ch, consumer))
+        };
+        let (ch, mut consumer) = match setup.await {
+            Ok(x) => x,
+            Err(e) => return Ended::Lost(format!("set up channel: {e}")),
+        };
+        self.counters.connections.fetch_add(1, Ordering::Relaxed);
+        self.counters.connected.store(1, Ordering::Relaxed);
+        *delay = self.opts.reconnect_min;
+        tracing::info!(queue = %self.opts.topology.trade_queue, generation = link.generation, "consuming");
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        loop {
+            tokio::select! {
+                biased;
+                req = self.acks.recv() => {
+                    if let Some(req) = req
+                        && let Err(e) = self.ack(&ch, link, req).await
+                    {
+                        return Ended::Lost(format!("ack: {e}"));
+                    }
+                }
+                d = consumer.next() => match d {
+                    Some(Ok(delivery)) => {
+                        *message_no += 1;
+                        self.counters.messages.fetch_add(1, Ordering::Relaxed);
+                        if delivery.redelivered {
+                            self.counters.redelivered.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let base = *message_no << 24;
+                        for (i, line) in delivery.data.split(|&b| b == b'\n').enumerate() {
+                            ing.line(base | i as u64, line);
+                        }
+                        ing.mark(link.generation, delivery.delivery_tag);
+                        ing.publish();
+                    }
+                    Some(Err(e)) => return Ended::Lost(format!("consume: {e}")),
+                    None => return Ended::Lost("the broker cancelled the consumer".into()),
+                },
+                _ = tick.tick() => {
+                    if self.stopping() {
+                        let tag = self.opts.consumer_tag.as_str().into();
+                        if let Err(e) = ch.basic_cancel(tag, BasicCancelOptions::default()).await {
+                            return Ended::Lost(format!("cancel: {e}"));
+                        }
+                        return Ended::Stopped(Box::new((conn, ch)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, property, integration and CLI tests of every
-# crate. Needs only a Rust toolchain (no external services yet).
+# The whole test suite: unit, property, integration, CLI and broker tests of
+# every crate. Needs a Rust toolchain; the broker tests need RabbitMQ at
+# 127.0.0.1:5672 (guest/guest), which scripts/rabbitmq.sh installs and starts
+# when it is missing or not answering.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/rabbitmq.sh
 cargo test --workspace --all-targets "$@"

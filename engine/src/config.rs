@@ -368,6 +368,17 @@ mod tests {
     }
 
     #[test]
+    fn example_configs_load() {
+        for name in ["amqp.toml", "file.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../configs")
+                .join(name);
+            let c = Config::load(Some(&path), env(&[])).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(c.job, "overfill", "{name}");
+        }
+    }
+
+    #[test]
     fn client_limits_take_any_client() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("c.toml");

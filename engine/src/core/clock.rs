@@ -19,6 +19,11 @@ impl EngineClock {
         self.now
     }
 
+    /// A clock at `now`, in event time or not (for restoring state).
+    pub fn at(now: u64, event_time: bool) -> Self {
+        EngineClock { now, event_time }
+    }
+
     /// Whether the clock is event time (some event carried `ts`).
     pub fn is_event_time(&self) -> bool {
         self.event_time

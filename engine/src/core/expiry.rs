@@ -54,6 +54,11 @@ impl<T: Copy> ExpiryQueue<T> {
         self.queue.pop_front()
     }
 
+    /// Entries in deadline order, stale ones included.
+    pub fn iter(&self) -> impl Iterator<Item = &(u64, T)> + '_ {
+        self.queue.iter()
+    }
+
     /// Entries held, stale ones included.
     pub fn len(&self) -> usize {
         self.queue.len()

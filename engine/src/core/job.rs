@@ -2,7 +2,7 @@
 
 use columnar::TradeBatch;
 
-use super::{Alert, BatchContext, DrainContext};
+use super::{Alert, BatchContext, DrainContext, SnapshotError, SnapshotReader, SnapshotWriter};
 
 /// A use case: keyed state over micro-batches.
 ///
@@ -52,4 +52,11 @@ pub trait Shard: Send {
 
     /// Called between batches so the shard may compact its storage.
     fn maintain(&mut self) {}
+
+    /// Writes the shard's whole state (for a restart). What is written must
+    /// make [`Shard::restore`] on a new shard give the same future output.
+    fn snapshot(&self, w: &mut SnapshotWriter<'_>);
+
+    /// Replaces a new, empty shard's state with a snapshot's.
+    fn restore(&mut self, r: &mut SnapshotReader<'_>) -> Result<(), SnapshotError>;
 }

@@ -9,6 +9,7 @@ mod job;
 mod keyed;
 mod partition;
 mod runner;
+mod snapshot;
 
 pub use alert::{Alert, AlertOrder};
 pub use clock::EngineClock;
@@ -17,3 +18,4 @@ pub use expiry::ExpiryQueue;
 pub use job::{Job, Shard};
 pub use keyed::{KeyHasher, KeyMap, KeySet};
 pub use runner::{Engine, EngineOptions};
+pub use snapshot::{SnapshotError, SnapshotReader, SnapshotWriter};

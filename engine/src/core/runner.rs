@@ -3,7 +3,10 @@
 use columnar::TradeBatch;
 use rayon::prelude::*;
 
-use super::{Alert, BatchContext, DrainContext, EngineClock, Job, Shard, partition::Partitioner};
+use super::{
+    Alert, BatchContext, DrainContext, EngineClock, Job, Shard, SnapshotError, SnapshotReader,
+    SnapshotWriter, partition::Partitioner,
+};
 use crate::{EngineError, Result};
 
 /// How the engine runs its jobs.
@@ -41,6 +44,8 @@ trait ErasedJob: Send {
     fn live_keys(&self) -> usize;
     fn name(&self) -> &'static str;
     fn counters(&self) -> Vec<(&'static str, u64)>;
+    fn snapshot(&self, w: &mut SnapshotWriter<'_>);
+    fn restore(&mut self, r: &mut SnapshotReader<'_>) -> Result<(), SnapshotError>;
 }
 
 struct ShardSlot<S> {
@@ -133,6 +138,45 @@ impl<J: Job> ErasedJob for JobRunner<J> {
         self.job.name()
     }
 
+    fn snapshot(&self, w: &mut SnapshotWriter<'_>) {
+        w.u32(self.shards.len() as u32);
+        let mut buf = Vec::new();
+        for slot in &self.shards {
+            buf.clear();
+            slot.shard.snapshot(&mut SnapshotWriter::new(&mut buf));
+            w.bytes(&buf);
+        }
+    }
+
+    fn restore(&mut self, r: &mut SnapshotReader<'_>) -> Result<(), SnapshotError> {
+        // Keys were placed by `hash & (shards - 1)`: keep the snapshot's
+        // shard count so every key stays in the shard that holds its state.
+        let n = r.u32()? as usize;
+        if !n.is_power_of_two() {
+            return Err(SnapshotError(format!(
+                "snapshot has {n} shards, not a power of two"
+            )));
+        }
+        let counters = self.job.counter_names().len();
+        let mut shards = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut shard = self.job.new_shard();
+            let bytes = r.bytes()?;
+            let mut sr = SnapshotReader::new(bytes);
+            shard.restore(&mut sr)?;
+            if !sr.is_done() {
+                return Err(SnapshotError("shard snapshot has trailing bytes".into()));
+            }
+            shards.push(ShardSlot {
+                shard,
+                out: Vec::new(),
+                counters: vec![0; counters],
+            });
+        }
+        self.shards = shards;
+        Ok(())
+    }
+
     fn counters(&self) -> Vec<(&'static str, u64)> {
         let names = self.job.counter_names();
         names
@@ -142,6 +186,8 @@ impl<J: Job> ErasedJob for JobRunner<J> {
             .collect()
     }
 }
+
+const SNAPSHOT_MAGIC: &[u8] = b"aldebaran-snapshot-v1";
 
 /// The reusable core: runs one or more [`Job`]s over micro-batches.
 ///
@@ -244,5 +290,65 @@ impl Engine {
     /// The current clock (epoch ms).
     pub fn clock(&self) -> u64 {
         self.clock.now()
+    }
+
+    /// The whole state of every job, for a restart: the clock, then each
+    /// job's name and shards, then a CRC32.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let mut w = SnapshotWriter::new(&mut buf);
+        w.bytes(SNAPSHOT_MAGIC);
+        w.u64(self.clock.now());
+        w.u8(self.clock.is_event_time() as u8);
+        w.u32(self.jobs.len() as u32);
+        for job in &self.jobs {
+            w.str(job.name());
+            job.snapshot(&mut w);
+        }
+        let crc = crc32fast::hash(&buf);
+        buf.extend_from_slice(&crc.to_le_bytes());
+        buf
+    }
+
+    /// Restores a [`Engine::snapshot`] into an engine with the same jobs, in
+    /// the same order, that has processed nothing yet.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
+        let (body, crc) = bytes
+            .split_last_chunk::<4>()
+            .ok_or_else(|| SnapshotError("snapshot too short".into()))?;
+        if crc32fast::hash(body) != u32::from_le_bytes(*crc) {
+            return Err(SnapshotError("snapshot CRC mismatch (corrupt file)".into()));
+        }
+        let mut r = SnapshotReader::new(body);
+        if r.bytes()? != SNAPSHOT_MAGIC {
+            return Err(SnapshotError(
+                "not an Aldebaran snapshot (or another version)".into(),
+            ));
+        }
+        let clock = EngineClock::at(r.u64()?, r.u8()? != 0);
+        let n = r.u32()? as usize;
+        if n != self.jobs.len() {
+            let names: Vec<&str> = self.jobs.iter().map(|j| j.name()).collect();
+            return Err(SnapshotError(format!(
+                "snapshot holds {n} jobs, the engine runs {} ({})",
+                self.jobs.len(),
+                names.join(",")
+            )));
+        }
+        for job in &mut self.jobs {
+            let name = r.str()?;
+            if name != job.name() {
+                return Err(SnapshotError(format!(
+                    "snapshot holds job `{name}` where the engine runs `{}`",
+                    job.name()
+                )));
+            }
+            job.restore(&mut r)?;
+        }
+        if !r.is_done() {
+            return Err(SnapshotError("snapshot has trailing bytes".into()));
+        }
+        self.clock = clock;
+        Ok(())
     }
 }

@@ -8,6 +8,7 @@ mod replay;
 mod run_loop;
 mod service;
 mod source;
+mod state_file;
 mod stats;
 mod summary;
 

@@ -18,6 +18,7 @@ use super::{
     replay::ingest_options,
     run_loop::{LoopOptions, Outputs, build_engine, run_loop},
     source::Source,
+    state_file,
 };
 use crate::{
     EngineError, Result,
@@ -36,6 +37,9 @@ pub struct ServicePlan {
 pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> Result<Summary> {
     let cfg = &plan.config;
     let mut engine = build_engine(cfg)?;
+    if let Some(p) = state_file::load(&cfg.state.dir, &mut engine)? {
+        tracing::info!(path = %p.display(), open = engine.live_keys(), "restored state");
+    }
     let outputs = Outputs::open(cfg)?;
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::new());
@@ -112,7 +116,14 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
     if let Some(s) = server {
         s.stop();
     }
+    let mut summary = summary?;
+    // Everything processed is durable and acknowledged: keep the state that
+    // goes with it for the next start.
+    let path = state_file::save(&cfg.state.dir, &engine)?;
     summary
+        .notes
+        .push(format!("state saved to {}", path.display()));
+    Ok(summary)
 }
 
 /// The first SIGTERM/SIGINT stops the source (the pipeline then finishes the

@@ -21,7 +21,7 @@ use lapin::{
 };
 use memmap2::Mmap;
 
-use super::topology::{Topology, amqp_err, close, connect, declare, runtime};
+use super::topology::{Topology, amqp_err, close, close_channel, connect, declare, runtime};
 use crate::{IngestError, Result, parse::is_blank};
 
 /// What [`publish_file`] publishes, where, and how fast.
@@ -83,12 +83,22 @@ async fn publish_on(
     data: &[u8],
     opts: &PublishOptions,
 ) -> Result<PublishReport> {
-    let t = &opts.topology;
     let channel = conn
         .create_channel()
         .await
         .map_err(|e| amqp_err("opening a channel", e))?;
-    declare(&channel, t).await?;
+    let result = publish_channel(&channel, data, opts).await;
+    close_channel(&channel).await;
+    result
+}
+
+async fn publish_channel(
+    channel: &Channel,
+    data: &[u8],
+    opts: &PublishOptions,
+) -> Result<PublishReport> {
+    let t = &opts.topology;
+    declare(channel, t).await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await
@@ -121,7 +131,7 @@ async fn publish_on(
         {
             confirmed(oldest, t).await?;
         }
-        pending.push_back(publish(&channel, t, &body).await?);
+        pending.push_back(publish(channel, t, &body).await?);
         report.events += events as u64;
         report.messages += 1;
         report.bytes += body.len() as u64;

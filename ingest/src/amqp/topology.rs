@@ -142,7 +142,9 @@ pub fn declare_blocking(url: &str, t: &Topology) -> Result<()> {
                 .create_channel()
                 .await
                 .map_err(|e| amqp_err("opening a channel", e))?;
-            declare(&channel, t).await
+            let declared = declare(&channel, t).await;
+            close_channel(&channel).await;
+            declared
         }
         .await;
         close(&conn).await;
@@ -181,6 +183,16 @@ pub(crate) async fn connect(url: &str) -> Result<Connection> {
 pub(crate) async fn close(conn: &Connection) {
     if let Err(e) = conn.close(200, "OK".into()).await {
         tracing::debug!(error = %e, "closing the AMQP connection failed");
+    }
+}
+
+/// Closes `channel` before its connection: left to `Drop`, lapin closes it
+/// asynchronously, races the connection close and logs a spurious ERROR.
+pub(crate) async fn close_channel(channel: &Channel) {
+    if channel.status().connected()
+        && let Err(e) = channel.close(200, "OK".into()).await
+    {
+        tracing::debug!(error = %e, "closing the AMQP channel failed");
     }
 }
 

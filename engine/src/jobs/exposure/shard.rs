@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use columnar::EventKind;
 
-use crate::core::{Alert, AlertOrder, BatchContext, DrainContext, ExpiryQueue, KeyMap, Shard};
+use crate::core::{
+    Alert, AlertOrder, BatchContext, DrainContext, ExpiryQueue, KeyMap, Shard, SnapshotError,
+    SnapshotReader, SnapshotWriter,
+};
 
 use super::{
     Counter, ExposureConfig, pair_key,
@@ -153,5 +156,42 @@ impl Shard for ExposureShard {
 
     fn live_keys(&self) -> usize {
         self.windows.len()
+    }
+
+    fn snapshot(&self, w: &mut SnapshotWriter<'_>) {
+        // Oldest window first, so the restored expiry queue is in order.
+        let mut pairs: Vec<(&u128, &Window)> = self.windows.iter().collect();
+        pairs.sort_by_key(|(k, win)| (win.oldest(), **k));
+        w.u64(pairs.len() as u64);
+        for (&key, win) in pairs {
+            w.u128(key);
+            w.u64(win.limit);
+            w.u8(win.alerted as u8);
+            let entries: Vec<_> = win.entries().collect();
+            w.u64(entries.len() as u64);
+            for &&(t, shares, pkey) in &entries {
+                w.u64(t);
+                w.u64(shares);
+                w.u128(pkey);
+            }
+        }
+    }
+
+    fn restore(&mut self, r: &mut SnapshotReader<'_>) -> Result<(), SnapshotError> {
+        for _ in 0..r.count(33)? {
+            let key = r.u128()?;
+            let mut win = Window::new(r.u64()?);
+            win.alerted = r.u8()? != 0;
+            for _ in 0..r.count(32)? {
+                let (t, shares, pkey) = (r.u64()?, r.u64()?, r.u128()?);
+                win.add(t, shares, pkey);
+            }
+            if let Some(t) = win.oldest() {
+                win.scheduled = true;
+                self.expiry.push(t.saturating_add(self.cfg.window_ms), key);
+                self.windows.insert(key, win);
+            }
+        }
+        Ok(())
     }
 }

@@ -72,6 +72,11 @@ impl Window {
         rearmed
     }
 
+    /// The purchases, oldest first.
+    pub(super) fn entries(&self) -> impl Iterator<Item = &(u64, u64, u128)> + '_ {
+        self.entries.iter()
+    }
+
     /// Event time of the oldest purchase in the window.
     pub(super) fn oldest(&self) -> Option<u64> {
         self.entries.front().map(|&(t, _, _)| t)

@@ -7,7 +7,7 @@
 
 use std::collections::hash_map::Entry;
 
-use crate::core::KeyMap;
+use crate::core::{KeyMap, SnapshotError, SnapshotReader, SnapshotWriter};
 
 use super::arena::{Arena, StrRef};
 
@@ -164,6 +164,63 @@ impl Books {
         self.arena.free(s.stock);
         self.free_slots.push(slot);
         self.open -= 1;
+    }
+
+    /// The overflow purchase keys of live books, by slot (for a snapshot).
+    pub(super) fn overflow_by_slot(&self) -> KeyMap<Vec<u128>> {
+        let mut by: KeyMap<Vec<u128>> = KeyMap::default();
+        for (&pkey, &tag) in &self.overflow {
+            let (slot, g) = ((tag >> 32) as u32, tag as u32);
+            if self.is_live(slot, g) {
+                by.entry(slot as u128).or_default().push(pkey);
+            }
+        }
+        by
+    }
+
+    /// Writes one live book.
+    pub(super) fn snapshot_book(
+        &self,
+        slot: u32,
+        overflow: &KeyMap<Vec<u128>>,
+        w: &mut SnapshotWriter<'_>,
+    ) {
+        let i = slot as usize;
+        let s = self.strings[i];
+        w.u128(self.key[i]);
+        w.u64(self.requested[i]);
+        w.u64(self.filled[i]);
+        w.u64(self.opened_at[i]);
+        w.u64(self.open_pos[i]);
+        w.str(self.str(s.order_id));
+        w.str(self.str(s.client));
+        w.str(self.str(s.stock));
+        let n = (self.counted[i] as usize).min(INLINE);
+        let extra = overflow.get(&(slot as u128)).map_or(&[][..], Vec::as_slice);
+        w.u64((n + extra.len()) as u64);
+        for &k in self.inline[i][..n].iter().chain(extra) {
+            w.u128(k);
+        }
+    }
+
+    /// Reads one book written by [`Books::snapshot_book`] and opens it;
+    /// returns its new slot and generation.
+    pub(super) fn restore_book(
+        &mut self,
+        r: &mut SnapshotReader<'_>,
+    ) -> Result<(u32, u32), SnapshotError> {
+        let key = r.u128()?;
+        let (requested, filled, opened_at, open_pos) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+        let strings = [r.str()?, r.str()?, r.str()?];
+        let (slot, generation) = self.open(key, opened_at, open_pos, strings);
+        let i = slot as usize;
+        self.requested[i] = requested;
+        self.filled[i] = filled;
+        for _ in 0..r.count(16)? {
+            let pkey = r.u128()?;
+            self.add_purchase(slot, pkey);
+        }
+        Ok((slot, generation))
     }
 
     pub(super) fn open_count(&self) -> usize {

@@ -2,7 +2,10 @@
 
 use columnar::EventKind;
 
-use crate::core::{Alert, AlertOrder, BatchContext, DrainContext, ExpiryQueue, KeyMap, Shard};
+use crate::core::{
+    Alert, AlertOrder, BatchContext, DrainContext, ExpiryQueue, KeyMap, Shard, SnapshotError,
+    SnapshotReader, SnapshotWriter,
+};
 
 use super::{
     Counter, OverfillConfig,
@@ -300,6 +303,42 @@ impl Shard for OverfillShard {
 
     fn live_keys(&self) -> usize {
         self.books.open_count()
+    }
+
+    fn snapshot(&self, w: &mut SnapshotWriter<'_>) {
+        // Open books in expiry (= opening) order, with their deadlines, so the
+        // restored queue expires them in the same order; then tombstones.
+        let overflow = self.books.overflow_by_slot();
+        let live: Vec<(u64, u32)> = self
+            .expiry
+            .iter()
+            .filter(|(_, (s, g))| self.books.is_live(*s, *g))
+            .map(|&(d, (s, _))| (d, s))
+            .collect();
+        w.u64(live.len() as u64);
+        for (deadline, slot) in live {
+            w.u64(deadline);
+            self.books.snapshot_book(slot, &overflow, w);
+        }
+        w.u64(self.tombstones.len() as u64);
+        for (&key, &closed_at) in &self.tombstones {
+            w.u128(key);
+            w.u64(closed_at);
+        }
+    }
+
+    fn restore(&mut self, r: &mut SnapshotReader<'_>) -> Result<(), SnapshotError> {
+        for _ in 0..r.count(8)? {
+            let deadline = r.u64()?;
+            let (slot, generation) = self.books.restore_book(r)?;
+            self.expiry.push(deadline, (slot, generation));
+        }
+        for _ in 0..r.count(24)? {
+            let key = r.u128()?;
+            let closed_at = r.u64()?;
+            self.tombstones.insert(key, closed_at);
+        }
+        Ok(())
     }
 
     fn maintain(&mut self) {

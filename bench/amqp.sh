@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# RabbitMQ benchmarks of `aldebaran run` (not a test: prints figures only).
+#
+# For 1 and for 100 events per message, side by side in one run:
+#   ceiling  the broker's own: publish N events (persistent, confirms, the
+#            same publisher as the service's users), then a consumer that only
+#            acknowledges drains the queue (bench/src/bin/amqp_drain.rs);
+#   service  publish the same N events, then `aldebaran run` drains the queue
+#            into the journal (acks after durability); events/s from the
+#            service's start to the queue's last ack, read from its summary;
+#   paced    100 events per message published at RATE events/s while the
+#            service runs: its ingest→durable latency p50/p99/p99.9 (from the
+#            moment the consumer received a message to its alerts durable).
+# Publishing is excluded from the drain timings. Queues are unique and deleted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N1=${N1:-200000}        # events for 1 event per message
+N100=${N100:-2000000}   # events for 100 events per message
+RATE=${RATE:-250000}
+scripts/rabbitmq.sh
+cargo build --release --quiet -p engine -p bench
+B=target/release/aldebaran
+dir=target/bench-amqp
+rm -rf "$dir" && mkdir -p "$dir"
+
+start_service() { # queue; sets pid
+  local q=$1
+  cat > "$dir/$q.toml" <<TOML
+[source.amqp]
+queue = "$q"
+prefetch = 20000
+[journal]
+dir = "$dir/$q-journal"
+[metrics]
+listen = ""
+[state]
+dir = "$dir/$q-state"
+TOML
+  "$B" run --config "$dir/$q.toml" > "$dir/$q.out" 2> "$dir/$q.err" &
+  pid=$!
+}
+
+stop_when_drained() { # queue; prints the service's summary figures
+  local q=$1 m u
+  while :; do
+    read -r m u < <(rabbitmqctl list_queues name messages messages_unacknowledged 2>/dev/null | awk -v q="$q" '$1==q {print $2, $3}')
+    [ "${m:-1}" = 0 ] && [ "${u:-1}" = 0 ] && break
+    sleep 0.2
+  done
+  kill -TERM "$pid"; wait "$pid"
+  grep -E "^(events  |events/s|latency)" "$dir/$q.out" | sed 's/^/    /'
+}
+
+for epm in 1 100; do
+  n=$([ "$epm" = 1 ] && echo "$N1" || echo "$N100")
+  orders=$(( n / 5 ))
+  "$B" gen --orders "$orders" --open 10000 --seed 7 -o "$dir/in-$epm.jsonl" 2>/dev/null
+  echo "== $epm event(s) per message, $(wc -l < "$dir/in-$epm.jsonl") events"
+  q=aldebaran-bench-ceiling-$epm-$$
+  "$B" declare --queue "$q" >/dev/null
+  echo "  publish: $("$B" publish "$dir/in-$epm.jsonl" --queue "$q" --batch "$epm" --in-flight 512)"
+  echo "  ceiling: $(target/release/amqp_drain --queue "$q" --events-per-message "$epm")"
+  rabbitmqctl delete_queue "$q" >/dev/null
+  q=aldebaran-bench-service-$epm-$$
+  "$B" declare --queue "$q" >/dev/null
+  echo "  publish: $("$B" publish "$dir/in-$epm.jsonl" --queue "$q" --batch "$epm" --in-flight 512)"
+  echo "  service (drains a full queue; events/s over the service's whole run):"
+  start_service "$q"
+  stop_when_drained "$q"
+  rabbitmqctl delete_queue "$q" >/dev/null
+done
+
+echo "== paced: 100 events per message at $RATE events/s"
+q=aldebaran-bench-paced-$$
+"$B" declare --queue "$q" >/dev/null
+start_service "$q"
+sleep 1
+echo "  publish: $("$B" publish "$dir/in-100.jsonl" --queue "$q" --batch 100 --rate "$RATE")"
+stop_when_drained "$q"
+rabbitmqctl delete_queue "$q" >/dev/null

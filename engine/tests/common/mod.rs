@@ -7,6 +7,12 @@
 //! `batch_events` accepted events, `Engine::process` runs per batch and
 //! `Engine::drain` at the end. Alerts come back as their JSON payloads with
 //! the wall-clock `detected_at` removed, so they compare exactly.
+//!
+//! [`run`] / [`run_full`] / [`run_all`] run the overfill job alone;
+//! [`run_jobs`] / [`run_jobs_all`] run any job set (a [`JobSet`]: the
+//! `--job` spec and the `[exposure]` settings), built as the binary builds it
+//! with `engine::pipeline::add_jobs` on the default [`Config`], and also return
+//! each alert's [`AlertOrder`] and every job's counters.
 
 // Each test binary uses its own subset of the harness.
 #![allow(dead_code)]
@@ -15,8 +21,13 @@ use std::collections::BTreeMap;
 
 use columnar::TradeBatchBuilder;
 use engine::{
+    config::{Config, ExposureSection},
     core::{Alert, AlertOrder, Engine, EngineOptions},
-    jobs::overfill::{OverfillConfig, OverfillJob},
+    jobs::{
+        exposure::ExposureConfig,
+        overfill::{OverfillConfig, OverfillJob},
+    },
+    pipeline::add_jobs,
 };
 use ingest::parse::{ParseScratch, is_blank, parse_line};
 use serde_json::{Value, json};
@@ -128,12 +139,7 @@ pub fn run<L: AsRef<[u8]>>(lines: &[L], opts: RunOpts) -> Vec<Value> {
 
 /// Runs `lines` and returns alerts, rejects and counters.
 pub fn run_full<L: AsRef<[u8]>>(lines: &[L], opts: RunOpts) -> Outcome {
-    let mut engine = Engine::new(EngineOptions {
-        threads: opts.threads,
-        partitions: opts.partitions,
-        pin_from_core: None,
-    })
-    .expect("engine starts");
+    let mut engine = new_engine(&opts);
     engine
         .add_job(OverfillJob::new(OverfillConfig {
             book_ttl_ms: opts.book_ttl_ms,
@@ -141,6 +147,33 @@ pub fn run_full<L: AsRef<[u8]>>(lines: &[L], opts: RunOpts) -> Outcome {
         }))
         .expect("job added");
 
+    let (out, mut outcome) = feed(lines, &opts, &mut engine);
+    outcome.alerts = out.iter().map(payload).collect();
+    outcome.counters = engine
+        .counters()
+        .into_iter()
+        .filter(|(job, _)| *job == engine::jobs::overfill::NAME)
+        .flat_map(|(_, cs)| cs)
+        .map(|(name, v)| (name.to_owned(), v))
+        .collect();
+    outcome
+}
+
+/// An engine with `opts`' threads and partitions and no job yet.
+fn new_engine(opts: &RunOpts) -> Engine {
+    Engine::new(EngineOptions {
+        threads: opts.threads,
+        partitions: opts.partitions,
+        pin_from_core: None,
+    })
+    .expect("engine starts")
+}
+
+/// Parses `lines` into batches of `opts.batch_events`, runs `engine` over
+/// them (and its drain if `opts.drain`), checks the alerts' order and
+/// returns them with the outcome's input-side fields, clock and live keys
+/// filled in (alerts and counters left empty).
+fn feed<L: AsRef<[u8]>>(lines: &[L], opts: &RunOpts, engine: &mut Engine) -> (Vec<Alert>, Outcome) {
     let batch_events = opts.batch_events.max(1);
     let mut builder = TradeBatchBuilder::new(batch_events);
     let mut scratch = ParseScratch::default();
@@ -170,11 +203,11 @@ pub fn run_full<L: AsRef<[u8]>>(lines: &[L], opts: RunOpts) -> Outcome {
         }
         pos += line.len() as u64 + 1;
         if builder.rows() >= batch_events {
-            cut(&mut builder, &mut engine, &mut out, &mut outcome);
+            cut(&mut builder, engine, &mut out, &mut outcome);
         }
     }
     if !builder.is_empty() {
-        cut(&mut builder, &mut engine, &mut out, &mut outcome);
+        cut(&mut builder, engine, &mut out, &mut outcome);
     }
     let processed = out.len();
     if opts.drain {
@@ -182,17 +215,9 @@ pub fn run_full<L: AsRef<[u8]>>(lines: &[L], opts: RunOpts) -> Outcome {
     }
 
     check_alert_order(&out, processed);
-    outcome.alerts = out.iter().map(payload).collect();
-    outcome.counters = engine
-        .counters()
-        .into_iter()
-        .filter(|(job, _)| *job == engine::jobs::overfill::NAME)
-        .flat_map(|(_, cs)| cs)
-        .map(|(name, v)| (name.to_owned(), v))
-        .collect();
     outcome.open_books = engine.live_keys();
     outcome.clock = engine.clock();
-    outcome
+    (out, outcome)
 }
 
 /// Cuts the builder's batch, records its dead letters and runs the engine.
@@ -257,6 +282,150 @@ pub fn run_all<L: AsRef<[u8]>>(lines: &[L], opts: RunOpts) -> Outcome {
                 &o, f,
                 "batch_events {batch_events}, threads {threads} differ from {:?}",
                 SHAPES[0]
+            ),
+        }
+    }
+    first.expect("at least one shape")
+}
+
+// ---- any job set ----------------------------------------------------------
+
+/// Which jobs a run uses (as `--job`, e.g. `"overfill,exposure"`) and the
+/// exposure job's settings; the overfill TTLs, the drain and the engine shape
+/// come from [`RunOpts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSet {
+    /// Comma-separated job names, in alert order for one event.
+    pub spec: String,
+    /// The `[exposure]` section.
+    pub exposure: ExposureConfig,
+}
+
+impl JobSet {
+    /// The jobs of `spec` with the exposure settings `exposure`.
+    pub fn new(spec: &str, exposure: ExposureConfig) -> Self {
+        JobSet {
+            spec: spec.to_owned(),
+            exposure,
+        }
+    }
+
+    /// The exposure job alone.
+    pub fn exposure(exposure: ExposureConfig) -> Self {
+        JobSet::new(engine::jobs::exposure::NAME, exposure)
+    }
+
+    /// The same settings with other jobs.
+    pub fn with_spec(&self, spec: &str) -> Self {
+        JobSet::new(spec, self.exposure.clone())
+    }
+
+    /// The configuration the binary would run with: the embedded default,
+    /// with the job, the overfill TTLs of `opts` and the exposure section set.
+    pub fn config(&self, opts: &RunOpts) -> Config {
+        let mut cfg = Config::load(None, std::iter::empty()).expect("default config loads");
+        cfg.job = self.spec.clone();
+        cfg.overfill.book_ttl_ms = opts.book_ttl_ms;
+        cfg.overfill.tombstone_ttl_ms = opts.tombstone_ttl_ms;
+        cfg.exposure = ExposureSection {
+            window_ms: self.exposure.window_ms,
+            limit: self.exposure.limit,
+            allowed_lateness_ms: self.exposure.allowed_lateness_ms,
+            client_limits: self.exposure.client_limits.clone(),
+        };
+        cfg
+    }
+}
+
+/// Everything a run of a job set produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobsOutcome {
+    /// Alert payloads in output order, without `detected_at`.
+    pub alerts: Vec<Value>,
+    /// The engine's order key of each alert (`job` is the index in the spec).
+    pub orders: Vec<AlertOrder>,
+    /// Rejected lines per SPEC §1 reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// Accepted events.
+    pub accepted: u64,
+    /// Counters by job name, then counter name.
+    pub counters: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Live keys of all jobs after the run.
+    pub live_keys: usize,
+    /// The engine clock after the run.
+    pub clock: u64,
+}
+
+impl JobsOutcome {
+    /// A counter of `job` (0 if unknown).
+    pub fn counter(&self, job: &str, name: &str) -> u64 {
+        self.counters
+            .get(job)
+            .and_then(|cs| cs.get(name))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// All rejected lines.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+
+    /// The alerts whose `kind` is one of `kinds`, in output order.
+    pub fn alerts_of(&self, kinds: &[&str]) -> Vec<Value> {
+        self.alerts
+            .iter()
+            .filter(|a| kinds.iter().any(|k| a["kind"] == json!(k)))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Runs `lines` through the jobs of `jobs`, built as the binary builds them
+/// (`engine::pipeline::add_jobs` on a loaded [`Config`]).
+pub fn run_jobs<L: AsRef<[u8]>>(lines: &[L], opts: RunOpts, jobs: &JobSet) -> JobsOutcome {
+    let mut engine = new_engine(&opts);
+    let added = add_jobs(&mut engine, &jobs.spec, &jobs.config(&opts)).expect("jobs added");
+    assert_eq!(added.join(","), jobs.spec.replace(' ', ""), "jobs added");
+    let (out, outcome) = feed(lines, &opts, &mut engine);
+    JobsOutcome {
+        alerts: out.iter().map(payload).collect(),
+        orders: out.iter().map(|a| a.order).collect(),
+        rejected: outcome.rejected,
+        accepted: outcome.accepted,
+        counters: engine
+            .counters()
+            .into_iter()
+            .map(|(job, cs)| {
+                let cs = cs.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
+                (job.to_owned(), cs)
+            })
+            .collect(),
+        live_keys: outcome.open_books,
+        clock: outcome.clock,
+    }
+}
+
+/// [`run_jobs`] under every [`SHAPES`] batch size and thread count (keeping
+/// the other options of `opts`); asserts identical outcomes and returns it.
+pub fn run_jobs_all<L: AsRef<[u8]>>(lines: &[L], opts: RunOpts, jobs: &JobSet) -> JobsOutcome {
+    let mut first: Option<JobsOutcome> = None;
+    for &(batch_events, threads) in SHAPES {
+        let o = run_jobs(
+            lines,
+            RunOpts {
+                batch_events,
+                threads,
+                ..opts
+            },
+            jobs,
+        );
+        match &first {
+            None => first = Some(o),
+            Some(f) => assert_eq!(
+                &o, f,
+                "jobs {}: batch_events {batch_events}, threads {threads} differ from {:?}",
+                jobs.spec, SHAPES[0]
             ),
         }
     }

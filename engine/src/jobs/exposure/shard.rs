@@ -33,23 +33,22 @@ impl ExposureShard {
     }
 
     /// Evicts the windows due at `clock` and forgets pairs left empty. Alerts
-    /// are raised only by purchases, which evict their own window to their
-    /// clock first, so when this runs changes no output, only memory.
-    fn expire(&mut self, clock: u64, counters: &mut [u64]) {
-        let horizon = clock.saturating_sub(self.cfg.window_ms);
+    /// and re-arms happen only at a purchase of the pair, which evicts its own
+    /// window to its clock first, so when this runs changes no output or
+    /// counter, only memory. An alerted pair is kept, even empty, until a
+    /// purchase re-arms it.
+    fn expire(&mut self, clock: u64) {
         while let Some((_, key)) = self.expiry.pop_due(clock) {
             let Some(w) = self.windows.get_mut(&key) else {
                 continue;
             };
             w.scheduled = false;
-            w.evict(horizon);
-            if w.rearm() {
-                counters[Counter::Rearmed as usize] += 1;
-            }
+            w.evict(clock, self.cfg.window_ms);
             match w.oldest() {
-                None => {
+                None if !w.alerted => {
                     self.windows.remove(&key);
                 }
+                None => {}
                 Some(t) => {
                     w.scheduled = true;
                     self.expiry.push(t.saturating_add(self.cfg.window_ms), key);
@@ -76,7 +75,7 @@ impl Shard for ExposureShard {
                 continue;
             }
             let clock = ctx.clock(r);
-            self.expire(clock, counters);
+            self.expire(clock);
 
             // The purchase's event time; without `ts`, the clock's.
             let t = batch.ts(r).unwrap_or(clock);
@@ -84,8 +83,7 @@ impl Shard for ExposureShard {
                 counters[Counter::Late as usize] += 1;
                 continue;
             }
-            let horizon = clock.saturating_sub(window_ms);
-            if t <= horizon {
+            if t.saturating_add(window_ms) <= clock {
                 counters[Counter::OutsideWindow as usize] += 1;
                 continue;
             }
@@ -97,7 +95,7 @@ impl Shard for ExposureShard {
                 .entry(key)
                 .or_insert_with(|| Window::new(self.cfg.limit_of(client)));
             // Leave the window, then re-arm if the sum fell back to the limit.
-            w.evict(horizon);
+            w.evict(clock, window_ms);
             if w.rearm() {
                 counters[Counter::Rearmed as usize] += 1;
             }
@@ -125,7 +123,7 @@ impl Shard for ExposureShard {
                     limit: w.limit,
                     exposure: w.sum(),
                     window_ms,
-                    window_start: horizon,
+                    window_start: clock.saturating_sub(window_ms),
                     window_end: clock,
                     order_id,
                     trigger_id,
@@ -143,7 +141,7 @@ impl Shard for ExposureShard {
             }
         }
         if !batch.is_empty() {
-            self.expire(ctx.end_clock(), counters);
+            self.expire(ctx.end_clock());
         }
     }
 
@@ -186,11 +184,12 @@ impl Shard for ExposureShard {
                 let (t, shares, pkey) = (r.u64()?, r.u64()?, r.u128()?);
                 win.add(t, shares, pkey);
             }
+            // An empty window is an alerted pair waiting to re-arm: kept.
             if let Some(t) = win.oldest() {
                 win.scheduled = true;
                 self.expiry.push(t.saturating_add(self.cfg.window_ms), key);
-                self.windows.insert(key, win);
             }
+            self.windows.insert(key, win);
         }
         Ok(())
     }

@@ -26,10 +26,12 @@ impl Window {
         }
     }
 
-    /// Drops purchases at or before `horizon` (outside the window).
-    pub(super) fn evict(&mut self, horizon: u64) {
+    /// Drops purchases outside the window `(clock − window, clock]`, i.e.
+    /// with `t + window <= clock` (no subtraction: the window may reach
+    /// before the epoch).
+    pub(super) fn evict(&mut self, clock: u64, window: u64) {
         while let Some(&(t, shares, _)) = self.entries.front() {
-            if t > horizon {
+            if t.saturating_add(window) > clock {
                 break;
             }
             self.sum -= shares as u128;
@@ -101,15 +103,15 @@ mod tests {
         assert_eq!(w.sum(), 13);
         assert!(w.contains(3));
         assert_eq!(w.oldest(), Some(10));
-        w.evict(10);
+        w.evict(10, 0);
         assert_eq!(w.sum(), 8);
-        w.evict(20);
+        w.evict(20, 0);
         assert_eq!(w.sum(), 7);
         assert!(!w.contains(3));
         assert!(w.above());
         w.limit = 7;
         assert!(!w.above());
-        w.evict(30);
+        w.evict(30, 0);
         assert!(w.is_empty());
     }
 }

@@ -4,11 +4,12 @@
 # it is missing, starts it detached if it is not answering, and waits for it.
 # Idempotent; prints nothing on success, one line on stderr on failure.
 #
-# Environment: RABBITMQ_WAIT_SECS (default 120) bounds the wait for startup.
+# Environment: RABBITMQ_WAIT_SECS (default 120) bounds the wait for startup;
+# RABBITMQ_NODE_PORT (default 5672) is the port to check, as for the broker.
 set -euo pipefail
 
 host=127.0.0.1
-port=5672
+port=${RABBITMQ_NODE_PORT:-5672}
 wait_secs=${RABBITMQ_WAIT_SECS:-120}
 
 answers() {
@@ -42,8 +43,14 @@ fi
 if ! timeout 20 rabbitmqctl -q ping >/dev/null 2>&1; then
     rabbitmq-server -detached >/dev/null 2>&1 || fail "rabbitmq-server -detached failed"
 fi
-timeout "$((wait_secs + 5))" rabbitmqctl -q await_startup --timeout "$wait_secs" >/dev/null 2>&1 ||
-    fail "the broker did not start within ${wait_secs} s (see /var/log/rabbitmq)"
+# Right after -detached the node is not reachable yet and await_startup fails
+# at once: retry it until the deadline.
+deadline=$((SECONDS + wait_secs))
+until timeout 60 rabbitmqctl -q await_startup --timeout 50 >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] ||
+        fail "the broker did not start within ${wait_secs} s (rabbitmq-diagnostics log_location)"
+    sleep 1
+done
 
 # await_startup returns once the node boots; the listener follows at once.
 for _ in $(seq 1 50); do

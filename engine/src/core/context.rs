@@ -10,6 +10,7 @@ pub struct BatchContext<'a> {
     end_clock: u64,
     event_time_from: Option<usize>,
     detected_at_ns: u64,
+    pos_base: u64,
 }
 
 impl<'a> BatchContext<'a> {
@@ -19,6 +20,7 @@ impl<'a> BatchContext<'a> {
         end_clock: u64,
         event_time_from: Option<usize>,
         detected_at_ns: u64,
+        pos_base: u64,
     ) -> Self {
         BatchContext {
             batch,
@@ -26,7 +28,16 @@ impl<'a> BatchContext<'a> {
             end_clock,
             event_time_from,
             detected_at_ns,
+            pos_base,
         }
+    }
+
+    /// The engine-wide input position of `row`: the source's position plus
+    /// the base the engine carries across restarts, so positions only grow
+    /// even when a restarted source counts from zero again. Jobs order and
+    /// compare positions with this, never with `batch().pos()`.
+    pub fn pos(&self, row: usize) -> u64 {
+        self.pos_base + self.batch.pos()[row]
     }
 
     /// The batch.
@@ -59,13 +70,13 @@ impl<'a> BatchContext<'a> {
     /// Like [`BatchContext::cause_row`], but only among events after input
     /// position `after` (state is never due at the event that created it).
     pub fn cause_row_after(&self, deadline: u64, after: u64) -> Option<usize> {
-        let pos = self.batch.pos();
+        let (pos, base) = (self.batch.pos(), self.pos_base);
         // Both conditions flip from true to false once along the rows, so
         // their disjunction does too and a binary search applies.
         let (mut lo, mut hi) = (0, self.clock.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.clock[mid] < deadline || pos[mid] <= after {
+            if self.clock[mid] < deadline || base + pos[mid] <= after {
                 lo = mid + 1;
             } else {
                 hi = mid;

@@ -187,7 +187,7 @@ impl<J: Job> ErasedJob for JobRunner<J> {
     }
 }
 
-const SNAPSHOT_MAGIC: &[u8] = b"aldebaran-snapshot-v1";
+const SNAPSHOT_MAGIC: &[u8] = b"aldebaran-snapshot-v2";
 
 /// The reusable core: runs one or more [`Job`]s over micro-batches.
 ///
@@ -200,6 +200,10 @@ pub struct Engine {
     clock_col: Vec<u64>,
     pool: Option<rayon::ThreadPool>,
     partitions: usize,
+    /// Added to source positions (see [`BatchContext::pos`]).
+    pos_base: u64,
+    /// One past the largest position seen: the base after a restore.
+    pos_next: u64,
 }
 
 impl Engine {
@@ -232,6 +236,8 @@ impl Engine {
             clock_col: Vec::new(),
             pool,
             partitions,
+            pos_base: 0,
+            pos_next: 0,
         })
     }
 
@@ -256,11 +262,15 @@ impl Engine {
             self.clock.now(),
             event_time_from,
             detected_at_ns,
+            self.pos_base,
         );
         for (i, job) in self.jobs.iter_mut().enumerate() {
             job.process(&ctx, self.pool.as_ref(), i as u8, out);
         }
         out[start..].sort_unstable_by_key(|a| a.order);
+        if let Some(&last) = batch.pos().last() {
+            self.pos_next = self.pos_next.max(self.pos_base + last + 1);
+        }
     }
 
     /// Closes all state at the end of a finite input; appends the alerts.
@@ -300,6 +310,7 @@ impl Engine {
         w.bytes(SNAPSHOT_MAGIC);
         w.u64(self.clock.now());
         w.u8(self.clock.is_event_time() as u8);
+        w.u64(self.pos_next);
         w.u32(self.jobs.len() as u32);
         for job in &self.jobs {
             w.str(job.name());
@@ -326,6 +337,7 @@ impl Engine {
             ));
         }
         let clock = EngineClock::at(r.u64()?, r.u8()? != 0);
+        let pos_next = r.u64()?;
         let n = r.u32()? as usize;
         if n != self.jobs.len() {
             let names: Vec<&str> = self.jobs.iter().map(|j| j.name()).collect();
@@ -349,6 +361,10 @@ impl Engine {
             return Err(SnapshotError("snapshot has trailing bytes".into()));
         }
         self.clock = clock;
+        // The restarted source counts positions from zero again: shift them
+        // past everything the snapshot has seen.
+        self.pos_base = pos_next;
+        self.pos_next = pos_next;
         Ok(())
     }
 }

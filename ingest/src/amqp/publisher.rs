@@ -98,8 +98,9 @@ async fn publish_on(
     result
 }
 
-/// A message on its way: queued for the socket, then awaiting its confirm.
-type InFlight<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
+/// A message on its way: queued for the socket, then awaiting its confirm;
+/// yields its event count once confirmed.
+type InFlight<'a> = Pin<Box<dyn Future<Output = Result<u64>> + 'a>>;
 
 async fn publish_channel(
     channel: &Channel,
@@ -112,7 +113,27 @@ async fn publish_channel(
         .confirm_select(ConfirmSelectOptions::default())
         .await
         .map_err(|e| amqp_err("enabling publisher confirms", e))?;
+    let mut confirmed = 0;
+    pipeline(channel, data, opts, &mut confirmed)
+        .await
+        .map_err(|e| match e {
+            // Confirms are awaited in order: tell what is known to be stored.
+            IngestError::Amqp(msg) => IngestError::Amqp(format!(
+                "{msg} (the first {confirmed} events were confirmed)"
+            )),
+            other => other,
+        })
+}
 
+/// Publishes every message, `in_flight` at most on their way; `confirmed`
+/// counts the events of the file's leading messages the broker confirmed.
+async fn pipeline(
+    channel: &Channel,
+    data: &[u8],
+    opts: &PublishOptions,
+    confirmed: &mut u64,
+) -> Result<PublishReport> {
+    let t = &opts.topology;
     let window = opts.in_flight.max(1);
     let mut pending: VecDeque<InFlight<'_>> = VecDeque::with_capacity(window);
     let mut batches = LineBatcher::new(data, opts.batch.max(1));
@@ -133,25 +154,25 @@ async fn publish_channel(
         if pending.len() >= window
             && let Some(oldest) = pending.pop_front()
         {
-            oldest.await?;
+            *confirmed += oldest.await?;
         }
         report.events += events as u64;
         report.messages += 1;
         report.bytes += body.len() as u64;
-        let mut message: InFlight<'_> = Box::pin(publish_confirmed(channel, t, body));
+        let mut message: InFlight<'_> = Box::pin(publish_confirmed(channel, t, body, events));
         // `basic_publish(..).await` resolves only once lapin's I/O thread has
         // written the frames: awaiting it per message costs a thread round
         // trip each (~4k msg/s on a loaded machine). Its first poll queues the
         // frames and takes the delivery tag synchronously, so polling each
         // message once here keeps file order and lets writes batch up.
-        if let Some(done) = poll_once(&mut message).await {
-            done?;
-        } else {
-            pending.push_back(message);
+        match poll_once(&mut message).await {
+            // Done at once (an error, in practice): keep it in line.
+            Some(done) => pending.push_back(Box::pin(std::future::ready(done))),
+            None => pending.push_back(message),
         }
     }
     while let Some(oldest) = pending.pop_front() {
-        oldest.await?;
+        *confirmed += oldest.await?;
     }
     report.elapsed = start.elapsed();
     Ok(report)
@@ -171,7 +192,12 @@ async fn poll_once<F: Future + Unpin>(f: &mut F) -> Option<F::Output> {
 
 /// Publishes one persistent, mandatory message (an unroutable message comes
 /// back as an error rather than vanishing) and waits for its confirm.
-async fn publish_confirmed(channel: &Channel, t: &Topology, body: Cow<'_, [u8]>) -> Result<()> {
+async fn publish_confirmed(
+    channel: &Channel,
+    t: &Topology,
+    body: Cow<'_, [u8]>,
+    events: usize,
+) -> Result<u64> {
     let confirm = channel
         .basic_publish(
             t.trade_exchange.as_str().into(),
@@ -185,7 +211,8 @@ async fn publish_confirmed(channel: &Channel, t: &Topology, body: Cow<'_, [u8]>)
         )
         .await
         .map_err(|e| amqp_err(format!("publishing to exchange {}", t.trade_exchange), e))?;
-    confirmed(confirm, t).await
+    confirmed(confirm, t).await?;
+    Ok(events as u64)
 }
 
 /// Waits for one confirm; anything but a plain ack is an error.

@@ -133,7 +133,7 @@ impl Shard for ExposureShard {
                 .to_json();
                 counters[Counter::Alerts as usize] += 1;
                 out.push(Alert {
-                    order: AlertOrder::event(batch.pos()[r]),
+                    order: AlertOrder::event(ctx.pos(r)),
                     kind: EXPOSURE,
                     alert_id: id,
                     payload,

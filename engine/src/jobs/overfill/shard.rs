@@ -80,7 +80,7 @@ impl OverfillShard {
             };
             self.expiry.pop();
             let closed_at = ctx.clock(cause);
-            let order = AlertOrder::clock(ctx.batch().pos()[cause], open_pos);
+            let order = AlertOrder::clock(ctx.pos(cause), open_pos);
             let event_ts = ctx.is_event_time_at(cause).then_some(closed_at);
             counters[Counter::Expired as usize] += 1;
             self.close(
@@ -129,7 +129,7 @@ impl OverfillShard {
                 .to_json();
                 counters[Counter::Overfill as usize] += 1;
                 Some(Alert {
-                    order: AlertOrder::event(batch.pos()[row]),
+                    order: AlertOrder::event(ctx.pos(row)),
                     kind: OVERFILL,
                     alert_id: id,
                     payload,
@@ -192,7 +192,7 @@ impl Shard for OverfillShard {
         counters: &mut [u64],
     ) {
         let batch = ctx.batch();
-        let (pos, shares, kinds) = (batch.pos(), batch.shares(), batch.kinds());
+        let (shares, kinds) = (batch.shares(), batch.kinds());
 
         // Phase 1, group indices: find every row's book up front. The lookups
         // do not depend on each other, so the CPU overlaps their cache misses
@@ -232,7 +232,7 @@ impl Shard for OverfillShard {
                     }
                     // Step 4: the order's book, opened by its first event.
                     let strings = [batch.order_id(r), batch.client(r), batch.stock(r)];
-                    let (slot, generation) = self.books.open(key, clock, pos[r], strings);
+                    let (slot, generation) = self.books.open(key, clock, ctx.pos(r), strings);
                     self.expiry.push(
                         clock.saturating_add(self.cfg.book_ttl_ms),
                         (slot, generation),
@@ -250,7 +250,7 @@ impl Shard for OverfillShard {
                     continue;
                 }
                 self.books.requested[i] = shares[r];
-                if self.books.open_pos[i] != pos[r] {
+                if self.books.open_pos[i] != ctx.pos(r) {
                     // A late request: the book was opened by a purchase, but
                     // the alert names the order's owner as the request gives it.
                     counters[Counter::LateRequest as usize] += 1;

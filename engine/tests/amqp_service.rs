@@ -1,0 +1,299 @@
+//! `aldebaran run` against a real RabbitMQ on 127.0.0.1:5672 (SPEC §2, §3,
+//! §5): the service consumes a trade queue and journals exactly the alerts
+//! that `aldebaran replay --no-drain` gives for the same file — whatever the
+//! message batching, across lost connections and across SIGTERM restarts
+//! (its state snapshot restored) — and dead-letters malformed lines while
+//! acknowledging their messages.
+//!
+//! Every test has a queue of its own (`aldebaran-svc-<pid>-<test>`, deleted
+//! at the end), its own temporary journal, state and log files, and waits by
+//! polling the broker and the service's log, never on wall-clock speed.
+
+mod amqp_support;
+
+use std::{fs, path::Path, thread::sleep, time::Duration};
+
+use amqp_support::*;
+use serde_json::Value;
+
+/// The summary note that names the state snapshot written at shutdown.
+#[track_caller]
+fn assert_state_saved(summary: &Summary, dirs: &ServiceDirs) {
+    let snapshot = dirs.state.join("snapshot");
+    assert!(
+        summary
+            .notes
+            .iter()
+            .any(|n| n.contains("state") && n.contains(snapshot.to_str().expect("utf-8"))),
+        "no note about the state file {}: {summary:?}",
+        snapshot.display()
+    );
+    assert!(snapshot.is_file(), "{} missing", snapshot.display());
+}
+
+/// SPEC §5: a published file (duplicates, late requests, malformed lines,
+/// 10 events per message) gives the journal exactly replay's alerts, and the
+/// summary replay's counts; SIGTERM ends the service with exit 0 after it
+/// acknowledged everything and saved its state.
+#[test]
+fn consumes_a_published_file_like_replay() {
+    let q = TestQueue::new("drain");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let file = gen_file(scratch.path(), 3_000, 7);
+    let want = expected(&file, scratch.path());
+    assert!(want.summary.rejected > 0, "the file has malformed lines");
+
+    publish(&file, &q, 10);
+    let dirs = ServiceDirs::new(&q, 1_000, 1, false);
+    let mut svc = dirs.start(1);
+    svc.wait_consuming();
+    q.wait_empty(&mut svc);
+    let summary = svc.terminate();
+
+    assert_same_alerts(&journal_alerts(&dirs.journal), &want.alerts);
+    assert_eq!(summary.rejected, want.summary.rejected, "rejected");
+    assert_eq!(summary.events, want.summary.events, "events");
+    assert_eq!(summary.accepted, want.summary.accepted, "accepted");
+    assert_eq!(summary.alerts, want.alerts.len() as u64, "alerts");
+    assert_state_saved(&summary, &dirs);
+    assert_eq!(q.counts(), Some((0, 0)), "everything acknowledged");
+}
+
+/// SPEC §5: the broker closes the service's connection twice while it works
+/// through a backlog (prefetch 50, so deliveries are always in flight); it
+/// reconnects, the broker redelivers what was not acknowledged, and the
+/// journal still holds exactly replay's alerts: none lost, none twice.
+///
+/// Only the service's own connection is closed (found through the queue's
+/// consumer): that is what `rabbitmqctl close_all_connections` does to it,
+/// without breaking the other tests' services and publishers on the broker.
+#[test]
+fn survives_lost_connections_without_loss_or_repeats() {
+    let q = TestQueue::new("reconnect");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let file = gen_file(scratch.path(), 3_000, 11);
+    let want = expected(&file, scratch.path());
+    // ~15k lines in ~7.7k messages, consumed 50 per 100 ms cut at most: a
+    // backlog that lasts 15 s or more, with deliveries always in flight.
+    publish(&file, &q, 2);
+    let (backlog, _) = q.counts().expect("the queue exists");
+
+    let dirs = ServiceDirs::new(&q, 50, 100, false);
+    let mut svc = dirs.start(1);
+    svc.wait_consuming();
+    let mut mid_stream = 0;
+    for round in 1..=2usize {
+        // Let it consume a part of what is left first.
+        let (ready, _) = q.counts().expect("the queue exists");
+        q.wait_ready_below(ready.saturating_sub(backlog / 10), &mut svc);
+        let names = consumer_connections(&q);
+        assert_eq!(
+            names.len(),
+            1,
+            "one connection consumes {}: {names:?}",
+            q.name
+        );
+        assert!(close_connection(&names[0]), "close_connection {}", names[0]);
+        if q.counts().is_some_and(|(ready, _)| ready > 0) {
+            mid_stream += 1;
+        }
+        svc.wait_log("AMQP connection lost", round);
+        svc.wait_log("consuming", round + 1);
+    }
+    assert!(
+        mid_stream > 0,
+        "the backlog was gone before a connection was closed: make it larger"
+    );
+
+    q.wait_empty(&mut svc);
+    let redelivered = svc.metric("aldebaran_source_redelivered_total");
+    let summary = svc.terminate();
+
+    assert_same_alerts(&journal_alerts(&dirs.journal), &want.alerts);
+    assert_eq!(summary.alerts, want.alerts.len() as u64, "alerts");
+    // Redelivered lines are read again; none is missing.
+    assert!(
+        summary.events >= want.summary.events,
+        "events lost: {summary:?} vs {:?}",
+        want.summary
+    );
+    assert!(
+        redelivered.is_some_and(|r| r > 0.0),
+        "a connection closed mid-backlog must bring redeliveries: {redelivered:?}"
+    );
+    assert_eq!(q.counts(), Some((0, 0)), "everything acknowledged");
+}
+
+/// SPEC §2 determinism across restarts: SIGTERM three times while the stream
+/// is still arriving, restarting with the same config (the snapshot restored
+/// each time), then let it finish: exactly replay's alerts, every line
+/// processed exactly once over the four runs.
+#[test]
+fn restarts_from_its_snapshot_like_an_uninterrupted_run() {
+    let q = TestQueue::new("restart");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let file = gen_file(scratch.path(), 3_000, 13);
+    let want = expected(&file, scratch.path());
+    let snapshot = |dirs: &ServiceDirs| dirs.state.join("snapshot");
+
+    let dirs = ServiceDirs::new(&q, 50, 1, false);
+    // ~15k lines at 1500 events/s: ~10 s or more of stream.
+    let mut publisher = Some(Publisher::start(&file, &q, 10, 1_500));
+    let mut runs: Vec<Summary> = Vec::new();
+    for n in 1..=4u32 {
+        let mut svc = dirs.start(n);
+        svc.wait_consuming();
+        if n > 1 {
+            let log = svc.stderr();
+            let path = snapshot(&dirs);
+            assert!(
+                log.contains("restored state") && log.contains(path.to_str().expect("utf-8")),
+                "run {n} did not restore {}\n{log}",
+                path.display()
+            );
+            assert!(!path.exists(), "a restored snapshot is moved aside");
+            let open: u64 = log
+                .lines()
+                .find(|l| l.contains("restored state"))
+                .and_then(|l| l.split("open=").nth(1))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or_else(|| panic!("open=N in the restore line\n{log}"));
+            assert!(
+                open > 0,
+                "run {n} restored no open books: the test needs some"
+            );
+        }
+        if n < 4 {
+            // Work a while (~1/8 of the file) on a stream still arriving.
+            svc.wait_metric(
+                "aldebaran_events_in_total",
+                (want.summary.events / 8) as f64,
+            );
+            if n == 1 {
+                let p = publisher.as_mut().expect("publisher");
+                assert!(
+                    p.running(),
+                    "the stream ended before the first SIGTERM: pace the publisher slower"
+                );
+            }
+        } else {
+            publisher.take().expect("publisher").finish();
+            q.wait_empty(&mut svc);
+        }
+        let summary = svc.terminate();
+        assert_state_saved(&summary, &dirs);
+        runs.push(summary);
+    }
+
+    // Every line was processed by exactly one of the runs.
+    let sum = |f: fn(&Summary) -> u64| runs.iter().map(f).sum::<u64>();
+    assert_eq!(sum(|s| s.events), want.summary.events, "events: {runs:?}");
+    assert_eq!(
+        sum(|s| s.rejected),
+        want.summary.rejected,
+        "rejected: {runs:?}"
+    );
+    assert_eq!(q.counts(), Some((0, 0)), "everything acknowledged");
+    assert_same_alerts(&journal_alerts(&dirs.journal), &want.alerts);
+    assert_eq!(
+        sum(|s| s.alerts),
+        want.alerts.len() as u64,
+        "alerts: {runs:?}"
+    );
+}
+
+/// SPEC §1, §5: a message with malformed lines — and one with nothing but —
+/// has those lines dead-lettered (reason and raw bytes as replay reports
+/// them, position = message number << 24 | line in the body) and is
+/// acknowledged: the queue ends empty and nothing is processed twice.
+#[test]
+fn dead_letters_malformed_lines_and_acknowledges_their_messages() {
+    let q = TestQueue::new("dead-letter");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let long = format!(r#"{{"id":"x-5","pad":"{}"}}"#, "a".repeat(70_000));
+    let lines: Vec<Vec<u8>> = vec![
+        // message 1
+        br##"{"id":"o-1","#shares":100,"client":"c-1","stock":"ACME","ts":1000}"##.to_vec(),
+        br##"{"id":"x-1","#shares":"##.to_vec(),
+        br##"{"id":"p-1","#shares":60,"client":"c-1","stock":"ACME","initial_order_id":"o-1","ts":1001}"##.to_vec(),
+        // message 2
+        br##"{"id":"p-2","#shares":60,"client":"c-1","stock":"ACME","initial_order_id":"o-1","ts":1002}"##.to_vec(),
+        br##"{"id":"x-2","#shares":5,"client":"c","stock":"s","#shares":6}"##.to_vec(),
+        br##"{"id":"x-3","#shares":-1,"client":"c","stock":"s"}"##.to_vec(),
+        // message 3: nothing valid
+        b"[1,2,3]".to_vec(),
+        long.into_bytes(),
+        b"{\"id\":\"x-\xff\",\"#shares\":1,\"client\":\"c\",\"stock\":\"s\"}".to_vec(),
+        // message 4
+        br##"{"id":"o-2","#shares":10,"client":"c-1","stock":"ACME","ts":1003}"##.to_vec(),
+    ];
+    let bad = [1usize, 4, 5, 6, 7, 8];
+    let file = scratch.path().join("trades.jsonl");
+    fs::write(&file, lines.join(&b'\n')).expect("write trade file");
+
+    // Replay's view: its dead letters, in line order.
+    let replay_dead = scratch.path().join("replay-dead.jsonl");
+    aldebaran_ok(&[
+        "replay",
+        file.to_str().expect("utf-8"),
+        "--no-drain",
+        "-q",
+        "--journal",
+        scratch
+            .path()
+            .join("replay-journal")
+            .to_str()
+            .expect("utf-8"),
+        "--dead-letter",
+        replay_dead.to_str().expect("utf-8"),
+    ]);
+    let want_dead = read_dead(&replay_dead);
+    assert_eq!(want_dead.len(), bad.len(), "{want_dead:?}");
+
+    publish(&file, &q, 3);
+    let dirs = ServiceDirs::new(&q, 100, 1, true);
+    let mut svc = dirs.start(1);
+    svc.wait_consuming();
+    q.wait_empty(&mut svc);
+    // Still empty a moment later: nothing came back for another round.
+    sleep(Duration::from_secs(1));
+    assert_eq!(q.counts(), Some((0, 0)), "a message came back");
+    let log = svc.stderr();
+    let summary = svc.terminate();
+
+    assert_eq!(
+        summary.events,
+        lines.len() as u64,
+        "each line once: {summary:?}"
+    );
+    assert_eq!(summary.rejected, bad.len() as u64, "{summary:?}");
+    assert!(!log.contains("connection lost"), "{log}");
+    let alerts = journal_alerts(&dirs.journal);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["alert_id"], "overfill:o-1");
+    assert_eq!(alerts[0]["trigger_id"], "p-2");
+
+    let dead = read_dead(dirs.dead_letter.as_deref().expect("dead-letter path"));
+    assert_eq!(dead.len(), bad.len(), "{dead:?}");
+    for ((got, want), &line) in dead.iter().zip(&want_dead).zip(&bad) {
+        let mut g = got.clone();
+        let mut w = want.clone();
+        let pos = g.as_object_mut().expect("object").remove("pos");
+        w.as_object_mut().expect("object").remove("pos");
+        assert_eq!(g, w, "dead letter of line {line}");
+        let pos = pos.and_then(|p| p.as_u64()).expect("a numeric pos");
+        assert_eq!(
+            (pos >> 24, pos & 0xff_ffff),
+            (line as u64 / 3 + 1, line as u64 % 3),
+            "position of line {line}: {got}"
+        );
+    }
+}
+
+fn read_dead(path: &Path) -> Vec<Value> {
+    fs::read_to_string(path)
+        .expect("dead-letter file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("dead letter is JSON"))
+        .collect()
+}

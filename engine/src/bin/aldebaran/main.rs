@@ -20,8 +20,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return cli::report_clap_error(e),
     };
+    // The tools report failures in their one-line error; lapin's own error
+    // logs (e.g. a refused login) would only repeat them.
     if !matches!(cli.command, Command::Run(_)) {
-        init_tracing("warn");
+        init_tracing("warn,lapin=off");
     }
     let result = match cli.command {
         Command::Replay(args) => replay_cmd::run(args),

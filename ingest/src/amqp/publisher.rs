@@ -14,7 +14,6 @@
 use std::{
     borrow::Cow,
     collections::VecDeque,
-    fs::File,
     path::Path,
     pin::Pin,
     task::Poll,
@@ -25,10 +24,9 @@ use lapin::{
     BasicProperties, Channel, Confirmation, Connection, PublisherConfirm,
     options::{BasicPublishOptions, ConfirmSelectOptions},
 };
-use memmap2::Mmap;
 
 use super::topology::{Topology, amqp_err, close, close_channel, connect, declare, runtime};
-use crate::{IngestError, Result, parse::is_blank};
+use crate::{IngestError, Result, parse::is_blank, source::MappedFile};
 
 /// What [`publish_file`] publishes, where, and how fast.
 #[derive(Debug, Clone)]
@@ -74,7 +72,7 @@ pub struct PublishReport {
 /// `opts.topology`, `opts.batch` lines per persistent message, after
 /// declaring the topology; returns when the broker has confirmed all of them.
 pub fn publish_file(path: &Path, opts: &PublishOptions) -> Result<PublishReport> {
-    let input = MappedInput::open(path)?;
+    let input = MappedFile::open(path)?;
     let rt = runtime()?;
     rt.block_on(async {
         let conn = connect(&opts.url).await?;
@@ -298,39 +296,6 @@ impl<'a> LineBatcher<'a> {
             (n, Some(buf)) => Some((n, Cow::Owned(buf))),
             (n, None) => Some((n, Cow::Borrowed(&data[span.0..span.1]))),
         }
-    }
-}
-
-/// The input file, memory-mapped (an empty file is not mapped: Linux refuses).
-struct MappedInput {
-    map: Option<Mmap>,
-}
-
-impl MappedInput {
-    fn open(path: &Path) -> Result<Self> {
-        let err = |source| IngestError::Input {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = File::open(path).map_err(err)?;
-        let meta = file.metadata().map_err(err)?;
-        if meta.is_dir() {
-            return Err(err(std::io::Error::other("is a directory")));
-        }
-        if meta.len() == 0 {
-            return Ok(MappedInput { map: None });
-        }
-        // SAFETY: the map is read-only and private to this process. Another
-        // process truncating the file while we publish it would fault
-        // (SIGBUS); published files are captured files, not written meanwhile.
-        let map = unsafe { Mmap::map(&file) }.map_err(err)?;
-        #[cfg(unix)]
-        let _ = map.advise(memmap2::Advice::Sequential);
-        Ok(MappedInput { map: Some(map) })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
     }
 }
 

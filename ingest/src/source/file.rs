@@ -34,12 +34,17 @@ impl MappedFile {
         }
         // SAFETY: the map is read-only and private to this process. Another
         // process truncating the file while we read it would fault (SIGBUS);
-        // replay inputs are captured files that are not written while replayed,
-        // which the README states.
+        // replayed and published inputs are captured files that are not
+        // written meanwhile, which the README states.
         let map = unsafe { Mmap::map(&file) }.map_err(err)?;
         #[cfg(unix)]
         let _ = map.advise(memmap2::Advice::Sequential);
         Ok(MappedFile { map: Some(map) })
+    }
+
+    /// The whole file.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
     }
 
     pub(crate) fn len(&self) -> u64 {

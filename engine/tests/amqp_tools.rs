@@ -132,7 +132,7 @@ struct Out {
 fn aldebaran(args: &[&str]) -> Out {
     let out = Command::new(BIN)
         .args(args)
-        .env_remove("ALDEBARAN_AMQP_URL")
+        .env_remove("ALDEBARAN_SOURCE__AMQP__URL")
         .output()
         .expect("run aldebaran");
     Out {

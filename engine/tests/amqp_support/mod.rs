@@ -186,7 +186,7 @@ pub fn aldebaran_ok(args: &[&str]) -> String {
     let out = Command::new(BIN)
         .args(args)
         .env_remove("RUST_LOG")
-        .env_remove("ALDEBARAN_AMQP_URL")
+        .env_remove("ALDEBARAN_SOURCE__AMQP__URL")
         .output()
         .expect("run aldebaran");
     assert!(
@@ -632,7 +632,7 @@ impl Publisher {
                 "--rate",
                 &rate.to_string(),
             ])
-            .env_remove("ALDEBARAN_AMQP_URL")
+            .env_remove("ALDEBARAN_SOURCE__AMQP__URL")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

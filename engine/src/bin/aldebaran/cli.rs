@@ -103,34 +103,33 @@ pub struct RunArgs {
     pub config: Option<PathBuf>,
 }
 
+/// Where the AMQP tools connect.
 #[derive(Debug, Args)]
-pub struct DeclareArgs {
-    /// Broker URL.
+pub struct BrokerArgs {
+    /// Broker URL (the service's `source.amqp.url` reads the same variable).
     #[arg(
         long,
         default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
-        env = "ALDEBARAN_AMQP_URL"
+        env = "ALDEBARAN_SOURCE__AMQP__URL"
     )]
     pub url: String,
-    /// Trade queue name (the exchange and routing key keep SPEC §5 names).
+    /// Trade queue to declare and bind (the exchange and routing key keep SPEC §5 names).
     #[arg(long, default_value = "Aldebaran.Trade_Data")]
     pub queue: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeclareArgs {
+    #[command(flatten)]
+    pub broker: BrokerArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     /// The trade file (JSON Lines).
     pub file: PathBuf,
-    /// Broker URL.
-    #[arg(
-        long,
-        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
-        env = "ALDEBARAN_AMQP_URL"
-    )]
-    pub url: String,
-    /// Trade queue to declare and bind (the exchange and routing key keep SPEC §5 names).
-    #[arg(long, default_value = "Aldebaran.Trade_Data")]
-    pub queue: String,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
     /// Events per second at most.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub rate: Option<u64>,

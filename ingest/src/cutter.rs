@@ -105,7 +105,13 @@ impl Cutter {
                 return self.cut().map(Some);
             }
             if backoff.is_completed() {
-                std::thread::sleep(Duration::from_micros(50));
+                // Sleep until the producer publishes (it unparks us) or the
+                // open batch is due; an idle stream wakes only every 10 ms.
+                let timeout = match self.started {
+                    Some(t0) => self.policy.batch_time.saturating_sub(t0.elapsed()),
+                    None => Duration::from_millis(10),
+                };
+                self.reader.wait(timeout.max(Duration::from_micros(20)));
             } else {
                 backoff.snooze();
             }

@@ -8,9 +8,18 @@
 
 pub(crate) mod record;
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
-use crossbeam_utils::Backoff;
+use crossbeam_utils::{
+    Backoff,
+    sync::{Parker, Unparker},
+};
 use ringbuf::{
     HeapCons, HeapProd, HeapRb,
     traits::{Consumer, Observer, Producer, Split},
@@ -24,15 +33,21 @@ pub(crate) fn ring(capacity: usize) -> (RingWriter, RingReader) {
     // A record (at most a 64 KiB dead letter plus header) must always fit.
     let capacity = capacity.max(4 * CHUNK_BYTES + 2 * columnar::DeadLetters::MAX_RAW);
     let (prod, cons) = HeapRb::<u8>::new(capacity).split();
+    let parker = Parker::new();
+    let sleeping = Arc::new(AtomicBool::new(false));
     (
         RingWriter {
             prod,
             chunk: Vec::with_capacity(CHUNK_BYTES + columnar::DeadLetters::MAX_RAW + 256),
+            wake: parker.unparker().clone(),
+            sleeping: Arc::clone(&sleeping),
         },
         RingReader {
             cons,
             staging: Vec::with_capacity(capacity),
             at: 0,
+            parker,
+            sleeping,
         },
     )
 }
@@ -41,6 +56,9 @@ pub(crate) fn ring(capacity: usize) -> (RingWriter, RingReader) {
 pub(crate) struct RingWriter {
     prod: HeapProd<u8>,
     chunk: Vec<u8>,
+    /// Wakes the consumer when it sleeps on an empty ring.
+    wake: Unparker,
+    sleeping: Arc<AtomicBool>,
 }
 
 impl RingWriter {
@@ -72,6 +90,11 @@ impl RingWriter {
             }
         }
         self.chunk.clear();
+        // Only an idle consumer pays for a wake-up (a futex call); a busy one
+        // finds the data on its next poll.
+        if self.sleeping.load(Ordering::SeqCst) {
+            self.wake.unpark();
+        }
     }
 }
 
@@ -80,6 +103,8 @@ pub(crate) struct RingReader {
     cons: HeapCons<u8>,
     staging: Vec<u8>,
     at: usize,
+    parker: Parker,
+    sleeping: Arc<AtomicBool>,
 }
 
 impl RingReader {
@@ -110,6 +135,17 @@ impl RingReader {
         let rec = &self.staging[self.at..self.at + n];
         self.at += n;
         Some(rec)
+    }
+
+    /// Sleeps until the producer publishes or `timeout` passes.
+    pub(crate) fn wait(&self, timeout: Duration) {
+        self.sleeping.store(true, Ordering::SeqCst);
+        // Re-check after announcing: a publish between the caller's last poll
+        // and the store above must not be slept through.
+        if self.cons.is_empty() && self.cons.write_is_held() {
+            self.parker.park_timeout(timeout);
+        }
+        self.sleeping.store(false, Ordering::SeqCst);
     }
 
     /// Whether the producer end has been dropped (its thread ended).

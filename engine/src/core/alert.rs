@@ -47,6 +47,17 @@ impl AlertOrder {
     }
 }
 
+/// A job's alert record as a journal payload: its JSON object, without
+/// `seq` (the journal adds it). Every job builds its payload with this.
+pub fn json_payload(record: &impl serde::Serialize) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(320);
+    // Alert records are structs of strings and integers: serialising them
+    // into a Vec cannot fail, so a failure would be a bug in the record type.
+    #[allow(clippy::expect_used)]
+    serde_json::to_writer(&mut buf, record).expect("alert record serialises");
+    buf
+}
+
 /// One alert: its order, its deterministic id and kind, and its journal
 /// payload (a JSON object without `seq`).
 #[derive(Debug, Clone, PartialEq, Eq)]

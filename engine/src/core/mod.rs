@@ -11,7 +11,7 @@ mod partition;
 mod runner;
 mod snapshot;
 
-pub use alert::{Alert, AlertOrder};
+pub use alert::{Alert, AlertOrder, json_payload};
 pub use clock::EngineClock;
 pub use context::{BatchContext, DrainContext};
 pub use expiry::ExpiryQueue;

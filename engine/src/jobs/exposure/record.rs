@@ -25,11 +25,7 @@ pub(super) struct ExposureRecord<'a> {
 
 impl ExposureRecord<'_> {
     pub(super) fn to_json(&self) -> Vec<u8> {
-        let mut buf = Vec::with_capacity(320);
-        // Serialising strings and integers into a Vec cannot fail.
-        #[allow(clippy::expect_used)]
-        serde_json::to_writer(&mut buf, self).expect("alert record serialises");
-        buf
+        crate::core::json_payload(self)
     }
 }
 

@@ -24,11 +24,7 @@ pub(super) struct AlertRecord<'a> {
 
 impl AlertRecord<'_> {
     pub(super) fn to_json(&self) -> Vec<u8> {
-        // Serialising strings and integers into a Vec cannot fail.
-        #[allow(clippy::expect_used)]
-        let mut buf = Vec::with_capacity(256);
-        serde_json::to_writer(&mut buf, self).expect("alert record serialises");
-        buf
+        crate::core::json_payload(self)
     }
 }
 

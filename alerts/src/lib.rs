@@ -25,6 +25,7 @@
 //! **Invariants**: seqs are gapless from 1 across segments; a segment's name is
 //! its first record's seq; readers, `verify` and `dump` never modify files.
 
+pub mod delivery;
 mod dump;
 mod error;
 mod frame;

@@ -38,6 +38,10 @@ pub enum AlertsError {
     /// Writing `dump`'s output failed.
     #[error("writing dump output")]
     Output(#[source] io::Error),
+    /// A sink's configuration is invalid or the sink cannot be set up (the
+    /// broker being down is not this: that is a transient send error).
+    #[error("{sink} sink: {reason}")]
+    Sink { sink: &'static str, reason: String },
 }
 
 /// Result with [`AlertsError`] as the default error.

@@ -1,0 +1,550 @@
+//! Tests of the AMQP sink. Those marked *broker* run against the RabbitMQ at
+//! 127.0.0.1:5672 (guest/guest), each on its own exchange and queue (named
+//! with the process id), deleted at the end even if the test fails.
+
+use std::{
+    collections::HashSet,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use lapin::{
+    Connection, ConnectionProperties, ExchangeKind,
+    options::{
+        BasicGetOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
+        QueueDeclareOptions, QueueDeleteOptions,
+    },
+    types::{AMQPValue, FieldTable},
+};
+
+use super::*;
+
+const BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+fn record(seq: u64) -> Outgoing {
+    let alert_id = format!("overfill:order-{seq}");
+    Outgoing {
+        seq,
+        json: format!(r#"{{"seq":{seq},"alert_id":"{alert_id}","kind":"overfill"}}"#).into_bytes(),
+        alert_id,
+    }
+}
+
+fn records(seqs: std::ops::RangeInclusive<u64>) -> Vec<Outgoing> {
+    seqs.map(record).collect()
+}
+
+/// A config for the test `tag`: its own exchange, queue and routing key.
+fn test_config(tag: &str) -> AmqpSinkConfig {
+    let name = format!("aldebaran-test-alerts-{tag}-{}", std::process::id());
+    AmqpSinkConfig {
+        url: BROKER.to_owned(),
+        exchange: name.clone(),
+        routing_key: name.clone(),
+        queue: name,
+        confirm_timeout_ms: 5_000,
+        ..AmqpSinkConfig::default()
+    }
+}
+
+/// What the test consumer read of one message.
+#[derive(Debug)]
+struct Got {
+    body: Vec<u8>,
+    message_id: Option<String>,
+    delivery_mode: Option<u8>,
+    content_type: Option<String>,
+    seq_header: Option<i64>,
+}
+
+/// The test's own broker connection; deletes the test's exchange and queue
+/// when dropped.
+struct TestBroker {
+    rt: tokio::runtime::Runtime,
+    conn: Connection,
+    channel: lapin::Channel,
+    exchange: String,
+    queue: String,
+}
+
+impl TestBroker {
+    fn new(cfg: &AmqpSinkConfig) -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (conn, channel) = rt.block_on(async {
+            let conn = Connection::connect(BROKER, ConnectionProperties::default())
+                .await
+                .expect("the test broker at 127.0.0.1:5672 (rabbitmq-server -detached)");
+            let channel = conn.create_channel().await.unwrap();
+            (conn, channel)
+        });
+        let broker = TestBroker {
+            rt,
+            conn,
+            channel,
+            exchange: cfg.exchange.clone(),
+            queue: cfg.queue.clone(),
+        };
+        broker.delete(); // leftovers of an earlier, killed run
+        broker
+    }
+
+    /// Takes every message now in the queue (basic.get, no ack).
+    fn drain(&self) -> Vec<Got> {
+        self.rt.block_on(async {
+            let mut got = Vec::new();
+            while let Some(m) = self
+                .channel
+                .basic_get(self.queue.as_str().into(), BasicGetOptions { no_ack: true })
+                .await
+                .unwrap()
+            {
+                let p = &m.delivery.properties;
+                let seq_header = p
+                    .headers()
+                    .as_ref()
+                    .and_then(|h| match h.inner().get("seq") {
+                        Some(AMQPValue::LongLongInt(n)) => Some(*n),
+                        _ => None,
+                    });
+                got.push(Got {
+                    body: m.delivery.data.clone(),
+                    message_id: p.message_id().as_ref().map(|s| s.to_string()),
+                    delivery_mode: *p.delivery_mode(),
+                    content_type: p.content_type().as_ref().map(|s| s.to_string()),
+                    seq_header,
+                });
+            }
+            got
+        })
+    }
+
+    /// Declares the exchange and a queue that holds `max_len` messages and
+    /// nacks publishes beyond that (`x-overflow: reject-publish`), bound with
+    /// `routing_key`.
+    fn declare_bounded(&self, routing_key: &str, max_len: i64) {
+        self.rt.block_on(async {
+            self.channel
+                .exchange_declare(
+                    self.exchange.as_str().into(),
+                    ExchangeKind::Direct,
+                    ExchangeDeclareOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .unwrap();
+            let mut args = FieldTable::default();
+            args.insert("x-max-length".into(), AMQPValue::LongLongInt(max_len));
+            args.insert(
+                "x-overflow".into(),
+                AMQPValue::LongString("reject-publish".into()),
+            );
+            self.channel
+                .queue_declare(
+                    self.queue.as_str().into(),
+                    QueueDeclareOptions::default(),
+                    args,
+                )
+                .await
+                .unwrap();
+            self.channel
+                .queue_bind(
+                    self.queue.as_str().into(),
+                    self.exchange.as_str().into(),
+                    routing_key.into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .unwrap();
+        });
+    }
+
+    fn delete(&self) {
+        self.rt.block_on(async {
+            if !self.queue.is_empty() {
+                self.channel
+                    .queue_delete(self.queue.as_str().into(), QueueDeleteOptions::default())
+                    .await
+                    .unwrap();
+            }
+            self.channel
+                .exchange_delete(
+                    self.exchange.as_str().into(),
+                    ExchangeDeleteOptions::default(),
+                )
+                .await
+                .unwrap();
+        });
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if self.channel.status().connected() {
+            self.delete();
+        }
+        self.rt.block_on(async {
+            let _ = self.channel.close(200, "OK".into()).await;
+            let _ = self.conn.close(200, "OK".into()).await;
+        });
+    }
+}
+
+/// Sends `batch` the way a shipper does: on a transient failure, waits a
+/// little and resends what was not delivered. Returns the failures seen.
+fn send_retrying(sink: &mut AmqpSink, batch: &[Outgoing]) -> Vec<SendFailure> {
+    let mut failures = Vec::new();
+    let mut rest = batch;
+    while !rest.is_empty() {
+        match sink.send(rest) {
+            Ok(()) => rest = &[],
+            Err(f) => {
+                assert!(
+                    matches!(f.error, SendError::Transient(_)),
+                    "unexpected {f:?}"
+                );
+                assert!(failures.len() < 20, "no recovery: {failures:?}");
+                rest = &rest[f.delivered..];
+                failures.push(f);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    failures
+}
+
+/// Closes, broker-side, the connections whose name is `connection_name` (not
+/// `close_all_connections`: other tests may be using the broker).
+fn close_connections_named(connection_name: &str) -> usize {
+    let out = Command::new("rabbitmqctl")
+        .args(["-q", "list_connections", "pid", "client_properties"])
+        .output()
+        .expect("rabbitmqctl");
+    assert!(out.status.success(), "{out:?}");
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let needle = format!("\"{connection_name}\"");
+    let mut closed = 0;
+    for line in listing.lines().filter(|l| l.contains(&needle)) {
+        let pid = line.split_whitespace().next().unwrap();
+        let status = Command::new("rabbitmqctl")
+            .args([
+                "-q",
+                "close_connection",
+                pid,
+                "test: dropping the sink's connection",
+            ])
+            .status()
+            .expect("rabbitmqctl");
+        assert!(status.success());
+        closed += 1;
+    }
+    closed
+}
+
+#[test]
+fn defaults_are_the_spec_topology() {
+    let cfg = AmqpSinkConfig::default();
+    assert_eq!(cfg.url, "amqp://guest:guest@127.0.0.1:5672/%2f");
+    assert_eq!(cfg.exchange, "Aldebaran.Alert");
+    assert_eq!(cfg.queue, "Aldebaran.Alert");
+    assert_eq!(cfg.routing_key, "Alert");
+    assert!(cfg.declare);
+    assert_eq!(cfg.confirm_timeout_ms, 10_000);
+    assert_eq!(MODES[0], DeliveryMode::ExactlyOnce);
+    assert_eq!(MODES.len(), 3);
+}
+
+#[test]
+fn config_deserialises_with_defaults_and_rejects_unknown_keys() {
+    let cfg: AmqpSinkConfig =
+        serde_json::from_str(r#"{"queue": "", "confirm_timeout_ms": 250}"#).unwrap();
+    assert_eq!(
+        cfg,
+        AmqpSinkConfig {
+            queue: String::new(),
+            confirm_timeout_ms: 250,
+            ..AmqpSinkConfig::default()
+        }
+    );
+    let err = serde_json::from_str::<AmqpSinkConfig>(r#"{"exchang": "x"}"#).unwrap_err();
+    assert!(err.to_string().contains("unknown field"), "{err}");
+}
+
+#[test]
+fn bad_configs_are_refused_at_construction() {
+    let bad = [
+        AmqpSinkConfig {
+            url: "not a url".to_owned(),
+            ..AmqpSinkConfig::default()
+        },
+        AmqpSinkConfig {
+            url: "http://guest:secret@host/".to_owned(),
+            ..AmqpSinkConfig::default()
+        },
+        AmqpSinkConfig {
+            confirm_timeout_ms: 0,
+            ..AmqpSinkConfig::default()
+        },
+        AmqpSinkConfig {
+            exchange: "x".repeat(256),
+            ..AmqpSinkConfig::default()
+        },
+    ];
+    for cfg in bad {
+        let err = AmqpSink::new(cfg.clone()).unwrap_err();
+        assert!(
+            matches!(err, AlertsError::Sink { sink: "amqp", .. }),
+            "{err:?}"
+        );
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+}
+
+#[test]
+fn redact_hides_the_password_only() {
+    assert_eq!(
+        redact("amqp://guest:guest@127.0.0.1:5672/%2f"),
+        "amqp://guest:***@127.0.0.1:5672/%2f"
+    );
+    assert_eq!(redact("amqp://127.0.0.1:5672"), "amqp://127.0.0.1:5672");
+    assert_eq!(redact("amqp://u@h/v"), "amqp://u@h/v");
+    assert_eq!(redact("not a url"), "not a url");
+}
+
+#[test]
+fn the_sink_can_move_to_its_shipper_thread() {
+    fn is_send<T: Send>() {}
+    is_send::<AmqpSink>();
+    let sink = AmqpSink::new(AmqpSinkConfig::default()).unwrap();
+    assert_eq!(sink.max_batch(), 1024);
+}
+
+#[test]
+fn nothing_listening_is_a_quick_transient_error() {
+    // Construction never connects; port 1 refuses at once.
+    let mut sink = AmqpSink::new(AmqpSinkConfig {
+        url: "amqp://guest:secret@127.0.0.1:1/%2f".to_owned(),
+        ..AmqpSinkConfig::default()
+    })
+    .unwrap();
+    for _ in 0..2 {
+        let start = Instant::now();
+        let f = sink.send(&records(1..=3)).unwrap_err();
+        assert_eq!(f.delivered, 0);
+        let SendError::Transient(reason) = &f.error else {
+            panic!("{f:?}");
+        };
+        assert!(reason.contains("127.0.0.1:1"), "{reason}");
+        assert!(!reason.contains("secret"), "{reason}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}
+
+#[test]
+fn an_overlong_alert_id_fails_permanently_without_connecting() {
+    let mut sink = AmqpSink::new(AmqpSinkConfig {
+        url: "amqp://guest:guest@127.0.0.1:1/%2f".to_owned(),
+        ..AmqpSinkConfig::default()
+    })
+    .unwrap();
+    let mut r = record(7);
+    r.alert_id = "a".repeat(256);
+    let f = sink.send(&[r]).unwrap_err();
+    assert_eq!(f.delivered, 0);
+    assert!(
+        matches!(&f.error, SendError::Permanent(m) if m.contains("seq 7")),
+        "{f:?}"
+    );
+}
+
+/// broker
+#[test]
+fn a_batch_lands_in_the_queue_in_order() {
+    let cfg = test_config("batch");
+    let broker = TestBroker::new(&cfg);
+    let mut sink = AmqpSink::new(cfg).unwrap();
+    let batch = records(1..=50);
+    sink.send(&batch).unwrap();
+    let got = broker.drain();
+    assert_eq!(got.len(), 50);
+    for (sent, got) in batch.iter().zip(&got) {
+        assert_eq!(got.body, sent.json);
+        assert_eq!(got.message_id.as_deref(), Some(sent.alert_id.as_str()));
+        assert_eq!(got.delivery_mode, Some(2));
+        assert_eq!(got.content_type.as_deref(), Some("application/json"));
+        assert_eq!(got.seq_header, Some(sent.seq as i64));
+    }
+    // The same connection serves the next batch, and a full-size one.
+    let big = records(51..=1074);
+    sink.send(&big).unwrap();
+    let got = broker.drain();
+    let ids: Vec<_> = got.iter().filter_map(|g| g.message_id.clone()).collect();
+    let want: Vec<_> = big.iter().map(|r| r.alert_id.clone()).collect();
+    assert_eq!(ids, want);
+}
+
+/// broker
+#[test]
+fn records_before_an_overlong_alert_id_are_delivered() {
+    let cfg = test_config("overlong");
+    let broker = TestBroker::new(&cfg);
+    let mut sink = AmqpSink::new(cfg).unwrap();
+    let mut batch = records(1..=3);
+    batch[2].alert_id = "x".repeat(300);
+    let f = sink.send(&batch).unwrap_err();
+    assert_eq!(f.delivered, 2);
+    assert!(matches!(f.error, SendError::Permanent(_)), "{f:?}");
+    let ids: Vec<_> = broker.drain().into_iter().map(|g| g.message_id).collect();
+    assert_eq!(
+        ids,
+        [
+            Some("overfill:order-1".to_owned()),
+            Some("overfill:order-2".to_owned())
+        ]
+    );
+}
+
+/// broker
+#[test]
+fn an_unroutable_alert_is_a_transient_error() {
+    let cfg = AmqpSinkConfig {
+        queue: String::new(), // the exchange is declared, nothing is bound to it
+        ..test_config("unroutable")
+    };
+    let _broker = TestBroker::new(&cfg);
+    let mut sink = AmqpSink::new(cfg).unwrap();
+    for _ in 0..2 {
+        let f = sink.send(&records(1..=3)).unwrap_err();
+        assert_eq!(f.delivered, 0);
+        let SendError::Transient(reason) = &f.error else {
+            panic!("{f:?}");
+        };
+        assert!(reason.contains("unroutable"), "{reason}");
+        assert!(reason.contains("seq 1"), "{reason}");
+    }
+}
+
+/// broker
+#[test]
+fn a_missing_exchange_without_declare_is_a_transient_error() {
+    let cfg = AmqpSinkConfig {
+        declare: false,
+        ..test_config("nodeclare")
+    };
+    let _broker = TestBroker::new(&cfg); // deletes leftovers: nothing exists
+    let mut sink = AmqpSink::new(cfg).unwrap();
+    let f = sink.send(&records(1..=3)).unwrap_err();
+    assert_eq!(f.delivered, 0);
+    assert!(
+        matches!(&f.error, SendError::Transient(m) if m.contains("NOT_FOUND")),
+        "{f:?}"
+    );
+}
+
+/// broker
+#[test]
+fn a_dropped_connection_is_reopened_and_nothing_is_lost() {
+    let cfg = test_config("reconnect");
+    let broker = TestBroker::new(&cfg);
+    let mut sink = AmqpSink::new(cfg).unwrap();
+    let name = sink.connection_name.clone();
+    let mut sent = Vec::new();
+    let mut failures = Vec::new();
+    for round in 0..4u64 {
+        let batch = records(round * 100 + 1..=round * 100 + 100);
+        failures.extend(send_retrying(&mut sink, &batch));
+        sent.extend(batch);
+        if round < 3 {
+            assert_eq!(close_connections_named(&name), 1, "round {round}");
+        }
+    }
+    let got = broker.drain();
+    assert!(got.len() >= sent.len(), "{} < {}", got.len(), sent.len());
+    // The consumer deduplicates on message_id: each alert exactly once.
+    let mut seen = HashSet::new();
+    let unique: Vec<_> = got
+        .iter()
+        .filter(|g| seen.insert(g.message_id.clone()))
+        .collect();
+    assert_eq!(unique.len(), sent.len());
+    for (sent, got) in sent.iter().zip(unique) {
+        assert_eq!(got.message_id.as_deref(), Some(sent.alert_id.as_str()));
+        assert_eq!(got.body, sent.json);
+    }
+    eprintln!(
+        "reconnect test: {} failures before recovery ({failures:?}), {} duplicates",
+        failures.len(),
+        got.len() - sent.len()
+    );
+}
+
+#[test]
+fn a_silent_peer_is_a_transient_error_within_the_timeout() {
+    // Accepts the TCP connection, never speaks AMQP.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
+    let mut sink = AmqpSink::new(AmqpSinkConfig {
+        url: format!("amqp://guest:guest@127.0.0.1:{port}/%2f"),
+        confirm_timeout_ms: 300,
+        ..AmqpSinkConfig::default()
+    })
+    .unwrap();
+    let start = Instant::now();
+    let f = sink.send(&records(1..=2)).unwrap_err();
+    let took = start.elapsed();
+    assert_eq!(f.delivered, 0);
+    assert!(
+        matches!(&f.error, SendError::Transient(m) if m.contains("no answer within 300 ms")),
+        "{f:?}"
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    drop(holder.join().unwrap());
+}
+
+#[test]
+fn a_returned_message_is_matched_by_its_own_seq_or_message_id() {
+    let batch = records(10..=14);
+    let mut headers = FieldTable::default();
+    headers.insert("seq".into(), AMQPValue::LongLongInt(12));
+    let by_seq = BasicProperties::default()
+        .with_message_id("overfill:order-13".into())
+        .with_headers(headers);
+    assert_eq!(returned_index(&batch, &by_seq), Some(2));
+    let by_id = BasicProperties::default().with_message_id("overfill:order-13".into());
+    assert_eq!(returned_index(&batch, &by_id), Some(3));
+    assert_eq!(returned_index(&batch, &BasicProperties::default()), None);
+}
+
+/// broker
+#[test]
+fn a_nack_reports_the_confirmed_prefix() {
+    let cfg = AmqpSinkConfig {
+        declare: false,
+        ..test_config("nack")
+    };
+    let broker = TestBroker::new(&cfg);
+    broker.declare_bounded(&cfg.routing_key, 5);
+    let mut sink = AmqpSink::new(cfg).unwrap();
+    let batch = records(1..=12);
+    let f = sink.send(&batch).unwrap_err();
+    assert_eq!(f.delivered, 5, "{f:?}");
+    assert!(
+        matches!(&f.error, SendError::Transient(m) if m.contains("seq 6") && m.contains("nack")),
+        "{f:?}"
+    );
+    let got = broker.drain();
+    let ids: Vec<_> = got.iter().filter_map(|g| g.message_id.clone()).collect();
+    let want: Vec<_> = batch[..5].iter().map(|r| r.alert_id.clone()).collect();
+    assert_eq!(ids, want);
+    // Room again: the rest goes through on a new connection.
+    sink.send(&batch[5..10]).unwrap();
+    assert_eq!(broker.drain().len(), 5);
+}

@@ -38,6 +38,11 @@ pub enum AlertsError {
     /// Writing `dump`'s output failed.
     #[error("writing dump output")]
     Output(#[source] io::Error),
+    /// A sink's configuration is unusable (bad URL, unknown template field,
+    /// missing secret). Found at construction, before any alert is sent, so a
+    /// typo stops the start instead of dead-lettering every alert.
+    #[error("sink config: {0}")]
+    SinkConfig(String),
 }
 
 /// Result with [`AlertsError`] as the default error.

@@ -11,6 +11,11 @@
 //! two leaves an *in-doubt* range, reported at the next start and handled per
 //! the sink's [`DeliveryMode`].
 
+pub mod http_sink;
+pub mod secret;
+pub mod smtp_sink;
+pub(crate) mod template;
+
 /// How a sink treats the one send a crash can interrupt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -42,6 +42,11 @@ pub enum AlertsError {
     /// broker being down is not this: that is a transient send error).
     #[error("{sink} sink: {reason}")]
     Sink { sink: &'static str, reason: String },
+    /// A sink's configuration is unusable (bad URL, unknown template field,
+    /// missing secret). Found at construction, before any alert is sent, so a
+    /// typo stops the start instead of dead-lettering every alert.
+    #[error("sink config: {0}")]
+    SinkConfig(String),
 }
 
 /// Result with [`AlertsError`] as the default error.

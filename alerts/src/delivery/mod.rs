@@ -12,6 +12,10 @@
 //! the sink's [`DeliveryMode`].
 
 pub mod amqp_sink;
+pub mod http_sink;
+pub mod secret;
+pub mod smtp_sink;
+pub(crate) mod template;
 
 /// How a sink treats the one send a crash can interrupt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]

@@ -1,0 +1,292 @@
+//! HTTP sink: one POST per alert, to a webhook (JSON body) or to an SMS/chat
+//! provider's form API such as Twilio's (`application/x-www-form-urlencoded`
+//! built from templates, HTTP basic auth).
+//!
+//! Every request carries `Idempotency-Key: <alert_id>`, so a receiver that
+//! deduplicates on it sees each alert once even when the shipper resends an
+//! in-doubt one: hence `exactly-once` is the default mode. The outcome of a
+//! request maps onto the shipper's retry policy by [`classify`], a pure
+//! function of the status code.
+//!
+//! Blocking (`ureq`), on the shipper's thread. Construction validates the URL,
+//! headers and templates but never connects: an endpoint that is down at start
+//! is just a transient failure later.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::time::Duration;
+
+use base64::Engine as _;
+use ureq::http::{HeaderName, HeaderValue, Uri};
+
+use super::secret::{Secret, resolve_password};
+use super::template::{Template, record_fields};
+use super::{DeliveryMode, Outgoing, SendError, SendFailure, Sink};
+use crate::AlertsError;
+
+/// The delivery modes an HTTP sink may be configured with. All three: the
+/// receiver can deduplicate on `Idempotency-Key`.
+pub const MODES: &[DeliveryMode] = &[
+    DeliveryMode::ExactlyOnce,
+    DeliveryMode::AtLeastOnce,
+    DeliveryMode::AtMostOnce,
+];
+
+/// The mode used when the config names none.
+pub const DEFAULT_MODE: DeliveryMode = DeliveryMode::ExactlyOnce;
+
+/// How much of an error response's body goes into the failure reason.
+const REASON_BODY_BYTES: u64 = 200;
+
+/// How much of a success response's body is read (and dropped) so the
+/// connection can be reused; a larger body just costs a new connection.
+const DRAIN_BODY_BYTES: u64 = 64 * 1024;
+
+/// Configuration of one HTTP sink.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSinkConfig {
+    /// The `http://` or `https://` URL to POST to.
+    pub url: String,
+    /// Whole-request timeout (connect, send, response), milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Extra request headers, e.g. `Authorization = "Bearer …"`.
+    /// `Idempotency-Key` and `Content-Type` are set by the sink.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// What the body is.
+    #[serde(default)]
+    pub format: HttpFormat,
+    /// For `format = "form"`: form field → template with `{field}`
+    /// placeholders from the alert record.
+    #[serde(default)]
+    pub form: BTreeMap<String, String>,
+    /// HTTP basic auth user.
+    pub username: Option<String>,
+    /// HTTP basic auth password; prefer `password_env`.
+    pub password: Option<Secret>,
+    /// The name of an environment variable holding the basic auth password.
+    pub password_env: Option<String>,
+}
+
+fn default_timeout_ms() -> u64 {
+    5000
+}
+
+/// The body an HTTP sink sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HttpFormat {
+    /// The alert record itself, `Content-Type: application/json` (webhooks).
+    #[default]
+    Json,
+    /// `application/x-www-form-urlencoded` from the `form` templates (SMS
+    /// provider APIs). Such providers rarely deduplicate on
+    /// `Idempotency-Key`: configure `at-least-once` or `at-most-once` there.
+    Form,
+}
+
+/// The body, ready to fill per alert.
+#[derive(Debug)]
+enum Body {
+    Json,
+    Form(Vec<(String, Template)>),
+}
+
+/// A sink that POSTs each alert to one URL.
+#[derive(Debug)]
+pub struct HttpSink {
+    agent: ureq::Agent,
+    uri: Uri,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Body,
+}
+
+impl HttpSink {
+    /// Validates `cfg` and builds the sink, without connecting.
+    pub fn new(cfg: HttpSinkConfig) -> Result<HttpSink, AlertsError> {
+        let bad = |reason: String| AlertsError::SinkConfig(format!("http sink: {reason}"));
+        let uri: Uri = cfg
+            .url
+            .parse()
+            .map_err(|e| bad(format!("url {:?}: {e}", cfg.url)))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(bad(format!("url {:?} is not an http(s) URL", cfg.url)));
+        }
+        if cfg.timeout_ms == 0 {
+            return Err(bad("timeout_ms must be above 0".into()));
+        }
+
+        let mut headers = Vec::with_capacity(cfg.headers.len() + 1);
+        for (name, value) in &cfg.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| bad(format!("header name {name:?}: {e}")))?;
+            // The sink owns these: a second copy would make the request
+            // ambiguous to the receiver.
+            let owned = ["idempotency-key", "content-type"];
+            if owned.contains(&name.as_str()) {
+                return Err(bad(format!("header {name} is set by the sink")));
+            }
+            let mut value = HeaderValue::from_str(value)
+                .map_err(|e| bad(format!("value of header {name}: {e}")))?;
+            // Extra headers usually carry tokens: keep them out of `Debug`.
+            value.set_sensitive(true);
+            headers.push((name, value));
+        }
+
+        let password = resolve_password(
+            "http sink",
+            cfg.password.as_ref(),
+            cfg.password_env.as_deref(),
+        )?;
+        match (&cfg.username, password) {
+            (Some(user), password) => {
+                // RFC 7617: the first ':' ends the user-id.
+                if user.contains(':') {
+                    return Err(bad("`username` cannot contain ':'".into()));
+                }
+                if headers
+                    .iter()
+                    .any(|(n, _)| n == ureq::http::header::AUTHORIZATION)
+                {
+                    return Err(bad("both `username` and an Authorization header".into()));
+                }
+                let token = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{user}:{}", password.unwrap_or_default()));
+                let mut value = HeaderValue::from_str(&format!("Basic {token}"))
+                    .map_err(|e| bad(format!("basic auth: {e}")))?;
+                value.set_sensitive(true);
+                headers.push((ureq::http::header::AUTHORIZATION, value));
+            }
+            (None, Some(_)) => return Err(bad("a password without `username`".into())),
+            (None, None) => {}
+        }
+
+        let body = match cfg.format {
+            HttpFormat::Json if !cfg.form.is_empty() => {
+                return Err(bad("`form` is set but `format` is not \"form\"".into()));
+            }
+            HttpFormat::Json => Body::Json,
+            HttpFormat::Form if cfg.form.is_empty() => {
+                return Err(bad("`format = \"form\"` needs a `form` table".into()));
+            }
+            HttpFormat::Form => Body::Form(
+                cfg.form
+                    .iter()
+                    .map(|(k, v)| {
+                        Ok((
+                            k.clone(),
+                            Template::parse(v).map_err(|e| bad(format!("form.{k}: {e}")))?,
+                        ))
+                    })
+                    .collect::<Result<_, AlertsError>>()?,
+            ),
+        };
+
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_millis(cfg.timeout_ms)))
+            // Status codes are classified here, not turned into errors.
+            .http_status_as_error(false)
+            // A redirect of a POST is a config problem (wrong URL), and
+            // following it could re-send the alert elsewhere without the body.
+            .max_redirects(0)
+            .build()
+            .into();
+        Ok(HttpSink {
+            agent,
+            uri,
+            headers,
+            body,
+        })
+    }
+
+    /// One POST: the outcome of delivering `rec`.
+    fn post(&self, rec: &Outgoing) -> Result<(), SendError> {
+        // from_bytes, not from_str: an order id may hold UTF-8, which HTTP
+        // allows as opaque bytes; only control characters cannot be sent.
+        let key = HeaderValue::from_bytes(rec.alert_id.as_bytes()).map_err(|e| {
+            SendError::Permanent(format!(
+                "alert_id {:?} is not a valid header value: {e}",
+                rec.alert_id
+            ))
+        })?;
+        let mut req = self
+            .agent
+            .post(self.uri.clone())
+            .header("Idempotency-Key", key);
+        for (name, value) in &self.headers {
+            req = req.header(name, value);
+        }
+        let sent = match &self.body {
+            Body::Json => req.content_type("application/json").send(&rec.json[..]),
+            Body::Form(fields) => {
+                let record = record_fields(&rec.json).map_err(SendError::Permanent)?;
+                req.send_form(fields.iter().map(|(k, t)| (k.as_str(), t.render(&record))))
+            }
+        };
+        let mut resp = sent.map_err(transport_error)?;
+        let status = resp.status().as_u16();
+        let limit = if (200..300).contains(&status) {
+            DRAIN_BODY_BYTES
+        } else {
+            REASON_BODY_BYTES
+        };
+        let mut head = Vec::new();
+        // The status already decided the outcome; the body only adds detail,
+        // so a failure to read it is ignored.
+        let _ = resp
+            .body_mut()
+            .as_reader()
+            .take(limit)
+            .read_to_end(&mut head);
+        classify(status, &head)
+    }
+}
+
+impl Sink for HttpSink {
+    fn max_batch(&self) -> usize {
+        1
+    }
+
+    fn send(&mut self, batch: &[Outgoing]) -> Result<(), SendFailure> {
+        for (delivered, rec) in batch.iter().enumerate() {
+            self.post(rec)
+                .map_err(|error| SendFailure { delivered, error })?;
+        }
+        Ok(())
+    }
+}
+
+/// What a response status means for the alert: 2xx delivered; 408, 429 and
+/// 5xx worth retrying; a redirect or another 4xx never going to work as
+/// configured. `body` is the head of the response body, quoted in the reason.
+pub(crate) fn classify(status: u16, body: &[u8]) -> Result<(), SendError> {
+    let text = String::from_utf8_lossy(&body[..body.len().min(REASON_BODY_BYTES as usize)]);
+    let reason = format!("HTTP {status}: {}", text.trim());
+    match status {
+        200..=299 => Ok(()),
+        408 | 429 | 500..=599 => Err(SendError::Transient(reason)),
+        300..=399 => Err(SendError::Permanent(format!(
+            "HTTP {status}: redirect not followed (point `url` at the final location)"
+        ))),
+        400..=499 => Err(SendError::Permanent(reason)),
+        // 1xx leftovers or codes outside the standard ranges: a confused
+        // server or proxy, which may recover; never lose the alert over it.
+        _ => Err(SendError::Transient(reason)),
+    }
+}
+
+/// A request that got no response: timeouts, refused or dropped
+/// connections, DNS and TLS trouble may all clear up, so they are transient.
+/// Only a request the sink itself cannot form is permanent.
+fn transport_error(e: ureq::Error) -> SendError {
+    match e {
+        ureq::Error::Http(_) | ureq::Error::BadUri(_) => SendError::Permanent(e.to_string()),
+        e => SendError::Transient(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+#[path = "http_sink_tests.rs"]
+mod tests;

@@ -38,6 +38,24 @@ pub enum AlertsError {
     /// Writing `dump`'s output failed.
     #[error("writing dump output")]
     Output(#[source] io::Error),
+    /// A delivery cursor file exists but neither of its slots is valid. Never
+    /// reset silently: a wrong cursor would lose or duplicate alerts.
+    #[error("delivery cursor {}: {reason}", path.display())]
+    CursorCorrupt { path: PathBuf, reason: String },
+    /// A sink's configuration is invalid (unknown kind or key, a mode the kind
+    /// cannot honour, a bad name or value).
+    #[error("sink {sink:?}: {reason}")]
+    SinkConfig { sink: String, reason: String },
+    /// The OS refused to start a shipper thread.
+    #[error("starting the shipper thread of sink {sink:?}")]
+    ShipperThread {
+        sink: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A shipper thread panicked: a bug. Its cursor on disk is still consistent.
+    #[error("shipper of sink {sink:?} panicked (a bug): {message}")]
+    ShipperPanicked { sink: String, message: String },
 }
 
 /// Result with [`AlertsError`] as the default error.

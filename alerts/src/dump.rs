@@ -24,7 +24,7 @@ pub fn dump(dir: &Path, out: &mut impl Write) -> Result<u64> {
     Ok(count)
 }
 
-fn dump_line(line: &mut Vec<u8>, seq: u64, payload: &[u8]) -> Result<()> {
+pub(crate) fn dump_line(line: &mut Vec<u8>, seq: u64, payload: &[u8]) -> Result<()> {
     let bad = |reason: &str| AlertsError::BadPayload {
         seq,
         reason: reason.into(),

@@ -42,11 +42,24 @@ pub enum AlertsError {
     /// broker being down is not this: that is a transient send error).
     #[error("{sink} sink: {reason}")]
     Sink { sink: &'static str, reason: String },
-    /// A sink's configuration is unusable (bad URL, unknown template field,
-    /// missing secret). Found at construction, before any alert is sent, so a
-    /// typo stops the start instead of dead-lettering every alert.
-    #[error("sink config: {0}")]
-    SinkConfig(String),
+    /// A delivery cursor file exists but neither of its slots is valid. Never
+    /// reset silently: a wrong cursor would lose or duplicate alerts.
+    #[error("delivery cursor {}: {reason}", path.display())]
+    CursorCorrupt { path: PathBuf, reason: String },
+    /// A sink's configuration is invalid (unknown kind or key, a mode the kind
+    /// cannot honour, a bad name or value).
+    #[error("sink {sink:?}: {reason}")]
+    SinkConfig { sink: String, reason: String },
+    /// The OS refused to start a shipper thread.
+    #[error("starting the shipper thread of sink {sink:?}")]
+    ShipperThread {
+        sink: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A shipper thread panicked: a bug. Its cursor on disk is still consistent.
+    #[error("shipper of sink {sink:?} panicked (a bug): {message}")]
+    ShipperPanicked { sink: String, message: String },
 }
 
 /// Result with [`AlertsError`] as the default error.

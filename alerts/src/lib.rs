@@ -18,9 +18,19 @@
 //!   segment syncs the old one first and fsyncs the directory after creating the
 //!   new one, so only the last segment can ever be torn.
 //!
+//! - **Delivery** ([`delivery`], SPEC §4): one shipper thread per configured
+//!   sink ([`SinkConfig`] → [`spawn_shipper`]) reads the journal from the
+//!   sink's own persisted cursor (`DIR/cursors/<name>.cursor`), never past the
+//!   engine's durable head, marks each send in flight before it and delivered
+//!   after it, retries transient failures forever with back-off, dead-letters
+//!   permanent ones, and reports a send a crash left in doubt. Sinks: `file`
+//!   (exactly-once, reads its own tail), `stdout`, `command`.
+//!
 //! **Threads**: used by one writer thread (one [`Journal`] per directory, held by
 //! an OS lock on `DIR/LOCK`; `Journal` is `Send`), any number of readers, in any
-//! process, concurrently with the writer. Nothing here spawns threads.
+//! process, concurrently with the writer. The journal itself spawns no threads;
+//! [`spawn_shipper`] starts one per sink (named `ship-<name>`), and the
+//! `command` sink two short-lived helpers per run of its program.
 //!
 //! **Invariants**: seqs are gapless from 1 across segments; a segment's name is
 //! its first record's seq; readers, `verify` and `dump` never modify files.
@@ -35,6 +45,10 @@ mod segment;
 mod verify;
 mod writer;
 
+pub use delivery::{
+    CursorInfo, DeliveryMode, InDoubt, InDoubtAction, ShipperExit, ShipperHandle, ShipperReport,
+    ShipperSpec, SinkConfig, SinkStats, journal_last_seq, read_cursors, spawn_shipper,
+};
 pub use dump::dump;
 pub use error::{AlertsError, Result};
 pub use reader::JournalReader;

@@ -300,7 +300,7 @@ fn reopen_last(path: &Path, records: u64) -> Result<Active> {
     })
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_at(dir))

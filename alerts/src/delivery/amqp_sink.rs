@@ -51,10 +51,6 @@ pub const DEFAULT_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 /// The delivery modes an AMQP sink accepts, the default first. Exactly-once
 /// holds when the consumer deduplicates on `message_id` (= `alert_id`).
-#[allow(
-    dead_code,
-    reason = "read by the sink registry when it checks a configured mode"
-)]
 pub(crate) const MODES: &[DeliveryMode] = &[
     DeliveryMode::ExactlyOnce,
     DeliveryMode::AtLeastOnce,

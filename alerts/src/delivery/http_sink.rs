@@ -106,7 +106,10 @@ pub struct HttpSink {
 impl HttpSink {
     /// Validates `cfg` and builds the sink, without connecting.
     pub fn new(cfg: HttpSinkConfig) -> Result<HttpSink, AlertsError> {
-        let bad = |reason: String| AlertsError::SinkConfig(format!("http sink: {reason}"));
+        let bad = |reason: String| AlertsError::Sink {
+            sink: "http",
+            reason,
+        };
         let uri: Uri = cfg
             .url
             .parse()

@@ -10,6 +10,34 @@
 //! after the sink confirms it records the range delivered. A crash between the
 //! two leaves an *in-doubt* range, reported at the next start and handled per
 //! the sink's [`DeliveryMode`].
+//!
+//! Files: `config` (a `[sinks.<name>]` table → [`SinkConfig`]), `shipper`
+//! (spawn, handle, stats), `ship_loop` (the loop), `plan` (its pure start
+//! decisions), `cursor` (the two-slot cursor file and its sidecar), `record`
+//! (record → [`Outgoing`], dead-letter lines), `status` (read-only views for
+//! the CLI), and one file per sink kind: `file_sink`, `stdout_sink`,
+//! `command_sink`.
+
+mod command_sink;
+mod config;
+mod cursor;
+mod file_sink;
+mod plan;
+mod record;
+mod ship_loop;
+mod shipper;
+mod status;
+mod stdout_sink;
+
+pub use command_sink::CommandSinkConfig;
+pub use config::{SinkConfig, SinkSettings};
+pub use file_sink::FileSinkConfig;
+pub use plan::{InDoubt, InDoubtAction};
+pub use shipper::{
+    ShipperExit, ShipperHandle, ShipperReport, ShipperSpec, SinkStats, spawn_shipper,
+};
+pub use status::{CursorInfo, journal_last_seq, read_cursors};
+pub use stdout_sink::StdoutSinkConfig;
 
 pub mod amqp_sink;
 pub mod http_sink;

@@ -35,15 +35,17 @@ pub(crate) fn resolve_password(
     password_env: Option<&str>,
 ) -> Result<Option<String>, AlertsError> {
     match (password, password_env) {
-        (Some(_), Some(_)) => Err(AlertsError::SinkConfig(format!(
-            "{sink}: set either `password` or `password_env`, not both"
-        ))),
-        (Some(p), None) => Ok(Some(p.0.clone())),
-        (None, Some(var)) => std::env::var(var).map(Some).map_err(|e| {
-            AlertsError::SinkConfig(format!(
-                "{sink}: `password_env` names {var:?}, which cannot be read: {e}"
-            ))
+        (Some(_), Some(_)) => Err(AlertsError::SinkConfig {
+            sink: sink.to_owned(),
+            reason: "set either `password` or `password_env`, not both".into(),
         }),
+        (Some(p), None) => Ok(Some(p.0.clone())),
+        (None, Some(var)) => std::env::var(var)
+            .map(Some)
+            .map_err(|e| AlertsError::SinkConfig {
+                sink: sink.to_owned(),
+                reason: format!("`password_env` names {var:?}, which cannot be read: {e}"),
+            }),
         (None, None) => Ok(None),
     }
 }

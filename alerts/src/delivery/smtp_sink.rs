@@ -95,7 +95,10 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Validates `cfg` and builds the sink, without connecting.
     pub fn new(cfg: SmtpSinkConfig) -> Result<SmtpSink, AlertsError> {
-        let bad = |reason: String| AlertsError::SinkConfig(format!("smtp sink: {reason}"));
+        let bad = |reason: String| AlertsError::Sink {
+            sink: "smtp",
+            reason,
+        };
         if cfg.host.is_empty() {
             return Err(bad("`host` is empty".into()));
         }
@@ -189,8 +192,10 @@ impl Sink for SmtpSink {
 }
 
 fn tls_params(host: &str) -> Result<TlsParameters, AlertsError> {
-    TlsParameters::new(host.to_owned())
-        .map_err(|e| AlertsError::SinkConfig(format!("smtp sink: TLS for {host:?}: {e}")))
+    TlsParameters::new(host.to_owned()).map_err(|e| AlertsError::Sink {
+        sink: "smtp",
+        reason: format!("TLS for {host:?}: {e}"),
+    })
 }
 
 /// The human line that opens the e-mail body; the record follows it.

@@ -1,0 +1,294 @@
+//! Sink configuration: one `[sinks.<name>]` TOML table → [`SinkConfig`].
+//!
+//! The common keys (`kind`, `mode`, `retry_min_ms`, `retry_max_ms`,
+//! `dead_letter`) are taken out first; the rest must deserialize into the
+//! kind's own struct (`deny_unknown_fields`, so a typo is an error naming the
+//! key and the sink). Adding a kind: a variant in [`SinkSettings`] and one arm
+//! in each `match` below (`parse_settings`, `kind`, `modes`, `open`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::delivery::amqp_sink::{self, AmqpSink, AmqpSinkConfig};
+use crate::delivery::command_sink::{self, CommandSink, CommandSinkConfig};
+use crate::delivery::cursor::CURSORS_DIR;
+use crate::delivery::file_sink::{self, FileSink, FileSinkConfig};
+use crate::delivery::http_sink::{self, HttpSink, HttpSinkConfig};
+use crate::delivery::shipper::ShipperSpec;
+use crate::delivery::smtp_sink::{self, SmtpSink, SmtpSinkConfig};
+use crate::delivery::stdout_sink::{self, StdoutSink, StdoutSinkConfig};
+use crate::delivery::{DeliveryMode, Sink};
+use crate::error::{AlertsError, Result};
+
+/// The keys every sink table may carry, besides its kind's own.
+const COMMON_KEYS: [&str; 5] = [
+    "kind",
+    "mode",
+    "retry_min_ms",
+    "retry_max_ms",
+    "dead_letter",
+];
+/// How often a caught-up shipper polls the journal.
+const POLL_INTERVAL: Duration = Duration::from_millis(5);
+
+const HTTP: &str = "http";
+const SMTP: &str = "smtp";
+const AMQP: &str = "amqp";
+const HTTP_MODES: Modes = Modes {
+    default: http_sink::DEFAULT_MODE,
+    allowed: http_sink::MODES,
+};
+const SMTP_MODES: Modes = Modes {
+    default: smtp_sink::DEFAULT_MODE,
+    allowed: smtp_sink::MODES,
+};
+const AMQP_MODES: Modes = Modes {
+    default: DeliveryMode::ExactlyOnce,
+    allowed: amqp_sink::MODES,
+};
+
+/// The delivery modes a kind can honour, and the one it gets by default.
+#[derive(Debug)]
+pub(crate) struct Modes {
+    pub default: DeliveryMode,
+    pub allowed: &'static [DeliveryMode],
+}
+
+/// One configured sink.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    /// `[A-Za-z0-9_-]+`: it names files under `cursors/` and a metric label.
+    pub name: String,
+    pub mode: DeliveryMode,
+    pub retry_min_ms: u64,
+    pub retry_max_ms: u64,
+    /// Dead-letter JSON Lines file; empty means
+    /// `<journal_dir>/cursors/<name>.dead.jsonl`.
+    pub dead_letter: PathBuf,
+    pub settings: SinkSettings,
+}
+
+/// The kind-specific part of a sink's config.
+#[derive(Debug, Clone)]
+pub enum SinkSettings {
+    File(FileSinkConfig),
+    Stdout(StdoutSinkConfig),
+    Command(CommandSinkConfig),
+    Http(HttpSinkConfig),
+    Smtp(SmtpSinkConfig),
+    Amqp(AmqpSinkConfig),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Common {
+    kind: String,
+    mode: Option<DeliveryMode>,
+    #[serde(default = "default_retry_min_ms")]
+    retry_min_ms: u64,
+    #[serde(default = "default_retry_max_ms")]
+    retry_max_ms: u64,
+    #[serde(default)]
+    dead_letter: PathBuf,
+}
+
+fn default_retry_min_ms() -> u64 {
+    100
+}
+
+fn default_retry_max_ms() -> u64 {
+    30_000
+}
+
+impl SinkConfig {
+    /// Parses the table of sink `name` (see the module doc).
+    pub fn from_toml(name: &str, table: &toml::Table) -> Result<SinkConfig> {
+        let err = |reason: String| AlertsError::SinkConfig {
+            sink: name.to_string(),
+            reason,
+        };
+        check_name(name).map_err(err)?;
+        let (common, rest): (toml::Table, toml::Table) = table
+            .clone()
+            .into_iter()
+            .partition(|(k, _)| COMMON_KEYS.contains(&k.as_str()));
+        let common: Common = deserialize(common).map_err(err)?;
+        let settings = parse_settings(&common.kind, rest).map_err(err)?;
+        let modes = settings.modes();
+        let mode = common.mode.unwrap_or(modes.default);
+        if !modes.allowed.contains(&mode) {
+            let allowed: Vec<_> = modes.allowed.iter().map(|m| m.as_str()).collect();
+            return Err(err(format!(
+                "kind {:?} cannot be {}: {}; allowed: {}",
+                settings.kind(),
+                mode.as_str(),
+                why_not(mode),
+                allowed.join(", ")
+            )));
+        }
+        // Builds the sink once (destinations untouched) so its own checks,
+        // like an empty `command`, fail at parse time.
+        settings.open().map_err(err)?;
+        if common.retry_min_ms == 0 || common.retry_max_ms < common.retry_min_ms {
+            return Err(err(format!(
+                "need 0 < retry_min_ms <= retry_max_ms, got {} and {}",
+                common.retry_min_ms, common.retry_max_ms
+            )));
+        }
+        Ok(SinkConfig {
+            name: name.to_string(),
+            mode,
+            retry_min_ms: common.retry_min_ms,
+            retry_max_ms: common.retry_max_ms,
+            dead_letter: common.dead_letter,
+            settings,
+        })
+    }
+
+    /// Parses every sink of a `[sinks]` table (each value a table), in name
+    /// order.
+    pub fn all_from_toml(sinks: &toml::Table) -> Result<Vec<SinkConfig>> {
+        sinks
+            .iter()
+            .map(|(name, value)| match value {
+                toml::Value::Table(t) => SinkConfig::from_toml(name, t),
+                other => Err(AlertsError::SinkConfig {
+                    sink: name.clone(),
+                    reason: format!("expected a table, found a {}", other.type_str()),
+                }),
+            })
+            .collect()
+    }
+
+    /// The kind's name as written in configs (`"file"`, ...).
+    pub fn kind(&self) -> &'static str {
+        self.settings.kind()
+    }
+
+    /// Builds the sink. Never touches the destination (that happens in the
+    /// shipper, where failures are retried), so it fails only on config.
+    pub fn open_sink(&self) -> Result<Box<dyn Sink>> {
+        self.settings
+            .open()
+            .map_err(|reason| AlertsError::SinkConfig {
+                sink: self.name.clone(),
+                reason,
+            })
+    }
+
+    /// The [`ShipperSpec`] of this sink over the journal in `journal_dir`.
+    pub fn shipper_spec(&self, journal_dir: &Path, durable: Arc<AtomicU64>) -> ShipperSpec {
+        let dead_letter = if self.dead_letter.as_os_str().is_empty() {
+            journal_dir
+                .join(CURSORS_DIR)
+                .join(format!("{}.dead.jsonl", self.name))
+        } else {
+            self.dead_letter.clone()
+        };
+        ShipperSpec {
+            name: self.name.clone(),
+            kind: self.kind().to_string(),
+            mode: self.mode,
+            journal_dir: journal_dir.to_path_buf(),
+            durable,
+            retry_min: Duration::from_millis(self.retry_min_ms),
+            retry_max: Duration::from_millis(self.retry_max_ms),
+            dead_letter,
+            poll_interval: POLL_INTERVAL,
+        }
+    }
+}
+
+fn parse_settings(kind: &str, rest: toml::Table) -> std::result::Result<SinkSettings, String> {
+    match kind {
+        file_sink::KIND => deserialize(rest).map(SinkSettings::File),
+        stdout_sink::KIND => deserialize(rest).map(SinkSettings::Stdout),
+        command_sink::KIND => deserialize(rest).map(SinkSettings::Command),
+        HTTP => deserialize(rest).map(SinkSettings::Http),
+        SMTP => deserialize(rest).map(SinkSettings::Smtp),
+        AMQP => deserialize(rest).map(SinkSettings::Amqp),
+        other => Err(format!(
+            "unknown kind {other:?}; known: {}, {}, {}, {HTTP}, {SMTP}, {AMQP}",
+            file_sink::KIND,
+            stdout_sink::KIND,
+            command_sink::KIND
+        )),
+    }
+}
+
+impl SinkSettings {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SinkSettings::File(_) => file_sink::KIND,
+            SinkSettings::Stdout(_) => stdout_sink::KIND,
+            SinkSettings::Command(_) => command_sink::KIND,
+            SinkSettings::Http(_) => HTTP,
+            SinkSettings::Smtp(_) => SMTP,
+            SinkSettings::Amqp(_) => AMQP,
+        }
+    }
+
+    pub(crate) fn modes(&self) -> &'static Modes {
+        match self {
+            SinkSettings::File(_) => &file_sink::MODES,
+            SinkSettings::Stdout(_) => &stdout_sink::MODES,
+            SinkSettings::Command(_) => &command_sink::MODES,
+            SinkSettings::Http(_) => &HTTP_MODES,
+            SinkSettings::Smtp(_) => &SMTP_MODES,
+            SinkSettings::Amqp(_) => &AMQP_MODES,
+        }
+    }
+
+    fn open(&self) -> std::result::Result<Box<dyn Sink>, String> {
+        Ok(match self {
+            SinkSettings::File(c) => Box::new(FileSink::new(c)),
+            SinkSettings::Stdout(c) => Box::new(StdoutSink::new(c)),
+            SinkSettings::Command(c) => Box::new(CommandSink::new(c)?),
+            SinkSettings::Http(c) => Box::new(HttpSink::new(c.clone()).map_err(|e| e.to_string())?),
+            SinkSettings::Smtp(c) => Box::new(SmtpSink::new(c.clone()).map_err(|e| e.to_string())?),
+            SinkSettings::Amqp(c) => Box::new(AmqpSink::new(c.clone()).map_err(|e| e.to_string())?),
+        })
+    }
+}
+
+/// Why a kind may refuse `mode`, for the error message.
+fn why_not(mode: DeliveryMode) -> &'static str {
+    match mode {
+        DeliveryMode::ExactlyOnce => {
+            "exactly-once needs a sink that can deduplicate on alert_id or read back what it holds"
+        }
+        DeliveryMode::AtLeastOnce | DeliveryMode::AtMostOnce => {
+            "this sink deduplicates, so it is always exactly-once"
+        }
+    }
+}
+
+fn check_name(name: &str) -> std::result::Result<(), String> {
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            "sink names must match [A-Za-z0-9_-]+ (they become file names and metric labels)"
+                .into(),
+        )
+    }
+}
+
+fn deserialize<T: DeserializeOwned>(table: toml::Table) -> std::result::Result<T, String> {
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

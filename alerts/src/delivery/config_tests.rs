@@ -1,0 +1,107 @@
+//! Tests of sink config parsing.
+
+use super::*;
+
+fn parse(name: &str, text: &str) -> Result<SinkConfig> {
+    let table: toml::Table = toml::from_str(text).expect("toml");
+    SinkConfig::from_toml(name, &table)
+}
+
+fn error(name: &str, text: &str) -> String {
+    parse(name, text).expect_err("must fail").to_string()
+}
+
+#[test]
+fn defaults_per_kind() {
+    let file = parse("archive", "kind = \"file\"\npath = \"/tmp/a.jsonl\"").expect("file");
+    assert_eq!(file.mode, DeliveryMode::ExactlyOnce);
+    assert_eq!((file.retry_min_ms, file.retry_max_ms), (100, 30_000));
+    assert_eq!(file.kind(), "file");
+    let SinkSettings::File(f) = &file.settings else {
+        panic!("file settings");
+    };
+    assert!(f.fsync);
+    let out = parse("out", "kind = \"stdout\"").expect("stdout");
+    assert_eq!(out.mode, DeliveryMode::AtLeastOnce);
+    let cmd = parse(
+        "page",
+        "kind = \"command\"\ncommand = [\"notify\", \"-x\"]\nmode = \"at-most-once\"\nretry_min_ms = 5",
+    )
+    .expect("command");
+    assert_eq!(cmd.mode, DeliveryMode::AtMostOnce);
+    assert_eq!(cmd.retry_min_ms, 5);
+    let SinkSettings::Command(c) = &cmd.settings else {
+        panic!("command settings");
+    };
+    assert_eq!((c.command.len(), c.timeout_ms), (2, 10_000));
+}
+
+#[test]
+fn spec_paths() {
+    let cfg = parse("out", "kind = \"stdout\"").expect("stdout");
+    let spec = cfg.shipper_spec(Path::new("/j"), Arc::new(AtomicU64::new(0)));
+    assert_eq!(spec.dead_letter, Path::new("/j/cursors/out.dead.jsonl"));
+    assert_eq!(spec.kind, "stdout");
+    let cfg = parse("out", "kind = \"stdout\"\ndead_letter = \"/d.jsonl\"").expect("stdout");
+    let spec = cfg.shipper_spec(Path::new("/j"), Arc::new(AtomicU64::new(0)));
+    assert_eq!(spec.dead_letter, Path::new("/d.jsonl"));
+}
+
+#[test]
+fn errors_name_the_sink_and_the_problem() {
+    let e = error("a", "kind = \"file\"\npath = \"x\"\nfsnyc = true");
+    assert!(e.contains("\"a\"") && e.contains("fsnyc"), "{e}");
+    let e = error("a", "path = \"x\"");
+    assert!(e.contains("kind"), "{e}");
+    let e = error("a", "kind = \"carrier-pigeon\"");
+    assert!(
+        e.contains("unknown kind") && e.contains("carrier-pigeon"),
+        "{e}"
+    );
+    let e = error(
+        "a",
+        "kind = \"command\"\ncommand = [\"x\"]\nmode = \"exactly-once\"",
+    );
+    assert!(
+        e.contains("cannot be exactly-once") && e.contains("at-least-once"),
+        "{e}"
+    );
+    let e = error(
+        "a",
+        "kind = \"file\"\npath = \"x\"\nmode = \"at-least-once\"",
+    );
+    assert!(e.contains("always exactly-once"), "{e}");
+    let e = error("a", "kind = \"stdout\"\nmode = \"exactly_once\"");
+    assert!(e.contains("exactly_once"), "{e}");
+    let e = error("a", "kind = \"file\"");
+    assert!(e.contains("path"), "{e}");
+    let e = error(
+        "a",
+        "kind = \"stdout\"\nretry_min_ms = 10\nretry_max_ms = 5",
+    );
+    assert!(e.contains("retry_min_ms"), "{e}");
+    for bad in ["", "a b", "../x", "é"] {
+        let e = error(bad, "kind = \"stdout\"");
+        assert!(e.contains("[A-Za-z0-9_-]+"), "{e}");
+    }
+}
+
+#[test]
+fn sink_checks_run_at_parse() {
+    let e = error("c", "kind = \"command\"\ncommand = []");
+    assert!(e.contains("must name a program"), "{e}");
+    let cfg = parse("c", "kind = \"command\"\ncommand = [\"true\"]").expect("parses");
+    assert!(cfg.open_sink().is_ok());
+}
+
+#[test]
+fn all_sinks_of_a_table() {
+    let table: toml::Table =
+        toml::from_str("[b]\nkind = \"stdout\"\n[a]\nkind = \"file\"\npath = \"p\"\n")
+            .expect("toml");
+    let all = SinkConfig::all_from_toml(&table).expect("parse");
+    let names: Vec<_> = all.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    let bad: toml::Table = toml::from_str("a = 1").expect("toml");
+    assert!(SinkConfig::all_from_toml(&bad).is_err());
+}

@@ -1,0 +1,164 @@
+//! Pure decisions of a shipper's start: what the loaded cursor and the sink's
+//! own view mean, executed by the shipper loop (I/O stays there).
+
+use crate::delivery::DeliveryMode;
+use crate::delivery::cursor::CursorState;
+
+/// A send interrupted by a crash: `from..=to` may or may not have arrived.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InDoubt {
+    pub from: u64,
+    pub to: u64,
+    /// What the shipper does about it, per the sink's mode.
+    pub action: InDoubtAction,
+    /// The `alert_id`s of the range, when cheap to read (a few records).
+    pub alert_ids: Vec<String>,
+}
+
+impl InDoubt {
+    /// Records in the range.
+    pub fn records(&self) -> u64 {
+        self.to - self.from + 1
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InDoubtAction {
+    /// Sent again: the sink deduplicates (exactly-once) or accepts a duplicate
+    /// (at-least-once).
+    Resent,
+    /// Skipped: a loss is possible, a duplicate is not (at-most-once).
+    Skipped,
+}
+
+/// What to do with the cursor found at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StartPlan {
+    /// The in-doubt range, if the last run crashed mid-send.
+    pub in_doubt: Option<(u64, u64, InDoubtAction)>,
+    /// The cursor to persist before shipping (`None`: keep what is on disk).
+    pub store: Option<CursorState>,
+    /// Resume after this seq.
+    pub delivered: u64,
+}
+
+pub(crate) fn plan_start(cursor: CursorState, mode: DeliveryMode) -> StartPlan {
+    if cursor.in_flight_to <= cursor.delivered {
+        return StartPlan {
+            in_doubt: None,
+            store: None,
+            delivered: cursor.delivered,
+        };
+    }
+    let (from, to) = (cursor.delivered + 1, cursor.in_flight_to);
+    match mode {
+        // The in-flight mark stays on disk until the resend settles it, so a
+        // second crash still reports the range.
+        DeliveryMode::ExactlyOnce | DeliveryMode::AtLeastOnce => StartPlan {
+            in_doubt: Some((from, to, InDoubtAction::Resent)),
+            store: None,
+            delivered: cursor.delivered,
+        },
+        DeliveryMode::AtMostOnce => StartPlan {
+            in_doubt: Some((from, to, InDoubtAction::Skipped)),
+            store: Some(CursorState::settled(to)),
+            delivered: to,
+        },
+    }
+}
+
+/// After the sink's `recover` reported holding up to `held`: the seq to resume
+/// after. The sink is the truth for what it holds, so only ever moves forward
+/// (a sink behind the cursor was truncated by someone; resending would not
+/// restore a guarantee the cursor already gave away).
+pub(crate) fn apply_recovered(delivered: u64, held: Option<u64>) -> Option<u64> {
+    held.filter(|&h| h > delivered)
+}
+
+/// The back-off after `failures` consecutive transient failures (1 = first):
+/// `min * 2^(failures-1)`, capped at `max`.
+pub(crate) fn backoff(
+    failures: u32,
+    min: std::time::Duration,
+    max: std::time::Duration,
+) -> std::time::Duration {
+    let factor = 1u32
+        .checked_shl(failures.saturating_sub(1))
+        .unwrap_or(u32::MAX);
+    min.saturating_mul(factor).min(max).max(min.min(max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const MODES: [DeliveryMode; 3] = [
+        DeliveryMode::ExactlyOnce,
+        DeliveryMode::AtLeastOnce,
+        DeliveryMode::AtMostOnce,
+    ];
+
+    #[test]
+    fn settled_cursor_resumes_in_every_mode() {
+        for mode in MODES {
+            for d in [0, 1, 42] {
+                let plan = plan_start(CursorState::settled(d), mode);
+                assert_eq!(
+                    plan,
+                    StartPlan {
+                        in_doubt: None,
+                        store: None,
+                        delivered: d
+                    }
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn in_doubt_range_per_mode() {
+        let cursor = CursorState {
+            delivered: 4,
+            in_flight_to: 8,
+        };
+        for mode in MODES {
+            let plan = plan_start(cursor, mode);
+            let (from, to, action) = plan.in_doubt.expect("in doubt");
+            assert_eq!((from, to), (5, 8));
+            match mode {
+                DeliveryMode::AtMostOnce => {
+                    assert_eq!(action, InDoubtAction::Skipped);
+                    assert_eq!(plan.delivered, 8);
+                    assert_eq!(plan.store, Some(CursorState::settled(8)));
+                }
+                _ => {
+                    assert_eq!(action, InDoubtAction::Resent);
+                    assert_eq!(plan.delivered, 4);
+                    assert_eq!(plan.store, None);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn recovered_only_moves_forward() {
+        assert_eq!(apply_recovered(4, None), None);
+        assert_eq!(apply_recovered(4, Some(3)), None);
+        assert_eq!(apply_recovered(4, Some(4)), None);
+        assert_eq!(apply_recovered(4, Some(6)), Some(6));
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_secs(30));
+        let got: Vec<_> = (1..=4).map(|f| backoff(f, min, max).as_millis()).collect();
+        assert_eq!(got, [100, 200, 400, 800]);
+        assert_eq!(
+            backoff(10, min, max),
+            Duration::from_millis(51_200).min(max)
+        );
+        assert_eq!(backoff(200, min, max), max);
+        assert_eq!(backoff(0, min, max), min);
+    }
+}

@@ -1,0 +1,370 @@
+//! One shipper's loop: start (in-doubt range, sink recovery), then read the
+//! journal up to the durable head, batch, mark in flight, send, settle.
+//!
+//! Cursor protocol per send: persist `{delivered, in_flight_to = last}`
+//! *before* `Sink::send`, persist `{last, last}` after it returns `Ok`. A
+//! crash in between leaves the in-doubt range that the next start reports.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crate::delivery::cursor::{CursorFile, CursorState};
+use crate::delivery::plan::{InDoubt, apply_recovered, backoff, plan_start};
+use crate::delivery::record::{
+    alert_id, append_dead_letter, dead_letter_line, raw_record, to_outgoing,
+};
+use crate::delivery::shipper::{Control, ShipperExit, ShipperReport, ShipperSpec, SinkStats};
+use crate::delivery::{Outgoing, SendError, SendFailure, Sink};
+use crate::error::Result;
+use crate::reader::JournalReader;
+
+/// In-doubt `alert_id`s read back for the report; past this only the range.
+const IN_DOUBT_IDS: u64 = 16;
+
+/// The journal could not be read just now (already logged); the reader is
+/// reopened at the same seq after a back-off.
+struct Unreadable;
+
+pub(crate) struct Shipper {
+    spec: ShipperSpec,
+    sink: Box<dyn Sink>,
+    cursor: CursorFile,
+    stats: Arc<SinkStats>,
+    control: Arc<Control>,
+    reader: Option<JournalReader>,
+    /// The seq the reader yields next.
+    next_read: u64,
+    /// A record read but not batched yet (it must go alone to dead-letter).
+    peeked: Option<(u64, Vec<u8>)>,
+    /// Records read, not yet delivered; kept across retries.
+    batch: Vec<Outgoing>,
+    /// Consecutive transient failures (sink or journal), for the back-off.
+    failures: u32,
+    in_doubt: Option<InDoubt>,
+}
+
+impl Shipper {
+    pub(crate) fn new(
+        spec: ShipperSpec,
+        sink: Box<dyn Sink>,
+        cursor: CursorFile,
+        stats: Arc<SinkStats>,
+        control: Arc<Control>,
+    ) -> Self {
+        Self {
+            spec,
+            sink,
+            cursor,
+            stats,
+            control,
+            reader: None,
+            next_read: 1,
+            peeked: None,
+            batch: Vec::new(),
+            failures: 0,
+            in_doubt: None,
+        }
+    }
+
+    pub(crate) fn run(mut self) -> Result<ShipperReport> {
+        let result = self.start().and_then(|stopped| match stopped {
+            Some(exit) => Ok(exit),
+            None => self.ship(),
+        });
+        match result {
+            Ok(exit) => Ok(self.report(exit)),
+            Err(e) => {
+                tracing::error!(
+                    sink = %self.spec.name,
+                    error = %e,
+                    "shipper stopped: cannot record progress",
+                );
+                Err(e)
+            }
+        }
+    }
+
+    fn delivered(&self) -> u64 {
+        self.cursor.state().delivered
+    }
+
+    /// Handles the cursor found on disk and the sink's own view. Returns an
+    /// exit if asked to stop while the sink's recovery kept failing.
+    fn start(&mut self) -> Result<Option<ShipperExit>> {
+        let found = self.cursor.state();
+        let plan = plan_start(found, self.spec.mode);
+        if let Some((from, to, action)) = plan.in_doubt {
+            let alert_ids = self.read_alert_ids(from, to);
+            tracing::warn!(
+                sink = %self.spec.name, from, to, ?action, ?alert_ids,
+                "delivery in doubt: a crash interrupted this send"
+            );
+            let in_doubt = InDoubt {
+                from,
+                to,
+                action,
+                alert_ids,
+            };
+            SinkStats::add(&self.stats.in_doubt, in_doubt.records());
+            self.in_doubt = Some(in_doubt);
+        }
+        if let Some(state) = plan.store {
+            self.cursor.store(state)?;
+        }
+        let held = loop {
+            if let Some(exit) = self.exit_requested() {
+                return Ok(Some(exit));
+            }
+            match self.sink.recover() {
+                Ok(held) => break held,
+                // Even "permanent": the sink cannot start, and skipping
+                // records for that would lose them; an operator fixes it.
+                Err(SendError::Transient(reason) | SendError::Permanent(reason)) => {
+                    SinkStats::add(&self.stats.retried, 1);
+                    self.back_off("sink recovery failed", &reason);
+                }
+            }
+        };
+        self.failures = 0;
+        if let Some(held) = apply_recovered(plan.delivered, held) {
+            tracing::info!(
+                sink = %self.spec.name,
+                cursor = plan.delivered,
+                held,
+                "sink already holds records past the cursor; resuming after them",
+            );
+            let in_flight_to = held.max(self.cursor.state().in_flight_to);
+            self.cursor.store(CursorState {
+                delivered: held,
+                in_flight_to,
+            })?;
+        } else if let Some(held) = held.filter(|&h| h < plan.delivered) {
+            tracing::warn!(
+                sink = %self.spec.name,
+                cursor = plan.delivered,
+                held,
+                "sink holds less than the cursor says was delivered; not resending",
+            );
+        }
+        self.publish_cursor();
+        self.next_read = self.delivered() + 1;
+        Ok(None)
+    }
+
+    fn ship(&mut self) -> Result<ShipperExit> {
+        loop {
+            if let Some(exit) = self.exit_requested() {
+                return Ok(exit);
+            }
+            let mut limit = self.spec.durable.load(Ordering::Acquire);
+            if let Some((target, _)) = self.control.command().finish {
+                limit = limit.min(target);
+            }
+            if self.batch.is_empty() {
+                let read_failed = self.fill(limit)?;
+                if self.batch.is_empty() {
+                    if read_failed {
+                        self.back_off("reading the journal failed", "see the previous warning");
+                    } else {
+                        self.control.sleep(self.spec.poll_interval);
+                    }
+                    continue;
+                }
+            }
+            self.send_batch()?;
+        }
+    }
+
+    fn exit_requested(&self) -> Option<ShipperExit> {
+        let command = self.control.command();
+        if command.stop {
+            return Some(ShipperExit::Stopped);
+        }
+        let (target, deadline) = command.finish?;
+        let delivered = self.delivered();
+        if delivered >= target {
+            Some(ShipperExit::Finished)
+        } else if Instant::now() >= deadline {
+            Some(ShipperExit::Deadline {
+                behind: target - delivered,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Batches records up to `limit` (the durable head). Returns true if the
+    /// journal could not be read (the reader is reopened on the next call).
+    fn fill(&mut self, limit: u64) -> Result<bool> {
+        let max = self.sink.max_batch().max(1);
+        while self.batch.len() < max {
+            let record = match self.peeked.take() {
+                Some(r) => r,
+                None if self.next_read > limit => break,
+                None => match self.read_next() {
+                    Ok(Some(r)) => r,
+                    Ok(None) => break,
+                    Err(Unreadable) => return Ok(true),
+                },
+            };
+            match to_outgoing(record.0, &record.1) {
+                Ok(out) => self.batch.push(out),
+                // Sends stay in seq order: the bad record waits for the batch.
+                Err(_) if !self.batch.is_empty() => {
+                    self.peeked = Some(record);
+                    break;
+                }
+                Err(e) => {
+                    let (seq, payload) = record;
+                    let id = alert_id(&payload).unwrap_or_else(|| format!("seq:{seq}"));
+                    self.dead_letter(seq, &id, &e.to_string(), &raw_record(&payload))?;
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    fn read_next(&mut self) -> std::result::Result<Option<(u64, Vec<u8>)>, Unreadable> {
+        let reader = match &mut self.reader {
+            Some(r) => r,
+            None => match JournalReader::open(&self.spec.journal_dir, self.next_read) {
+                Ok(r) => self.reader.insert(r),
+                Err(e) => return Err(self.read_error(&e.to_string())),
+            },
+        };
+        match reader.next() {
+            None => Ok(None),
+            Some(Ok((seq, payload))) if seq == self.next_read => {
+                self.next_read += 1;
+                Ok(Some((seq, payload)))
+            }
+            Some(Ok((seq, _))) => {
+                let reason = format!("expected seq {}, read {seq}", self.next_read);
+                Err(self.read_error(&reason))
+            }
+            Some(Err(e)) => Err(self.read_error(&e.to_string())),
+        }
+    }
+
+    fn read_error(&mut self, reason: &str) -> Unreadable {
+        tracing::warn!(
+            sink = %self.spec.name,
+            seq = self.next_read,
+            reason,
+            "reading the journal failed; will reopen",
+        );
+        self.reader = None;
+        Unreadable
+    }
+
+    fn send_batch(&mut self) -> Result<()> {
+        let delivered = self.delivered();
+        let last = self.batch.last().map_or(delivered, |o| o.seq);
+        self.cursor.store(CursorState {
+            delivered,
+            in_flight_to: last,
+        })?;
+        let (done, error) = match self.sink.send(&self.batch) {
+            Ok(()) => (self.batch.len(), None),
+            Err(SendFailure { delivered, error }) => (delivered.min(self.batch.len()), Some(error)),
+        };
+        let settled = self
+            .batch
+            .drain(..done)
+            .next_back()
+            .map_or(delivered, |o| o.seq);
+        SinkStats::add(&self.stats.delivered, done as u64);
+        self.settle(settled)?;
+        match error {
+            None => self.failures = 0,
+            Some(SendError::Transient(reason)) => {
+                SinkStats::add(&self.stats.retried, 1);
+                self.back_off("send failed; retrying", &reason);
+            }
+            Some(SendError::Permanent(reason)) => {
+                if self.batch.is_empty() {
+                    tracing::warn!(
+                        sink = %self.spec.name,
+                        reason,
+                        "sink reported a failure after the last record (a sink bug); ignored",
+                    );
+                    return Ok(());
+                }
+                let out = self.batch.remove(0);
+                self.dead_letter(out.seq, &out.alert_id, &reason, &out.json)?;
+                self.failures = 0;
+            }
+        }
+        Ok(())
+    }
+
+    fn settle(&mut self, seq: u64) -> Result<()> {
+        self.cursor.store(CursorState::settled(seq))?;
+        self.publish_cursor();
+        Ok(())
+    }
+
+    /// Writes the dead-letter line (fsynced) and then moves the cursor past
+    /// the record, so a crash in between at worst dead-letters it twice.
+    fn dead_letter(&mut self, seq: u64, id: &str, reason: &str, record: &[u8]) -> Result<()> {
+        tracing::warn!(
+            sink = %self.spec.name,
+            seq,
+            alert_id = id,
+            reason,
+            "permanent failure; record dead-lettered",
+        );
+        let line = dead_letter_line(seq, id, &self.spec.name, reason, record);
+        append_dead_letter(&self.spec.dead_letter, &line)?;
+        SinkStats::add(&self.stats.failed, 1);
+        self.settle(seq)
+    }
+
+    fn back_off(&mut self, what: &str, reason: &str) {
+        self.failures = self.failures.saturating_add(1);
+        let wait = backoff(self.failures, self.spec.retry_min, self.spec.retry_max);
+        tracing::warn!(
+            sink = %self.spec.name,
+            reason,
+            attempt = self.failures,
+            wait_ms = wait.as_millis() as u64,
+            "{what}",
+        );
+        self.control.sleep(wait);
+    }
+
+    fn publish_cursor(&self) {
+        self.stats.cursor.store(self.delivered(), Ordering::Relaxed);
+    }
+
+    /// The `alert_id`s of `from..=to`, if the range is small; best effort.
+    fn read_alert_ids(&self, from: u64, to: u64) -> Vec<String> {
+        if to - from >= IN_DOUBT_IDS {
+            return Vec::new();
+        }
+        let Ok(reader) = JournalReader::open(&self.spec.journal_dir, from) else {
+            return Vec::new();
+        };
+        reader
+            .map_while(|r| r.ok())
+            .take_while(|(seq, _)| *seq <= to)
+            .map(|(seq, p)| alert_id(&p).unwrap_or_else(|| format!("seq:{seq}")))
+            .collect()
+    }
+
+    fn report(&self, exit: ShipperExit) -> ShipperReport {
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        ShipperReport {
+            name: self.spec.name.clone(),
+            kind: self.spec.kind.clone(),
+            mode: self.spec.mode,
+            cursor: self.delivered(),
+            delivered: load(&self.stats.delivered),
+            retried: load(&self.stats.retried),
+            failed: load(&self.stats.failed),
+            in_doubt: self.in_doubt.clone(),
+            exit,
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! End-to-end shipping: a journal written with `Journal`, shippers run over it
+//! with real and scripted sinks, and crashes simulated by a sink that panics
+//! mid-send (the shipper thread dies with its cursor marked in flight, as a
+//! SIGKILL would leave it).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use alerts::delivery::{Outgoing, SendError, SendFailure, Sink};
+use alerts::{
+    AlertsError, DeliveryMode, InDoubtAction, Journal, JournalOptions, ShipperExit, ShipperReport,
+    ShipperSpec, SinkConfig, read_cursors, spawn_shipper,
+};
+
+fn write_journal(dir: &Path, from: u64, to: u64) {
+    let (mut j, _) = Journal::open(dir, JournalOptions { segment_bytes: 512 }).expect("open");
+    for i in from..=to {
+        let payload = format!(r#"{{"alert_id":"overfill:o{i}","kind":"overfill","filled":{i}}}"#);
+        assert_eq!(j.append(payload.as_bytes()).expect("append"), i);
+    }
+    j.sync().expect("sync");
+}
+
+fn dump_lines(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    alerts::dump(dir, &mut out).expect("dump");
+    String::from_utf8(out)
+        .expect("utf8")
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn file_lines(path: &Path) -> Vec<String> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => t.lines().map(String::from).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn spec(journal: &Path, name: &str, kind: &str, mode: DeliveryMode, durable: u64) -> ShipperSpec {
+    ShipperSpec {
+        name: name.into(),
+        kind: kind.into(),
+        mode,
+        journal_dir: journal.to_path_buf(),
+        durable: Arc::new(AtomicU64::new(durable)),
+        retry_min: Duration::from_millis(1),
+        retry_max: Duration::from_millis(10),
+        dead_letter: journal.join("cursors").join(format!("{name}.dead.jsonl")),
+        poll_interval: Duration::from_millis(2),
+    }
+}
+
+fn file_config(name: &str, path: &Path) -> SinkConfig {
+    let text = format!(
+        "kind = \"file\"\npath = {:?}\nretry_min_ms = 1\nretry_max_ms = 10",
+        path
+    );
+    SinkConfig::from_toml(name, &toml::from_str(&text).expect("toml")).expect("config")
+}
+
+/// Runs a shipper until everything durable is delivered.
+fn ship_all(spec: ShipperSpec, sink: Box<dyn Sink>) -> ShipperReport {
+    let handle = spawn_shipper(spec, sink).expect("spawn");
+    handle.finish(Instant::now() + Duration::from_secs(60));
+    let report = handle.join().expect("join");
+    assert_eq!(report.exit, ShipperExit::Finished);
+    report
+}
+
+fn ship_file(journal: &Path, out: &Path, durable: u64) -> ShipperReport {
+    let cfg = file_config("archive", out);
+    let spec = cfg.shipper_spec(journal, Arc::new(AtomicU64::new(durable)));
+    ship_all(spec, cfg.open_sink().expect("sink"))
+}
+
+/// Appends `lines` (plus `torn` bytes of a next line) to `path`, then panics:
+/// a crash after the sink got the data, before the shipper heard back.
+struct CrashingFileSink {
+    path: PathBuf,
+    torn: &'static str,
+}
+
+impl Sink for CrashingFileSink {
+    fn max_batch(&self) -> usize {
+        4
+    }
+    fn send(&mut self, batch: &[Outgoing]) -> Result<(), SendFailure> {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .expect("open");
+        for o in batch {
+            f.write_all(&o.json).expect("write");
+            f.write_all(b"\n").expect("write");
+        }
+        f.write_all(self.torn.as_bytes()).expect("write");
+        panic!("simulated crash during send");
+    }
+}
+
+/// Ships 1..=4 cleanly, then crashes during the send of 5..=8 after the sink
+/// wrote `torn` extra bytes of line 9 (never complete lines past 8).
+fn crash_during_second_send(journal: &Path, out: &Path, torn: &'static str, keep: usize) {
+    ship_file(journal, out, 4);
+    let sink = CrashingFileSink {
+        path: out.to_path_buf(),
+        torn,
+    };
+    let spec = file_config("archive", out).shipper_spec(journal, Arc::new(AtomicU64::new(8)));
+    let err = spawn_shipper(spec, Box::new(sink))
+        .expect("spawn")
+        .join()
+        .expect_err("crash");
+    assert!(matches!(err, AlertsError::ShipperPanicked { .. }), "{err}");
+    // Keep only the first `keep` records the crashing send wrote.
+    let mut lines = file_lines(out);
+    lines.truncate(4 + keep);
+    let mut text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    text.push_str(torn);
+    std::fs::write(out, text).expect("rewrite");
+    let cursors = read_cursors(journal).expect("cursors");
+    assert_eq!((cursors[0].delivered, cursors[0].in_flight_to), (4, 8));
+}
+
+#[test]
+fn file_sink_ships_exactly_the_dump() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (journal, out) = (dir.path().join("j"), dir.path().join("out.jsonl"));
+    write_journal(&journal, 1, 50);
+    let report = ship_file(&journal, &out, 50);
+    assert_eq!(
+        (report.cursor, report.delivered, report.in_doubt),
+        (50, 50, None)
+    );
+    assert_eq!(file_lines(&out), dump_lines(&journal));
+    let cursors = read_cursors(&journal).expect("cursors");
+    assert_eq!(cursors.len(), 1);
+    let c = &cursors[0];
+    assert_eq!(
+        (c.name.as_str(), c.kind.as_deref()),
+        ("archive", Some("file"))
+    );
+    assert_eq!(
+        (c.mode, c.delivered, c.in_flight_to),
+        (Some(DeliveryMode::ExactlyOnce), 50, 50)
+    );
+    assert_eq!(alerts::journal_last_seq(&journal).expect("last"), Some(50));
+    // More records later: the next run continues from the cursor.
+    write_journal(&journal, 51, 60);
+    let report = ship_file(&journal, &out, 60);
+    assert_eq!(report.delivered, 10);
+    assert_eq!(file_lines(&out), dump_lines(&journal));
+}
+
+#[test]
+fn in_flight_range_already_in_the_file_is_not_written_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (journal, out) = (dir.path().join("j"), dir.path().join("out.jsonl"));
+    write_journal(&journal, 1, 12);
+    crash_during_second_send(&journal, &out, "", 4);
+    let report = ship_file(&journal, &out, 12);
+    let in_doubt = report.in_doubt.expect("in doubt reported");
+    assert_eq!(
+        (in_doubt.from, in_doubt.to, in_doubt.action),
+        (5, 8, InDoubtAction::Resent)
+    );
+    assert_eq!(
+        in_doubt.alert_ids,
+        ["overfill:o5", "overfill:o6", "overfill:o7", "overfill:o8"]
+    );
+    // The file held 5..=8 already: only 9..=12 were sent.
+    assert_eq!(report.delivered, 4);
+    assert_eq!(file_lines(&out), dump_lines(&journal));
+}
+
+#[test]
+fn torn_last_line_is_cut_and_resent_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (journal, out) = (dir.path().join("j"), dir.path().join("out.jsonl"));
+    write_journal(&journal, 1, 10);
+    // Records 5 and 6 reached the file, then half of 7.
+    crash_during_second_send(&journal, &out, "{\"seq\":7,\"alert_id\":\"over", 2);
+    let report = ship_file(&journal, &out, 10);
+    assert_eq!(report.in_doubt.map(|d| (d.from, d.to)), Some((5, 8)));
+    assert_eq!(report.delivered, 4); // 7..=10
+    assert_eq!(file_lines(&out), dump_lines(&journal));
+}
+
+#[test]
+fn nothing_past_the_durable_head_is_shipped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (journal, out) = (dir.path().join("j"), dir.path().join("out.jsonl"));
+    write_journal(&journal, 1, 10);
+    let cfg = file_config("archive", &out);
+    let durable = Arc::new(AtomicU64::new(6));
+    let handle = spawn_shipper(
+        cfg.shipper_spec(&journal, Arc::clone(&durable)),
+        cfg.open_sink().expect("sink"),
+    )
+    .expect("spawn");
+    let stats = handle.stats();
+    while stats.cursor.load(Ordering::Relaxed) < 6 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Give it many polls to (wrongly) go further.
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(file_lines(&out), dump_lines(&journal)[..6]);
+    durable.store(10, Ordering::Release);
+    handle.finish(Instant::now() + Duration::from_secs(60));
+    let report = handle.join().expect("join");
+    assert_eq!((report.cursor, report.exit), (10, ShipperExit::Finished));
+    assert_eq!(file_lines(&out), dump_lines(&journal));
+}
+
+/// A scripted sink: fails `transient` times, dead-letters `permanent` seqs.
+struct FlakySink {
+    got: Arc<Mutex<Vec<u64>>>,
+    transient: u32,
+    permanent: Vec<u64>,
+}
+
+impl Sink for FlakySink {
+    fn max_batch(&self) -> usize {
+        3
+    }
+    fn send(&mut self, batch: &[Outgoing]) -> Result<(), SendFailure> {
+        if self.transient > 0 {
+            self.transient -= 1;
+            return Err(SendFailure {
+                delivered: 0,
+                error: SendError::Transient("endpoint down".into()),
+            });
+        }
+        for (i, o) in batch.iter().enumerate() {
+            if self.permanent.contains(&o.seq) {
+                return Err(SendFailure {
+                    delivered: i,
+                    error: SendError::Permanent(format!("rejected {}", o.alert_id)),
+                });
+            }
+            self.got.lock().expect("lock").push(o.seq);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn transient_is_retried_permanent_is_dead_lettered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("j");
+    write_journal(&journal, 1, 10);
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = FlakySink {
+        got: Arc::clone(&got),
+        transient: 2,
+        permanent: vec![5],
+    };
+    let spec = spec(&journal, "flaky", "test", DeliveryMode::AtLeastOnce, 10);
+    let dead = spec.dead_letter.clone();
+    let handle = spawn_shipper(spec, Box::new(sink)).expect("spawn");
+    let stats = handle.stats();
+    handle.finish(Instant::now() + Duration::from_secs(60));
+    let report = handle.join().expect("join");
+    assert_eq!(*got.lock().expect("lock"), [1, 2, 3, 4, 6, 7, 8, 9, 10]);
+    assert_eq!(
+        (
+            report.retried,
+            report.failed,
+            report.delivered,
+            report.cursor
+        ),
+        (2, 1, 9, 10)
+    );
+    assert_eq!(stats.retried.load(Ordering::Relaxed), 2);
+    assert_eq!(stats.failed.load(Ordering::Relaxed), 1);
+    let lines = file_lines(&dead);
+    assert_eq!(lines.len(), 1);
+    let v: serde_json::Value = serde_json::from_str(&lines[0]).expect("json");
+    assert_eq!(v["seq"], 5);
+    assert_eq!(v["alert_id"], "overfill:o5");
+    assert_eq!(v["sink"], "flaky");
+    assert_eq!(v["reason"], "rejected overfill:o5");
+    // The record is embedded byte for byte as `journal dump` prints it.
+    let record = format!("\"record\":{}}}", dump_lines(&journal)[4]);
+    assert!(lines[0].ends_with(&record), "{}", lines[0]);
+}
+
+#[test]
+fn stop_interrupts_an_endless_back_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("j");
+    write_journal(&journal, 1, 3);
+    let sink = FlakySink {
+        got: Arc::default(),
+        transient: u32::MAX,
+        permanent: Vec::new(),
+    };
+    let handle = spawn_shipper(
+        spec(&journal, "down", "test", DeliveryMode::AtLeastOnce, 3),
+        Box::new(sink),
+    )
+    .expect("spawn");
+    let stats = handle.stats();
+    while stats.retried.load(Ordering::Relaxed) < 3 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    handle.stop();
+    let report = handle.join().expect("join");
+    assert_eq!((report.exit, report.cursor), (ShipperExit::Stopped, 0));
+    // A deadline ends a finish that cannot complete, reporting what is left.
+    let sink = FlakySink {
+        got: Arc::default(),
+        transient: u32::MAX,
+        permanent: Vec::new(),
+    };
+    let handle = spawn_shipper(
+        spec(&journal, "down", "test", DeliveryMode::AtLeastOnce, 3),
+        Box::new(sink),
+    )
+    .expect("spawn");
+    handle.finish(Instant::now() + Duration::from_millis(30));
+    let report = handle.join().expect("join");
+    assert_eq!(report.exit, ShipperExit::Deadline { behind: 3 });
+}
+
+/// Crashes (panics) on its first send without delivering anything.
+struct CrashOnSend;
+
+impl Sink for CrashOnSend {
+    fn max_batch(&self) -> usize {
+        4
+    }
+    fn send(&mut self, _: &[Outgoing]) -> Result<(), SendFailure> {
+        panic!("simulated crash during send");
+    }
+}
+
+fn in_doubt_then_restart(mode: DeliveryMode) -> (ShipperReport, Vec<u64>, u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("j");
+    write_journal(&journal, 1, 6);
+    let err = spawn_shipper(
+        spec(&journal, "sms", "test", mode, 6),
+        Box::new(CrashOnSend),
+    )
+    .expect("spawn")
+    .join()
+    .expect_err("crash");
+    assert!(matches!(err, AlertsError::ShipperPanicked { .. }));
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = FlakySink {
+        got: Arc::clone(&got),
+        transient: 0,
+        permanent: Vec::new(),
+    };
+    let handle =
+        spawn_shipper(spec(&journal, "sms", "test", mode, 6), Box::new(sink)).expect("spawn");
+    let stats = handle.stats();
+    handle.finish(Instant::now() + Duration::from_secs(60));
+    let report = handle.join().expect("join");
+    let seqs = got.lock().expect("lock").clone();
+    (report, seqs, stats.in_doubt.load(Ordering::Relaxed))
+}
+
+#[test]
+fn at_most_once_skips_the_in_doubt_range() {
+    let (report, got, in_doubt_stat) = in_doubt_then_restart(DeliveryMode::AtMostOnce);
+    let d = report.in_doubt.expect("reported");
+    assert_eq!((d.from, d.to, d.action), (1, 4, InDoubtAction::Skipped));
+    assert_eq!(d.alert_ids.len(), 4);
+    assert_eq!(in_doubt_stat, 4);
+    assert_eq!(got, [5, 6]);
+    assert_eq!(report.cursor, 6);
+}
+
+#[test]
+fn at_least_once_resends_the_in_doubt_range() {
+    let (report, got, in_doubt_stat) = in_doubt_then_restart(DeliveryMode::AtLeastOnce);
+    let d = report.in_doubt.expect("reported");
+    assert_eq!((d.from, d.to, d.action), (1, 4, InDoubtAction::Resent));
+    assert_eq!(in_doubt_stat, 4);
+    assert_eq!(got, [1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn command_sink_retries_tempfail_and_dead_letters_failures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("j");
+    write_journal(&journal, 1, 5);
+    let (out, mark) = (dir.path().join("out.jsonl"), dir.path().join("mark"));
+    // Seq 2 fails temporarily once (exit 75), seq 4 permanently (exit 3).
+    let script = format!(
+        "if [ \"$ALDEBARAN_SEQ\" = 2 ] && [ ! -e {mark} ]; then touch {mark}; exit 75; fi; \
+         if [ \"$ALDEBARAN_SEQ\" = 4 ]; then echo no such recipient >&2; exit 3; fi; \
+         cat >> {out}",
+        mark = mark.display(),
+        out = out.display()
+    );
+    let text = format!(
+        "kind = \"command\"\ncommand = [\"sh\", \"-c\", {script:?}]\nretry_min_ms = 1\nretry_max_ms = 5"
+    );
+    let cfg =
+        SinkConfig::from_toml("pager", &toml::from_str(&text).expect("toml")).expect("config");
+    assert_eq!(cfg.mode, DeliveryMode::AtLeastOnce);
+    let spec = cfg.shipper_spec(&journal, Arc::new(AtomicU64::new(5)));
+    let dead = spec.dead_letter.clone();
+    let report = ship_all(spec, cfg.open_sink().expect("sink"));
+    assert_eq!((report.retried, report.failed, report.delivered), (1, 1, 4));
+    let all = dump_lines(&journal);
+    assert_eq!(
+        file_lines(&out),
+        [all[0].as_str(), &all[1], &all[2], &all[4]]
+    );
+    let dead = file_lines(&dead);
+    assert_eq!(dead.len(), 1);
+    let v: serde_json::Value = serde_json::from_str(&dead[0]).expect("json");
+    assert_eq!(
+        (v["seq"].as_u64(), v["reason"].as_str()),
+        (Some(4), Some("exit 3: no such recipient"))
+    );
+}

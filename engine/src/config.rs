@@ -40,6 +40,22 @@ pub struct Config {
     pub state: StateSection,
     /// Logging.
     pub log: LogSection,
+    /// Shipping the journal to the sinks.
+    pub delivery: DeliverySection,
+    /// The sinks, by name: each a table with `kind`, `mode` and the kind's
+    /// settings, checked by `alerts::delivery::SinkConfig::from_toml`.
+    pub sinks: Table,
+}
+
+/// `[delivery]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySection {
+    /// At a graceful stop, time the shippers get to deliver what is durable.
+    pub shutdown_grace_ms: u64,
+    /// A finite input (`source.file` without follow): keep running after its
+    /// end until every sink has delivered everything, then exit.
+    pub wait_at_end: bool,
 }
 
 /// `[log]`
@@ -114,8 +130,10 @@ pub struct MetricsSection {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StateSection {
-    /// Directory of the state snapshot.
+    /// Directory of the checkpoint.
     pub dir: PathBuf,
+    /// Checkpoint at least this often while input flows.
+    pub checkpoint_interval_ms: u64,
 }
 
 /// `[engine]`
@@ -260,7 +278,7 @@ fn env_value(raw: &str) -> Value {
 }
 
 /// Tables whose keys are data (client names), not settings.
-const FREE_FORM: &[&str] = &["exposure.client_limits"];
+const FREE_FORM: &[&str] = &["exposure.client_limits", "sinks"];
 
 /// Merges `over` into `base`; keys absent from the default are errors.
 fn merge(base: &mut Table, over: Table, prefix: &str, origin: &str) -> Result<()> {
@@ -369,12 +387,24 @@ mod tests {
 
     #[test]
     fn example_configs_load() {
-        for name in ["amqp.toml", "file.toml"] {
+        for name in ["amqp.toml", "file.toml", "sinks.toml"] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../configs")
                 .join(name);
             let c = Config::load(Some(&path), env(&[])).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(c.job, "overfill", "{name}");
+            for (sink, value) in &c.sinks {
+                let table = value.as_table().expect("a table");
+                match alerts::delivery::SinkConfig::from_toml(sink, table) {
+                    Ok(_) => {}
+                    // The Twilio example reads its token from the environment,
+                    // and a missing secret stops the start.
+                    Err(e) if sink == "sms" => {
+                        assert!(e.to_string().contains("TWILIO_AUTH_TOKEN"), "{e}")
+                    }
+                    Err(e) => panic!("{name}: sinks.{sink}: {e}"),
+                }
+            }
         }
     }
 

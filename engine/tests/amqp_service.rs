@@ -2,7 +2,7 @@
 //! §5): the service consumes a trade queue and journals exactly the alerts
 //! that `aldebaran replay --no-drain` gives for the same file — whatever the
 //! message batching, across lost connections and across SIGTERM restarts
-//! (its state snapshot restored) — and dead-letters malformed lines while
+//! (its checkpoint restored) — and dead-letters malformed lines while
 //! acknowledging their messages.
 //!
 //! Every test has a queue of its own (`aldebaran-svc-<pid>-<test>`, deleted
@@ -16,10 +16,10 @@ use std::{fs, path::Path, thread::sleep, time::Duration};
 use amqp_support::*;
 use serde_json::Value;
 
-/// The summary note that names the state snapshot written at shutdown.
+/// The summary note that names the checkpoint written at shutdown.
 #[track_caller]
 fn assert_state_saved(summary: &Summary, dirs: &ServiceDirs) {
-    let snapshot = dirs.state.join("snapshot");
+    let snapshot = dirs.state.join("checkpoint");
     assert!(
         summary
             .notes
@@ -125,16 +125,16 @@ fn survives_lost_connections_without_loss_or_repeats() {
 }
 
 /// SPEC §2 determinism across restarts: SIGTERM three times while the stream
-/// is still arriving, restarting with the same config (the snapshot restored
+/// is still arriving, restarting with the same config (the checkpoint restored
 /// each time), then let it finish: exactly replay's alerts, every line
 /// processed exactly once over the four runs.
 #[test]
-fn restarts_from_its_snapshot_like_an_uninterrupted_run() {
+fn restarts_from_its_checkpoint_like_an_uninterrupted_run() {
     let q = TestQueue::new("restart");
     let scratch = tempfile::tempdir().expect("temp dir");
     let file = gen_file(scratch.path(), 3_000, 13);
     let want = expected(&file, scratch.path());
-    let snapshot = |dirs: &ServiceDirs| dirs.state.join("snapshot");
+    let snapshot = |dirs: &ServiceDirs| dirs.state.join("checkpoint");
 
     let dirs = ServiceDirs::new(&q, 50, 1, false);
     // ~15k lines at 1500 events/s: ~10 s or more of stream.
@@ -147,14 +147,14 @@ fn restarts_from_its_snapshot_like_an_uninterrupted_run() {
             let log = svc.stderr();
             let path = snapshot(&dirs);
             assert!(
-                log.contains("restored state") && log.contains(path.to_str().expect("utf-8")),
+                log.contains("restored the checkpoint")
+                    && log.contains(path.to_str().expect("utf-8")),
                 "run {n} did not restore {}\n{log}",
                 path.display()
             );
-            assert!(!path.exists(), "a restored snapshot is moved aside");
             let open: u64 = log
                 .lines()
-                .find(|l| l.contains("restored state"))
+                .find(|l| l.contains("restored the checkpoint"))
                 .and_then(|l| l.split("open=").nth(1))
                 .and_then(|v| v.split_whitespace().next()?.parse().ok())
                 .unwrap_or_else(|| panic!("open=N in the restore line\n{log}"));

@@ -44,6 +44,21 @@ pub struct Cutter {
     started: Option<Instant>,
 }
 
+/// What [`Cutter::next_event`] found.
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "moved once per batch, like the Option<TradeBatch> of next_batch; boxing would allocate per batch"
+)]
+pub enum Cut {
+    /// A micro-batch.
+    Batch(TradeBatch),
+    /// No input for the idle time asked for.
+    Idle,
+    /// The input ended; every batch before the end was returned.
+    End,
+}
+
 impl Cutter {
     pub(crate) fn new(reader: RingReader, policy: CutPolicy) -> Self {
         let policy = CutPolicy {
@@ -62,10 +77,24 @@ impl Cutter {
     /// The next micro-batch, waiting for input; `None` once the input ended
     /// and everything before the end was returned.
     pub fn next_batch(&mut self) -> Result<Option<TradeBatch>> {
+        loop {
+            match self.next_event(Duration::MAX)? {
+                Cut::Batch(b) => return Ok(Some(b)),
+                Cut::Idle => {}
+                Cut::End => return Ok(None),
+            }
+        }
+    }
+
+    /// Like [`Cutter::next_batch`], but returns [`Cut::Idle`] once no input
+    /// has arrived for `idle_after` with no batch open, so that the caller
+    /// can do periodic work (a checkpoint) on a quiet stream.
+    pub fn next_event(&mut self, idle_after: Duration) -> Result<Cut> {
         let backoff = Backoff::new();
+        let waiting_since = Instant::now();
         loop {
             if self.ended {
-                return Ok(None);
+                return Ok(Cut::End);
             }
             // Decode what is staged, up to the batch size.
             let mut progressed = false;
@@ -80,19 +109,19 @@ impl Cutter {
                 match record::decode_into(rec, &mut self.builder) {
                     Some(Decoded::End) => {
                         self.ended = true;
-                        return self.cut().map(Some);
+                        return self.cut().map(Cut::Batch);
                     }
                     Some(_) => {}
                     None => return Err(IngestError::Ring(0)),
                 }
             }
             if self.builder.rows() >= self.policy.batch_events {
-                return self.cut().map(Some);
+                return self.cut().map(Cut::Batch);
             }
             if let Some(t0) = self.started
                 && t0.elapsed() >= self.policy.batch_time
             {
-                return self.cut().map(Some);
+                return self.cut().map(Cut::Batch);
             }
             if self.reader.pull() > 0 || progressed {
                 backoff.reset();
@@ -102,14 +131,18 @@ impl Cutter {
                 // The source thread ended without an end record: it failed.
                 // Hand out what arrived; the caller learns why from the join.
                 self.ended = true;
-                return self.cut().map(Some);
+                return self.cut().map(Cut::Batch);
+            }
+            if self.started.is_none() && waiting_since.elapsed() >= idle_after {
+                return Ok(Cut::Idle);
             }
             if backoff.is_completed() {
                 // Sleep until the producer publishes (it unparks us) or the
                 // open batch is due; an idle stream wakes only every 10 ms.
                 let timeout = match self.started {
                     Some(t0) => self.policy.batch_time.saturating_sub(t0.elapsed()),
-                    None => Duration::from_millis(10),
+                    None => Duration::from_millis(10)
+                        .min(idle_after.saturating_sub(waiting_since.elapsed())),
                 };
                 self.reader.wait(timeout.max(Duration::from_micros(20)));
             } else {

@@ -31,7 +31,7 @@ pub mod parse;
 pub mod synth;
 
 pub use clock::wall_ns;
-pub use cutter::{CutPolicy, Cutter};
+pub use cutter::{Cut, CutPolicy, Cutter};
 pub use error::{IngestError, Result};
 pub use line_ingestor::SourceStats;
 pub use replay::{IngestHandle, Input, ReplayOptions, pin_current, start_replay};

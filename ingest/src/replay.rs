@@ -1,7 +1,7 @@
 //! Starting a replay: a file or stdin read by one (optionally pinned) ingest thread.
 
 use std::{
-    io::Read,
+    io::{Read, Seek, SeekFrom},
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -42,6 +42,10 @@ pub struct ReplayOptions {
     pub pin_core: Option<usize>,
     /// Pace the replay to this many events per second.
     pub rate: Option<u64>,
+    /// Byte offset of a file (or followed file) to start at: the start of a
+    /// line, e.g. where a checkpoint says the previous run stopped. Positions
+    /// stay byte offsets of the whole file. Stdin ignores it.
+    pub start_offset: u64,
 }
 
 impl Default for ReplayOptions {
@@ -51,6 +55,7 @@ impl Default for ReplayOptions {
             ring_bytes: 16 << 20,
             pin_core: None,
             rate: None,
+            start_offset: 0,
         }
     }
 }
@@ -112,7 +117,7 @@ pub fn start_replay(input: Input, opts: &ReplayOptions) -> Result<(IngestHandle,
     let progress = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let (p, s) = (Arc::clone(&progress), Arc::clone(&stop));
-    let (pin, rate) = (opts.pin_core, opts.rate);
+    let (pin, rate, start) = (opts.pin_core, opts.rate, opts.start_offset);
     let thread = std::thread::Builder::new()
         .name("aldebaran-ingest".into())
         .spawn(move || {
@@ -121,15 +126,29 @@ pub fn start_replay(input: Input, opts: &ReplayOptions) -> Result<(IngestHandle,
             let pacer = Pacer::new(rate);
             let stop = || s.load(Ordering::Relaxed);
             match (file, followed) {
-                (Some(f), _) => f.replay(&mut ing, pacer, &p, &stop),
+                (Some(f), _) => f.replay(start, &mut ing, pacer, &p, &stop),
                 (None, Some((path, mut f))) => {
-                    source::read_stream(&mut f as &mut dyn Read, true, &mut ing, pacer, &p, &stop)
-                        .map_err(|source| IngestError::Input { path, source })?;
+                    let err = |source| IngestError::Input {
+                        path: path.clone(),
+                        source,
+                    };
+                    f.seek(SeekFrom::Start(start)).map_err(err)?;
+                    source::read_stream(
+                        &mut f as &mut dyn Read,
+                        start,
+                        true,
+                        &mut ing,
+                        pacer,
+                        &p,
+                        &stop,
+                    )
+                    .map_err(err)?;
                 }
                 (None, None) => {
                     let mut stdin = std::io::stdin().lock();
                     source::read_stream(
                         &mut stdin as &mut dyn Read,
+                        0,
                         false,
                         &mut ing,
                         pacer,

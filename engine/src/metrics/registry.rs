@@ -1,9 +1,11 @@
 //! The metric registry: atomics updated once per micro-batch.
 
 use std::sync::{
-    OnceLock,
+    Arc, Mutex, OnceLock,
     atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
 };
+
+use alerts::delivery::SinkStats;
 
 use super::histogram::{BATCH_EVENTS, Histogram, LATENCY_NS, Unit};
 use super::render::Exposition;
@@ -117,6 +119,14 @@ pub struct Metrics {
     journal_fsync: Histogram,
     journal_fsyncs: AtomicU64,
     sink_lag: Labelled,
+    sink_delivered: Labelled,
+    sink_retried: Labelled,
+    sink_failed: Labelled,
+    sink_in_doubt: Labelled,
+    /// The shippers' live counters, read at render (not on any hot path).
+    sinks: Mutex<Vec<Arc<SinkStats>>>,
+    /// The journal's durable head, for the sinks' lag.
+    durable_seq: OnceLock<Arc<AtomicU64>>,
     source_connected: AtomicBool,
     redelivered: AtomicU64,
     acked: AtomicU64,
@@ -154,6 +164,12 @@ impl Metrics {
             journal_fsync: Histogram::new(LATENCY_NS, Unit::Nanos),
             journal_fsyncs: AtomicU64::new(0),
             sink_lag: Labelled::new(SINK_SLOTS),
+            sink_delivered: Labelled::new(SINK_SLOTS),
+            sink_retried: Labelled::new(SINK_SLOTS),
+            sink_failed: Labelled::new(SINK_SLOTS),
+            sink_in_doubt: Labelled::new(SINK_SLOTS),
+            sinks: Mutex::new(Vec::new()),
+            durable_seq: OnceLock::new(),
             source_connected: AtomicBool::new(false),
             redelivered: AtomicU64::new(0),
             acked: AtomicU64::new(0),
@@ -202,6 +218,33 @@ impl Metrics {
         self.sink_lag.set(sink, lag);
     }
 
+    /// Publishes a shipper's counters (read at every render).
+    pub fn add_sink(&self, stats: Arc<SinkStats>) {
+        if let Ok(mut v) = self.sinks.lock() {
+            v.push(stats);
+        }
+    }
+
+    /// The journal's durable head, against which sink lag is measured.
+    pub fn set_durable_seq_source(&self, durable: Arc<AtomicU64>) {
+        let _ = self.durable_seq.set(durable);
+    }
+
+    fn refresh_sinks(&self) {
+        let head = self.durable_seq.get().map_or(0, |d| d.load(Relaxed));
+        let Ok(sinks) = self.sinks.lock() else {
+            return;
+        };
+        for s in sinks.iter() {
+            let cursor = s.cursor.load(Relaxed);
+            self.sink_lag.set(&s.name, head.saturating_sub(cursor));
+            self.sink_delivered.set(&s.name, s.delivered.load(Relaxed));
+            self.sink_retried.set(&s.name, s.retried.load(Relaxed));
+            self.sink_failed.set(&s.name, s.failed.load(Relaxed));
+            self.sink_in_doubt.set(&s.name, s.in_doubt.load(Relaxed));
+        }
+    }
+
     /// Marks the source connected or not.
     pub fn source_connected(&self, up: bool) {
         self.source_connected.store(up, Relaxed);
@@ -219,6 +262,7 @@ impl Metrics {
 
     /// The Prometheus text exposition (format 0.0.4) of every metric.
     pub fn render(&self) -> String {
+        self.refresh_sinks();
         let mut e = Exposition::default();
         let c = |e: &mut Exposition, name: &str, help: &str, v: &AtomicU64| {
             e.single(name, help, "counter", v.load(Relaxed));
@@ -307,6 +351,34 @@ impl Metrics {
             "sink",
             &self.sink_lag.samples(),
         );
+        for (name, help, kind, l) in [
+            (
+                "aldebaran_sink_delivered_total",
+                "Alerts a sink confirmed (this run).",
+                "counter",
+                &self.sink_delivered,
+            ),
+            (
+                "aldebaran_sink_retried_total",
+                "Transient send failures, each retried after a back-off.",
+                "counter",
+                &self.sink_retried,
+            ),
+            (
+                "aldebaran_sink_failed_total",
+                "Alerts dead-lettered after a permanent failure.",
+                "counter",
+                &self.sink_failed,
+            ),
+            (
+                "aldebaran_sink_in_doubt_total",
+                "Alerts whose send a crash interrupted, found at start.",
+                "counter",
+                &self.sink_in_doubt,
+            ),
+        ] {
+            e.labelled(name, help, kind, "sink", &l.samples());
+        }
         e.single(
             "aldebaran_source_connected",
             "1 when the source is connected, else 0.",
@@ -363,6 +435,10 @@ mod tests {
             "journal_fsync_seconds histogram",
             "journal_fsyncs_total counter",
             "sink_lag gauge",
+            "sink_delivered_total counter",
+            "sink_retried_total counter",
+            "sink_failed_total counter",
+            "sink_in_doubt_total counter",
             "source_connected gauge",
             "source_redelivered_total counter",
             "source_acked_total counter",

@@ -16,21 +16,40 @@ use columnar::TradeBatch;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::{
+    checkpoint::{Checkpoint, Resume},
+    checkpoint_writer::DurableCheckpoint,
     dead_letters::DeadLetterWriter,
     latency::LatencyRecorder,
     stats::{BatchStats, StatsWriter},
 };
 use crate::{EngineError, Result, config::Durability, core::Alert, metrics::Metrics};
+use columnar::SourceMark;
+use crossbeam_channel::Sender;
 use ingest::amqp::AckRequest;
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
 use tokio::sync::mpsc::UnboundedSender;
+
+/// The engine's state after a batch, to be checkpointed once the batch's
+/// alerts are durable.
+pub(crate) struct CheckpointRequest {
+    pub(crate) source: String,
+    pub(crate) resume: Resume,
+    pub(crate) state: Vec<u8>,
+    /// The newest source mark processed so far.
+    pub(crate) mark: Option<SourceMark>,
+}
 
 /// One batch's output, handed from the engine thread.
 pub(crate) struct JournalJob {
-    pub(crate) stats: BatchStats,
+    /// The stats row (none for a checkpoint-only job).
+    pub(crate) stats: Option<BatchStats>,
     pub(crate) batch: Option<TradeBatch>,
     pub(crate) alerts: Vec<Alert>,
     pub(crate) handed_at: Instant,
+    pub(crate) checkpoint: Option<CheckpointRequest>,
 }
 
 /// What the journal thread reports at the end.
@@ -49,9 +68,14 @@ pub(crate) struct JournalWriter {
     pub(crate) interval: Duration,
     pub(crate) dead: Option<DeadLetterWriter>,
     pub(crate) stats: Option<StatsWriter>,
-    /// Acknowledges the source's deliveries once their batches are durable.
+    /// Acknowledges the source's deliveries once their batches are durable
+    /// (without checkpoints; with them the checkpoint thread acknowledges).
     pub(crate) acker: Option<UnboundedSender<AckRequest>>,
     pub(crate) metrics: Option<Arc<Metrics>>,
+    /// Where durable checkpoints go.
+    pub(crate) checkpoints: Option<Sender<DurableCheckpoint>>,
+    /// The highest durable seq, for the sink shippers.
+    pub(crate) durable: Option<Arc<AtomicU64>>,
 }
 
 /// Batches committed together at most.
@@ -104,7 +128,8 @@ impl JournalWriter {
                 }
             }
             let bytes_before = self.journal.bytes_written();
-            for job in &group {
+            let mut ready: Option<DurableCheckpoint> = None;
+            for job in &mut group {
                 for a in &job.alerts {
                     let seq = self.journal.append(&a.payload)?;
                     out.first_seq.get_or_insert(seq);
@@ -114,10 +139,24 @@ impl JournalWriter {
                 if let (Some(dead), Some(batch)) = (self.dead.as_mut(), job.batch.as_ref()) {
                     dead.write(batch.dead_letters())?;
                 }
+                if let Some(c) = job.checkpoint.take() {
+                    ready = Some(DurableCheckpoint {
+                        mark: c.mark,
+                        checkpoint: Checkpoint {
+                            source: c.source,
+                            journal_next_seq: self.journal.next_seq(),
+                            resume: c.resume,
+                            state: c.state,
+                        },
+                    });
+                }
             }
             let sync_now = match self.durability {
                 Durability::Batch => unsynced,
-                Durability::Interval => unsynced && last_sync.elapsed() >= self.interval,
+                // A checkpoint may only point past durable alerts.
+                Durability::Interval => {
+                    unsynced && (ready.is_some() || last_sync.elapsed() >= self.interval)
+                }
                 Durability::Never => false,
             };
             let mut fsync_ns = None;
@@ -130,6 +169,17 @@ impl JournalWriter {
                 last_sync = Instant::now();
             } else {
                 self.journal.flush()?;
+            }
+            if let Some(d) = &self.durable {
+                let synced = !unsynced || self.durability == Durability::Never;
+                if synced {
+                    d.store(self.journal.next_seq() - 1, Ordering::Release);
+                }
+            }
+            if let (Some(c), Some(r)) = (&self.checkpoints, ready) {
+                // The checkpoint thread outlives this one; a send error means
+                // it failed, and its join reports why.
+                let _ = c.send(r);
             }
             let done = ingest::wall_ns();
             // Everything in the group is durable (or as durable as the policy
@@ -158,14 +208,17 @@ impl JournalWriter {
                         m.record_durable(job.handed_at.elapsed().as_nanos() as u64, &e2e);
                     }
                 }
-                job.stats.journal_ns = job.handed_at.elapsed().as_nanos() as u64;
-                if let Some(s) = self.stats.as_mut() {
-                    s.row(&job.stats)?;
+                if let (Some(s), Some(row)) = (self.stats.as_mut(), job.stats.as_mut()) {
+                    row.journal_ns = job.handed_at.elapsed().as_nanos() as u64;
+                    s.row(row)?;
                 }
             }
         }
         self.journal.sync()?;
         out.fsyncs += 1;
+        if let Some(d) = &self.durable {
+            d.store(self.journal.next_seq() - 1, Ordering::Release);
+        }
         out.next_seq = self.journal.next_seq();
         out.bytes = self.journal.bytes_written();
         if let Some(d) = self.dead.take() {

@@ -1,14 +1,18 @@
 //! Pipelines: the threads and outputs around the engine for one run.
 
+mod checkpoint;
+mod checkpoint_policy;
+mod checkpoint_writer;
 mod dead_letters;
+mod delivery;
 mod job_set;
 mod journal_writer;
 mod latency;
+mod recovery;
 mod replay;
 mod run_loop;
 mod service;
 mod source;
-mod state_file;
 mod stats;
 mod summary;
 

@@ -48,6 +48,7 @@ pub(crate) fn ingest_options(cfg: &Config) -> ReplayOptions {
         ring_bytes: e.ring_bytes,
         pin_core: e.pin.then_some(0),
         rate: (cfg.replay.rate > 0).then_some(cfg.replay.rate),
+        start_offset: 0,
     }
 }
 
@@ -77,7 +78,11 @@ pub fn replay(plan: &ReplayPlan, on_progress: impl FnMut(&Progress)) -> Result<S
         outputs,
         LoopOptions {
             drain: cfg.replay.drain,
+            finite: true,
             metrics,
+            checkpoint: None,
+            already: None,
+            durable: None,
         },
         on_progress,
     );

@@ -4,18 +4,21 @@
 
 use std::{
     path::PathBuf,
-    sync::Arc,
+    sync::{Arc, atomic::AtomicU64},
     time::{Duration, Instant},
 };
 
 use alerts::{Journal, JournalOptions};
-use ingest::Cutter;
+use ingest::{Cut, Cutter};
 
 use super::{
-    Progress, Summary,
+    Progress, Summary, checkpoint,
+    checkpoint_policy::{CheckpointClock, CheckpointPolicy},
+    checkpoint_writer,
     dead_letters::DeadLetterWriter,
     job_set::add_jobs,
     journal_writer::{JournalJob, JournalWriter},
+    recovery::AlreadyJournaled,
     source::Source,
     stats::{BatchStats, StatsWriter},
 };
@@ -28,6 +31,8 @@ use crate::{
 
 /// Batches queued for the journal thread at most (backpressure beyond).
 const JOURNAL_QUEUE: usize = 1024;
+/// A stream quiet this long gets a checkpoint of what it processed.
+const IDLE_CHECKPOINT_AFTER: Duration = Duration::from_millis(50);
 
 fn path_opt(s: &str) -> Option<PathBuf> {
     (!s.is_empty()).then(|| PathBuf::from(s))
@@ -43,6 +48,11 @@ pub(crate) struct Outputs {
 }
 
 impl Outputs {
+    /// The seq the journal appends next.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.journal.next_seq()
+    }
+
     pub(crate) fn open(cfg: &Config) -> Result<Self> {
         if cfg.journal.dir.exists() && !cfg.journal.dir.is_dir() {
             return Err(EngineError::Config(format!(
@@ -103,8 +113,16 @@ pub(crate) fn build_engine(cfg: &Config) -> Result<Engine> {
 pub(crate) struct LoopOptions {
     /// Close all state at the end of the input.
     pub(crate) drain: bool,
+    /// The input ends by itself (a file, not followed).
+    pub(crate) finite: bool,
     /// Where to publish metrics, if anywhere.
     pub(crate) metrics: Option<Arc<Metrics>>,
+    /// Crash-consistent checkpoints (`run`); `None` takes none (`replay`).
+    pub(crate) checkpoint: Option<CheckpointPolicy>,
+    /// Alerts a restarted run finds already journaled.
+    pub(crate) already: Option<AlreadyJournaled>,
+    /// Receives the highest durable seq (for the sink shippers).
+    pub(crate) durable: Option<Arc<AtomicU64>>,
 }
 
 /// Runs `engine` over `source` until it ends. Returns the summary.
@@ -126,6 +144,15 @@ pub(crate) fn run_loop(
     if cfg.engine.pin {
         ingest::pin_current(Some(1));
     }
+    let mut ckpt = opts.checkpoint.map(CheckpointClock::new);
+    let mut already = opts.already;
+    let (ckpt_tx, ckpt_thread) = match &ckpt {
+        Some(c) => {
+            let (tx, h) = checkpoint_writer::spawn(c.dir(), source.acker())?;
+            (Some(tx), Some(h))
+        }
+        None => (None, None),
+    };
     let (tx, rx) = crossbeam_channel::bounded::<JournalJob>(JOURNAL_QUEUE);
     let writer = JournalWriter {
         journal: outputs.journal,
@@ -133,10 +160,24 @@ pub(crate) fn run_loop(
         interval: Duration::from_millis(cfg.journal.fsync_interval_ms),
         dead: outputs.dead,
         stats: outputs.stats,
-        acker: source.acker(),
+        // With checkpoints, acknowledgements wait for them.
+        acker: if ckpt_tx.is_some() {
+            None
+        } else {
+            source.acker()
+        },
         metrics: opts.metrics.clone(),
+        checkpoints: ckpt_tx,
+        durable: opts.durable.clone(),
     }
     .spawn(rx)?;
+    let stop_flag = source.stop_flag();
+    // How long a quiet stream waits before an idle checkpoint.
+    let idle_after = if ckpt.is_some() {
+        IDLE_CHECKPOINT_AFTER
+    } else {
+        Duration::MAX
+    };
 
     let amqp = source.amqp_counters();
     let mut seen = (0u64, 0u64); // redelivered, acked already reported
@@ -150,8 +191,29 @@ pub(crate) fn run_loop(
     let mut alerts_by: Vec<(&'static str, u64)> = Vec::new();
     loop {
         let t_cut = Instant::now();
-        let Some(batch) = cutter.next_batch()? else {
-            break;
+        let batch = match cutter.next_event(idle_after)? {
+            Cut::Batch(b) => b,
+            Cut::End => break,
+            Cut::Idle => {
+                // A quiet stream: checkpoint what was processed, so that an
+                // acknowledging source is acknowledged without more input.
+                if let Some(checkpoint) = ckpt.as_mut().and_then(|c| c.when_idle(engine))
+                    && tx
+                        .send(JournalJob {
+                            stats: None,
+                            batch: None,
+                            alerts: Vec::new(),
+                            handed_at: Instant::now(),
+                            checkpoint: Some(checkpoint),
+                        })
+                        .is_err()
+                {
+                    ended_early = true;
+                    source.stop();
+                    break;
+                }
+                continue;
+            }
         };
         let cut_ns = t_cut.elapsed().as_nanos() as u64;
         batch_no += 1;
@@ -159,6 +221,10 @@ pub(crate) fn run_loop(
         let cut_at_ns = ingest::wall_ns();
         let mut alerts = Vec::new();
         engine.process(&batch, cut_at_ns, &mut alerts);
+        if let Some(a) = already.as_mut() {
+            a.filter(&mut alerts);
+        }
+        let checkpoint = ckpt.as_mut().and_then(|c| c.after_batch(&batch, engine));
         let process_ns = t_proc.elapsed().as_nanos() as u64;
 
         let dead = batch.dead_letters();
@@ -206,7 +272,7 @@ pub(crate) fn run_loop(
         }
 
         let job = JournalJob {
-            stats: BatchStats {
+            stats: Some(BatchStats {
                 batch: batch_no,
                 cut_at_ns,
                 events: batch.len() as u64,
@@ -216,10 +282,11 @@ pub(crate) fn run_loop(
                 cut_ns,
                 process_ns,
                 journal_ns: 0,
-            },
+            }),
             batch: Some(batch),
             alerts,
             handed_at: Instant::now(),
+            checkpoint,
         };
         if tx.send(job).is_err() {
             // The journal thread stopped: its error is reported by the join.
@@ -230,20 +297,30 @@ pub(crate) fn run_loop(
         on_progress(&progress);
     }
 
-    if opts.drain && !ended_early {
+    // Stopped on request (a signal), the input is not at its end: no drain.
+    let at_end = !ended_early && !stop_flag.load(std::sync::atomic::Ordering::Relaxed);
+    if (opts.drain && at_end) || (ckpt.is_some() && !ended_early) {
         let mut alerts = Vec::new();
-        engine.drain(ingest::wall_ns(), &mut alerts);
+        if opts.drain && at_end {
+            engine.drain(ingest::wall_ns(), &mut alerts);
+            if let Some(a) = already.as_mut() {
+                a.filter(&mut alerts);
+            }
+        }
+        // The last checkpoint: a finite input read to its end is done.
+        let checkpoint = ckpt.as_mut().map(|c| c.take(engine, at_end && opts.finite));
         batch_no += 1;
         let job = JournalJob {
-            stats: BatchStats {
+            stats: Some(BatchStats {
                 batch: batch_no,
                 cut_at_ns: ingest::wall_ns(),
                 alerts: alerts.len() as u64,
                 ..BatchStats::default()
-            },
+            }),
             batch: None,
             alerts,
             handed_at: Instant::now(),
+            checkpoint,
         };
         // A send error means the journal thread failed; the join reports it.
         let _ = tx.send(job);
@@ -252,6 +329,33 @@ pub(crate) fn run_loop(
     let outcome = writer
         .join()
         .map_err(|_| EngineError::Internal("the journal thread panicked".into()))??;
+    if let (Some(h), Some(c)) = (ckpt_thread, &ckpt) {
+        let dir = c.dir();
+        let c = h
+            .join()
+            .map_err(|_| EngineError::Internal("the checkpoint thread panicked".into()))??;
+        if c.written > 0 {
+            summary.notes.push(format!(
+                "state: {} checkpoints written, the last to {} ({} bytes, journal up to seq {})",
+                c.written,
+                checkpoint::path(&dir).display(),
+                c.last_bytes,
+                c.last_journal_next_seq.saturating_sub(1)
+            ));
+        }
+    }
+    if let Some(a) = &already
+        && (a.suppressed > 0 || a.pending() > 0)
+    {
+        let unmatched = match a.pending() {
+            0 => String::new(),
+            n => format!(" ({n} journaled alerts past the checkpoint were not re-produced)"),
+        };
+        summary.notes.push(format!(
+            "recovery: {} re-produced alerts were already in the journal and not appended again{unmatched}",
+            a.suppressed
+        ));
+    }
     // The journal thread has sent its last acknowledgement; the source can
     // finish and close its connection.
     source.join()?;

@@ -3,7 +3,10 @@
 //! signal forces an immediate exit).
 
 use std::{
-    sync::{Arc, atomic::Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -15,10 +18,13 @@ use ingest::{
 
 use super::{
     Progress, Summary,
+    checkpoint::{self, Resume},
+    checkpoint_policy::CheckpointPolicy,
+    delivery::Shippers,
+    recovery::AlreadyJournaled,
     replay::ingest_options,
     run_loop::{LoopOptions, Outputs, build_engine, run_loop},
     source::Source,
-    state_file,
 };
 use crate::{
     EngineError, Result,
@@ -37,10 +43,45 @@ pub struct ServicePlan {
 pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> Result<Summary> {
     let cfg = &plan.config;
     let mut engine = build_engine(cfg)?;
-    if let Some(p) = state_file::load(&cfg.state.dir, &mut engine)? {
-        tracing::info!(path = %p.display(), open = engine.live_keys(), "restored state");
-    }
+    let source_id = source_identity(cfg)?;
+    let mut restore_notes = Vec::new();
+    let (resume, journal_from) = match checkpoint::load(&cfg.state.dir)? {
+        Some((path, ckpt)) => {
+            if ckpt.source != source_id {
+                return Err(EngineError::Config(format!(
+                    "the checkpoint {} belongs to source `{}`, this run reads `{source_id}` (move {} away to start afresh)",
+                    path.display(),
+                    ckpt.source,
+                    cfg.state.dir.display()
+                )));
+            }
+            engine.restore(&ckpt.state).map_err(|e| {
+                EngineError::Config(format!(
+                    "cannot restore state from {}: {e} (move it away to rebuild the state from the input)",
+                    path.display()
+                ))
+            })?;
+            tracing::info!(path = %path.display(), open = engine.live_keys(),
+                journal_next_seq = ckpt.journal_next_seq, resume = ?ckpt.resume,
+                "restored the checkpoint");
+            restore_notes.push(format!(
+                "restored the checkpoint {} (journal up to seq {})",
+                path.display(),
+                ckpt.journal_next_seq.saturating_sub(1)
+            ));
+            (ckpt.resume, ckpt.journal_next_seq)
+        }
+        None => (Resume::Start, 1),
+    };
     let outputs = Outputs::open(cfg)?;
+    let already = AlreadyJournaled::read(&cfg.journal.dir, journal_from)?;
+    if already.pending() > 0 {
+        tracing::info!(
+            records = already.pending(),
+            "the journal holds alerts past the checkpoint: they are not appended again"
+        );
+    }
+    let durable = Arc::new(AtomicU64::new(outputs.next_seq().saturating_sub(1)));
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::new());
     let server = if cfg.metrics.listen.is_empty() {
@@ -55,8 +96,102 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
         tracing::info!(addr = %s.local_addr(), "metrics at /metrics, health at /healthz");
         Some(s)
     };
+    let shippers = Shippers::start(cfg, Arc::clone(&durable), &metrics)?;
 
-    let (source, cutter, drain) = match cfg.source.kind {
+    let finite = cfg.source.kind == SourceKind::File && !cfg.source.file.follow;
+    // Set by the first signal; the source has its own flag, set along.
+    let stop = Arc::new(AtomicBool::new(false));
+    let signals;
+    let mut summary = if finite && resume == Resume::Done {
+        signals = Some(shutdown_on_signals(
+            vec![Arc::clone(&stop)],
+            Arc::clone(&health),
+        )?);
+        // The input was processed to its end before: only delivery is left.
+        drop(outputs);
+        let mut s = Summary {
+            journal: cfg.journal.dir.clone(),
+            ..Summary::default()
+        };
+        s.notes
+            .push("the checkpoint says the input was processed to its end".into());
+        s
+    } else {
+        let (source, cutter) = start_source(cfg, resume)?;
+        signals = Some(shutdown_on_signals(
+            vec![Arc::clone(&stop), source.stop_flag()],
+            Arc::clone(&health),
+        )?);
+        health.set_ready(true);
+        let ack_every = match cfg.source.kind {
+            SourceKind::Amqp => u64::from(cfg.source.amqp.prefetch / 2).max(1),
+            SourceKind::File => u64::MAX,
+        };
+        let summary = run_loop(
+            cfg,
+            &mut engine,
+            source,
+            cutter,
+            outputs,
+            LoopOptions {
+                drain: finite && cfg.replay.drain,
+                finite,
+                metrics: Some(Arc::clone(&metrics)),
+                checkpoint: Some(CheckpointPolicy {
+                    dir: cfg.state.dir.clone(),
+                    source: source_id,
+                    interval: Duration::from_millis(cfg.state.checkpoint_interval_ms.max(1)),
+                    ack_every,
+                    resume,
+                    file_positions: cfg.source.kind == SourceKind::File,
+                }),
+                already: Some(already),
+                durable: Some(Arc::clone(&durable)),
+            },
+            on_progress,
+        );
+        summary?
+    };
+    restore_notes.append(&mut summary.notes);
+    summary.notes = restore_notes;
+    // A finite input at its end waits for every sink; a stop on request only
+    // for the grace period (the rest is delivered after the restart).
+    if finite && cfg.delivery.wait_at_end {
+        shippers.wait_caught_up(&stop);
+    }
+    shippers.finish_within(Duration::from_millis(cfg.delivery.shutdown_grace_ms));
+    summary.notes.extend(shippers.join()?);
+    if let Some(s) = signals {
+        s.close();
+    }
+    health.set_ready(false);
+    if let Some(s) = server {
+        s.stop();
+    }
+    Ok(summary)
+}
+
+/// What a checkpoint is tied to: the file (canonical path) or the queue.
+fn source_identity(cfg: &Config) -> Result<String> {
+    Ok(match cfg.source.kind {
+        SourceKind::Amqp => format!("amqp:{}", cfg.source.amqp.queue),
+        SourceKind::File => {
+            let f = &cfg.source.file;
+            if f.path.is_empty() {
+                return Err(EngineError::Config("source.file.path is empty".into()));
+            }
+            let p = std::path::Path::new(&f.path);
+            let canon = p.canonicalize().map_err(|e| {
+                EngineError::Config(format!("source.file.path {}: {e}", p.display()))
+            })?;
+            format!("file:{}", canon.display())
+        }
+    })
+}
+
+/// Starts the configured source where `resume` says.
+fn start_source(cfg: &Config, resume: Resume) -> Result<(Source, ingest::Cutter)> {
+    match cfg.source.kind {
         SourceKind::Amqp => {
             let a = &cfg.source.amqp;
             if a.prefetch == 0 {
@@ -78,59 +213,56 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
                     a.reconnect_max_ms.max(a.reconnect_min_ms).max(1),
                 ),
             })?;
-            // A live stream has no end to drain at.
-            (Source::Amqp(h), c, false)
+            Ok((Source::Amqp(h), c))
         }
         SourceKind::File => {
             let f = &cfg.source.file;
-            if f.path.is_empty() {
-                return Err(EngineError::Config("source.file.path is empty".into()));
-            }
-            let input = if f.follow {
-                Input::Follow(f.path.clone().into())
-            } else {
-                Input::File(f.path.clone().into())
+            let path = std::path::PathBuf::from(&f.path);
+            let mut opts = ingest_options(cfg);
+            opts.start_offset = match resume {
+                Resume::AfterLineAt(at) => line_after(&path, at)?,
+                Resume::Start | Resume::Done => 0,
             };
-            let (h, c) = start_replay(input, &ingest_options(cfg))?;
-            (Source::Replay(h), c, !f.follow && cfg.replay.drain)
+            let input = if f.follow {
+                Input::Follow(path)
+            } else {
+                Input::File(path)
+            };
+            let (h, c) = start_replay(input, &opts)?;
+            Ok((Source::Replay(h), c))
         }
-    };
-
-    let stop = source.stop_flag();
-    let signals = shutdown_on_signals(stop, Arc::clone(&health))?;
-    health.set_ready(true);
-    let summary = run_loop(
-        cfg,
-        &mut engine,
-        source,
-        cutter,
-        outputs,
-        LoopOptions {
-            drain,
-            metrics: Some(metrics),
-        },
-        on_progress,
-    );
-    health.set_ready(false);
-    signals.close();
-    if let Some(s) = server {
-        s.stop();
     }
-    let mut summary = summary?;
-    // Everything processed is durable and acknowledged: keep the state that
-    // goes with it for the next start.
-    let path = state_file::save(&cfg.state.dir, &engine)?;
-    summary
-        .notes
-        .push(format!("state saved to {}", path.display()));
-    Ok(summary)
+}
+
+/// The offset of the line after the one starting at `at`.
+fn line_after(path: &std::path::Path, at: u64) -> Result<u64> {
+    use std::io::{BufRead, Seek, SeekFrom};
+    let err = |e: std::io::Error| {
+        EngineError::Config(format!(
+            "source.file.path {}: cannot resume at byte {at}: {e}",
+            path.display()
+        ))
+    };
+    let mut f = std::fs::File::open(path).map_err(err)?;
+    let len = f.metadata().map_err(err)?.len();
+    if at >= len {
+        return Err(err(std::io::Error::other(format!(
+            "the file has only {len} bytes: it is not the file the checkpoint was taken on"
+        ))));
+    }
+    f.seek(SeekFrom::Start(at)).map_err(err)?;
+    let mut line = Vec::new();
+    let n = std::io::BufReader::new(f)
+        .read_until(b'\n', &mut line)
+        .map_err(err)?;
+    Ok(at + n as u64)
 }
 
 /// The first SIGTERM/SIGINT stops the source (the pipeline then finishes the
 /// batch in flight, makes the journal durable, acknowledges and returns); a
 /// second one exits at once.
 fn shutdown_on_signals(
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    stops: Vec<Arc<AtomicBool>>,
     health: Arc<Health>,
 ) -> Result<signal_hook::iterator::Handle> {
     use signal_hook::consts::{SIGINT, SIGTERM};
@@ -146,7 +278,9 @@ fn shutdown_on_signals(
                 if count == 1 {
                     tracing::info!(signal = sig, "shutting down: finishing the batch in flight");
                     health.set_ready(false);
-                    stop.store(true, Ordering::Relaxed);
+                    for s in &stops {
+                        s.store(true, Ordering::Relaxed);
+                    }
                 } else {
                     tracing::warn!(signal = sig, "second signal: exiting now");
                     std::process::exit(130);

@@ -51,9 +51,11 @@ impl MappedFile {
         self.map.as_ref().map_or(0, |m| m.len() as u64)
     }
 
-    /// Feeds every line to `ing`; the position of a line is its byte offset.
+    /// Feeds every line from byte `start` on to `ing`; the position of a
+    /// line is its byte offset.
     pub(crate) fn replay(
         &self,
+        start: u64,
         ing: &mut LineIngestor,
         mut pacer: Option<Pacer>,
         progress: &AtomicU64,
@@ -62,8 +64,8 @@ impl MappedFile {
         let Some(data) = self.map.as_deref() else {
             return;
         };
-        let mut at = 0usize;
-        let mut next_progress = PROGRESS_EVERY;
+        let mut at = usize::try_from(start).unwrap_or(usize::MAX).min(data.len());
+        let mut next_progress = at + PROGRESS_EVERY;
         while at < data.len() {
             let end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |i| at + i);
             ing.line(at as u64, &data[at..end]);

@@ -11,9 +11,11 @@ use crate::{line_ingestor::LineIngestor, pace::Pacer, parse::MAX_LINE};
 /// Read buffer; a line longer than this is rejected as too long.
 const BUF: usize = 4 * MAX_LINE;
 
-/// Feeds every line of `input` to `ing`; positions are byte offsets.
+/// Feeds every line of `input` to `ing`; positions are byte offsets, the
+/// first byte read being at `start`.
 pub(crate) fn read_stream(
     input: &mut dyn Read,
+    start: u64,
     follow: bool,
     ing: &mut LineIngestor,
     mut pacer: Option<Pacer>,
@@ -22,7 +24,7 @@ pub(crate) fn read_stream(
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; BUF];
     let mut filled = 0usize; // bytes in buf
-    let mut base = 0u64; // input offset of buf[0]
+    let mut base = start; // input offset of buf[0]
     let mut skipping: Option<u64> = None; // inside an over-long line that began here
     loop {
         if stop() {

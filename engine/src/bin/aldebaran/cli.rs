@@ -46,6 +46,11 @@ pub enum JournalCommand {
         /// The journal directory.
         dir: PathBuf,
     },
+    /// Show each sink's delivery cursor, what is in flight and its lag.
+    Cursors {
+        /// The journal directory.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,4 @@
-//! `aldebaran journal dump|verify DIR`.
+//! `aldebaran journal dump|verify|cursors DIR`.
 
 use std::{
     io::{ErrorKind, Write},
@@ -58,6 +58,46 @@ pub fn verify(dir: &Path) -> Result<ExitCode> {
         }
         Err(e) => Err(e).with_context(|| format!("verifying journal {}", dir.display())),
     }
+}
+
+/// One line per sink: name, kind, mode, delivered seq, in flight, lag behind
+/// the journal's last record.
+pub fn cursors(dir: &Path) -> Result<ExitCode> {
+    require_dir(dir)?;
+    let last = alerts::delivery::journal_last_seq(dir)
+        .with_context(|| format!("reading journal {}", dir.display()))?
+        .unwrap_or(0);
+    let cursors = alerts::delivery::read_cursors(dir)
+        .with_context(|| format!("reading the cursors of journal {}", dir.display()))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "journal last seq {last}")?;
+    if cursors.is_empty() {
+        writeln!(out, "no sink cursors")?;
+    } else {
+        writeln!(
+            out,
+            "{:<16} {:<8} {:<14} {:>12} {:>12} {:>10}",
+            "SINK", "KIND", "MODE", "DELIVERED", "IN FLIGHT", "LAG"
+        )?;
+    }
+    for c in cursors {
+        let in_flight = if c.in_flight_to > c.delivered {
+            format!("..={}", c.in_flight_to)
+        } else {
+            "-".to_owned()
+        };
+        writeln!(
+            out,
+            "{:<16} {:<8} {:<14} {:>12} {:>12} {:>10}",
+            c.name,
+            c.kind.as_deref().unwrap_or("?"),
+            c.mode.map_or("?", |m| m.as_str()),
+            c.delivered,
+            in_flight,
+            last.saturating_sub(c.delivered)
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn require_dir(dir: &Path) -> Result<()> {

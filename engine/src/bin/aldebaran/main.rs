@@ -37,6 +37,9 @@ fn main() -> ExitCode {
         Command::Journal {
             command: JournalCommand::Verify { dir },
         } => journal_cmd::verify(&dir),
+        Command::Journal {
+            command: JournalCommand::Cursors { dir },
+        } => journal_cmd::cursors(&dir),
     };
     match result {
         Ok(code) => code,

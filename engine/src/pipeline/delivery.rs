@@ -1,0 +1,119 @@
+//! The sink shippers of `aldebaran run`: one per `[sinks.<name>]`, each on
+//! its own thread reading the journal up to the durable head, so a slow or
+//! dead sink never holds up ingest or the other sinks.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use alerts::delivery::{InDoubtAction, ShipperExit, ShipperHandle, SinkConfig, spawn_shipper};
+
+use crate::{Result, config::Config, metrics::Metrics};
+
+/// How often the shippers' progress is checked while waiting for them.
+const WAIT_POLL: Duration = Duration::from_millis(20);
+/// How often a shipper checks the journal when it has caught up.
+const SHIP_POLL: Duration = Duration::from_millis(2);
+
+/// The running shippers.
+pub(crate) struct Shippers {
+    handles: Vec<ShipperHandle>,
+    durable: Arc<AtomicU64>,
+}
+
+impl Shippers {
+    /// Checks every sink's config, then starts one shipper per sink.
+    pub(crate) fn start(cfg: &Config, durable: Arc<AtomicU64>, metrics: &Metrics) -> Result<Self> {
+        // Every sink's config is checked before any shipper starts.
+        let configs = SinkConfig::all_from_toml(&cfg.sinks)?;
+        let mut handles = Vec::new();
+        for c in configs {
+            let sink = c.open_sink()?;
+            let mut spec = c.shipper_spec(&cfg.journal.dir, Arc::clone(&durable));
+            spec.poll_interval = SHIP_POLL;
+            let h = spawn_shipper(spec, sink)?;
+            metrics.add_sink(h.stats());
+            tracing::info!(sink = %c.name, kind = c.kind(), mode = c.mode.as_str(), "shipper started");
+            handles.push(h);
+        }
+        metrics.set_durable_seq_source(Arc::clone(&durable));
+        Ok(Shippers { handles, durable })
+    }
+
+    /// Blocks until every running sink has delivered through the durable
+    /// head, or `stop` is set.
+    pub(crate) fn wait_caught_up(&self, stop: &AtomicBool) {
+        loop {
+            let head = self.durable.load(Ordering::Acquire);
+            let behind = self
+                .handles
+                .iter()
+                .any(|h| h.is_running() && h.stats().cursor.load(Ordering::Acquire) < head);
+            if !behind || stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(WAIT_POLL);
+        }
+    }
+
+    /// Asks every shipper to deliver what is durable now, then stop, giving
+    /// up after `grace`.
+    pub(crate) fn finish_within(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        for h in &self.handles {
+            h.finish(deadline);
+        }
+    }
+
+    /// Waits for the shippers; returns one summary line per sink.
+    pub(crate) fn join(self) -> Result<Vec<String>> {
+        let mut notes = Vec::new();
+        let mut first_err = None;
+        for h in self.handles {
+            match h.join() {
+                Ok(r) => {
+                    let mut line = format!(
+                        "sink {} ({}, {}): delivered {}, retried {}, failed {}, cursor at seq {}",
+                        r.name,
+                        r.kind,
+                        r.mode.as_str(),
+                        r.delivered,
+                        r.retried,
+                        r.failed,
+                        r.cursor
+                    );
+                    if let ShipperExit::Deadline { behind } = r.exit {
+                        line.push_str(&format!(
+                            "; {behind} left for the next start (shutdown grace over)"
+                        ));
+                    }
+                    if let Some(d) = &r.in_doubt {
+                        let what = match d.action {
+                            InDoubtAction::Resent => "sent again",
+                            InDoubtAction::Skipped => "skipped",
+                        };
+                        line.push_str(&format!(
+                            "; IN DOUBT after a crash: seq {}..={} ({} records) {what}",
+                            d.from,
+                            d.to,
+                            d.records()
+                        ));
+                    }
+                    notes.push(line);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "a shipper failed");
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e.into()),
+            None => Ok(notes),
+        }
+    }
+}

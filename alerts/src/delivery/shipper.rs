@@ -57,10 +57,16 @@ pub struct SinkStats {
 
 impl SinkStats {
     fn new(spec: &ShipperSpec) -> Self {
+        Self::named(&spec.name, &spec.kind, spec.mode)
+    }
+
+    /// Zeroed counters of a sink (a shipper makes its own; this is for
+    /// readers of the counters to test against).
+    pub fn named(name: &str, kind: &str, mode: DeliveryMode) -> Self {
         Self {
-            name: spec.name.clone(),
-            kind: spec.kind.clone(),
-            mode: spec.mode,
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            mode,
             delivered: AtomicU64::new(0),
             retried: AtomicU64::new(0),
             failed: AtomicU64::new(0),

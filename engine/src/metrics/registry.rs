@@ -544,6 +544,38 @@ mod tests {
     }
 
     #[test]
+    fn sink_counters_and_lag_come_from_the_shippers() {
+        use alerts::delivery::DeliveryMode;
+        use std::sync::{Arc, atomic::AtomicU64};
+        let m = Metrics::new();
+        let durable = Arc::new(AtomicU64::new(100));
+        m.set_durable_seq_source(Arc::clone(&durable));
+        let st = Arc::new(SinkStats::named("hook", "http", DeliveryMode::ExactlyOnce));
+        m.add_sink(Arc::clone(&st));
+        st.delivered.store(60, Relaxed);
+        st.retried.store(3, Relaxed);
+        st.failed.store(1, Relaxed);
+        st.in_doubt.store(2, Relaxed);
+        st.cursor.store(61, Relaxed);
+        let t = m.render();
+        let s = |series| sample(&t, series);
+        assert_eq!(s("aldebaran_sink_lag{sink=\"hook\"}"), Some("39"));
+        assert_eq!(
+            s("aldebaran_sink_delivered_total{sink=\"hook\"}"),
+            Some("60")
+        );
+        assert_eq!(s("aldebaran_sink_retried_total{sink=\"hook\"}"), Some("3"));
+        assert_eq!(s("aldebaran_sink_failed_total{sink=\"hook\"}"), Some("1"));
+        assert_eq!(s("aldebaran_sink_in_doubt_total{sink=\"hook\"}"), Some("2"));
+        // The lag follows the head without the shipper doing anything.
+        durable.store(70, Relaxed);
+        assert_eq!(
+            sample(&m.render(), "aldebaran_sink_lag{sink=\"hook\"}"),
+            Some("9")
+        );
+    }
+
+    #[test]
     fn labelled_values_are_sorted_and_escaped() {
         let m = Metrics::new();
         m.set_sink_lag("z", 1);

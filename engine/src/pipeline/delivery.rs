@@ -3,6 +3,7 @@
 //! dead sink never holds up ingest or the other sinks.
 
 use std::{
+    path::Path,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -26,14 +27,23 @@ pub(crate) struct Shippers {
 }
 
 impl Shippers {
-    /// Checks every sink's config, then starts one shipper per sink.
-    pub(crate) fn start(cfg: &Config, durable: Arc<AtomicU64>, metrics: &Metrics) -> Result<Self> {
-        // Every sink's config is checked before any shipper starts.
-        let configs = SinkConfig::all_from_toml(&cfg.sinks)?;
+    /// Checks every sink's config (call before opening any output, so a typo
+    /// stops the start cleanly).
+    pub(crate) fn check(cfg: &Config) -> Result<Vec<SinkConfig>> {
+        Ok(SinkConfig::all_from_toml(&cfg.sinks)?)
+    }
+
+    /// Starts one shipper per checked sink.
+    pub(crate) fn start(
+        configs: Vec<SinkConfig>,
+        journal_dir: &Path,
+        durable: Arc<AtomicU64>,
+        metrics: &Metrics,
+    ) -> Result<Self> {
         let mut handles = Vec::new();
         for c in configs {
             let sink = c.open_sink()?;
-            let mut spec = c.shipper_spec(&cfg.journal.dir, Arc::clone(&durable));
+            let mut spec = c.shipper_spec(journal_dir, Arc::clone(&durable));
             spec.poll_interval = SHIP_POLL;
             let h = spawn_shipper(spec, sink)?;
             metrics.add_sink(h.stats());

@@ -42,6 +42,7 @@ pub struct ServicePlan {
 /// Runs until the source ends or a signal stops it; returns the summary.
 pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> Result<Summary> {
     let cfg = &plan.config;
+    let sink_configs = Shippers::check(cfg)?;
     let mut engine = build_engine(cfg)?;
     let source_id = source_identity(cfg)?;
     let mut restore_notes = Vec::new();
@@ -96,7 +97,12 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
         tracing::info!(addr = %s.local_addr(), "metrics at /metrics, health at /healthz");
         Some(s)
     };
-    let shippers = Shippers::start(cfg, Arc::clone(&durable), &metrics)?;
+    let shippers = Shippers::start(
+        sink_configs,
+        &cfg.journal.dir,
+        Arc::clone(&durable),
+        &metrics,
+    )?;
 
     let finite = cfg.source.kind == SourceKind::File && !cfg.source.file.follow;
     // Set by the first signal; the source has its own flag, set along.

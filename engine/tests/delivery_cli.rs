@@ -1,0 +1,222 @@
+//! `aldebaran run` with sinks, as an operator sees it (SPEC §4): a finite
+//! file is processed, every sink catches up, the run exits 0; `journal
+//! cursors` shows each sink's position and lag; permanent refusals go to the
+//! sink's dead-letter file with the reason; a bad sink config is a one-line
+//! error naming the sink and key; a checkpoint refuses another source.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_aldebaran");
+
+fn q(p: &Path) -> String {
+    Value::from(p.to_str().expect("utf-8")).to_string()
+}
+
+fn aldebaran(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run aldebaran")
+}
+
+#[track_caller]
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "{:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[track_caller]
+fn one_line_error(o: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(lines.len(), 1, "one error line: {err}");
+    for n in needles {
+        assert!(lines[0].contains(n), "{n:?} not in {:?}", lines[0]);
+    }
+}
+
+struct Fx {
+    tmp: tempfile::TempDir,
+}
+
+impl Fx {
+    fn new() -> Self {
+        Fx {
+            tmp: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn p(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    fn trades(&self) -> PathBuf {
+        let f = self.p("trades.jsonl");
+        ok(&aldebaran(&[
+            "gen",
+            "--orders",
+            "500",
+            "--seed",
+            "3",
+            "-o",
+            f.to_str().expect("utf-8"),
+        ]));
+        f
+    }
+
+    /// A config reading `input` once, with `sinks` (TOML) appended.
+    fn config(&self, input: &Path, sinks: &str) -> PathBuf {
+        let c = self.p("aldebaran.toml");
+        let text = format!(
+            "[source]\nkind = \"file\"\n[source.file]\npath = {}\nfollow = false\n\
+             [journal]\ndir = {}\n[state]\ndir = {}\n[metrics]\nlisten = \"\"\n{sinks}",
+            q(input),
+            q(&self.p("journal")),
+            q(&self.p("state")),
+        );
+        fs::write(&c, text).expect("config");
+        c
+    }
+
+    fn run(&self, config: &Path) -> Output {
+        aldebaran(&["run", "--config", config.to_str().expect("utf-8")])
+    }
+}
+
+#[test]
+fn a_finite_run_delivers_everything_and_cursors_show_it() {
+    let fx = Fx::new();
+    let input = fx.trades();
+    let archive = fx.p("alerts.jsonl");
+    let refused = fx.p("refused.jsonl");
+    let cfg = fx.config(
+        &input,
+        &format!(
+            "[sinks.archive]\nkind = \"file\"\npath = {}\n\
+             [sinks.strict]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"cat > /dev/null; echo no such pager >&2; exit 3\"]\ndead_letter = {}\n",
+            q(&archive),
+            q(&refused)
+        ),
+    );
+    let summary = ok(&fx.run(&cfg));
+    let journal = fx.p("journal");
+    let dump = ok(&aldebaran(&[
+        "journal",
+        "dump",
+        journal.to_str().expect("utf-8"),
+    ]));
+    let n = dump.lines().count();
+    assert!(n > 10, "the file should alert: {summary}");
+    assert_eq!(fs::read_to_string(&archive).expect("archive"), dump);
+    assert!(
+        summary.contains(&format!("sink archive (file, exactly-once): delivered {n}")),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(
+            "sink strict (command, at-least-once): delivered 0, retried 0, failed {n}"
+        )),
+        "{summary}"
+    );
+
+    // Every refusal is in the dead-letter file with its reason.
+    let dead = fs::read_to_string(&refused).expect("dead letters");
+    assert_eq!(dead.lines().count(), n);
+    for l in dead.lines() {
+        let v: Value = serde_json::from_str(l).expect("json");
+        assert_eq!(v["sink"], "strict");
+        let reason = v["reason"].as_str().expect("reason");
+        assert!(
+            reason.contains('3') && reason.contains("no such pager"),
+            "{reason}"
+        );
+    }
+
+    let cursors = ok(&aldebaran(&[
+        "journal",
+        "cursors",
+        journal.to_str().expect("utf-8"),
+    ]));
+    assert!(
+        cursors.contains(&format!("journal last seq {n}")),
+        "{cursors}"
+    );
+    for (name, kind, mode) in [
+        ("archive", "file", "exactly-once"),
+        ("strict", "command", "at-least-once"),
+    ] {
+        let row = cursors
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name}: {cursors}"));
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols, [name, kind, mode, &n.to_string(), "-", "0"], "{row}");
+    }
+
+    // A restart finds the input done and the sinks caught up: nothing again.
+    let again = ok(&fx.run(&cfg));
+    assert!(again.contains("processed to its end"), "{again}");
+    assert!(
+        again.contains("sink archive (file, exactly-once): delivered 0"),
+        "{again}"
+    );
+    assert_eq!(fs::read_to_string(&archive).expect("archive"), dump);
+
+    // A checkpoint belongs to its input.
+    let other = fx.p("other.jsonl");
+    fs::copy(&input, &other).expect("copy");
+    let cfg = fx.config(&other, "");
+    one_line_error(&fx.run(&cfg), &["checkpoint", "other.jsonl"]);
+}
+
+#[test]
+fn bad_sink_configs_are_one_line_errors_naming_the_sink() {
+    let fx = Fx::new();
+    let input = fx.trades();
+    for (sinks, needles) in [
+        (
+            "[sinks.a]\nkind = \"file\"\npaht = \"x\"\n",
+            &["\"a\"", "paht"][..],
+        ),
+        (
+            "[sinks.b]\nkind = \"carrier-pigeon\"\n",
+            &["\"b\"", "carrier-pigeon"],
+        ),
+        (
+            "[sinks.c]\nkind = \"command\"\nmode = \"exactly-once\"\ncommand = [\"true\"]\n",
+            &["\"c\"", "exactly-once", "deduplicate"],
+        ),
+        (
+            "[sinks.d]\nkind = \"http\"\nurl = \"not a url\"\n",
+            &["\"d\"", "url"],
+        ),
+        ("[sinks.\"e f\"]\nkind = \"stdout\"\n", &["e f"]),
+    ] {
+        let cfg = fx.config(&input, sinks);
+        one_line_error(&fx.run(&cfg), needles);
+        assert!(
+            !fx.p("journal").exists(),
+            "a bad sink stops the start before any output"
+        );
+    }
+    let o = aldebaran(&[
+        "journal",
+        "cursors",
+        fx.p("nowhere").to_str().expect("utf-8"),
+    ]);
+    one_line_error(&o, &["nowhere"]);
+}

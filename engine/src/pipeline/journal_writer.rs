@@ -115,6 +115,9 @@ impl JournalWriter {
                         out.fsyncs += 1;
                         unsynced = false;
                         last_sync = Instant::now();
+                        if let Some(d) = &self.durable {
+                            d.store(self.journal.next_seq() - 1, Ordering::Release);
+                        }
                     }
                     continue;
                 }

@@ -53,6 +53,13 @@ impl Outputs {
         self.journal.next_seq()
     }
 
+    /// Makes what the journal holds durable: after a crash of the process
+    /// its last records may sit only in the page cache, and they are about
+    /// to be shipped.
+    pub(crate) fn sync_journal(&mut self) -> Result<()> {
+        Ok(self.journal.sync()?)
+    }
+
     pub(crate) fn open(cfg: &Config) -> Result<Self> {
         if cfg.journal.dir.exists() && !cfg.journal.dir.is_dir() {
             return Err(EngineError::Config(format!(

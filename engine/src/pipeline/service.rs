@@ -74,7 +74,8 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
         }
         None => (Resume::Start, 1),
     };
-    let outputs = Outputs::open(cfg)?;
+    let mut outputs = Outputs::open(cfg)?;
+    outputs.sync_journal()?;
     let already = AlreadyJournaled::read(&cfg.journal.dir, journal_from)?;
     if already.pending() > 0 {
         tracing::info!(

@@ -220,3 +220,57 @@ fn bad_sink_configs_are_one_line_errors_naming_the_sink() {
     ]);
     one_line_error(&o, &["nowhere"]);
 }
+
+/// A dead sink holds up nothing: the input is processed, the other sink
+/// delivers everything, and the dead one's backlog stays in the journal,
+/// shown as lag, for the next start.
+#[test]
+fn a_dead_sink_only_grows_its_own_lag() {
+    let fx = Fx::new();
+    let input = fx.trades();
+    let archive = fx.p("alerts.jsonl");
+    // Nothing listens on port 9 (discard) here: every POST is refused.
+    let cfg = fx.config(
+        &input,
+        &format!(
+            "[delivery]\nwait_at_end = false\nshutdown_grace_ms = 300\n\
+             [sinks.archive]\nkind = \"file\"\npath = {}\n\
+             [sinks.hook]\nkind = \"http\"\nurl = \"http://127.0.0.1:9/alerts\"\nretry_min_ms = 10\nretry_max_ms = 50\n",
+            q(&archive)
+        ),
+    );
+    let summary = ok(&fx.run(&cfg));
+    let journal = fx.p("journal");
+    let dump = ok(&aldebaran(&[
+        "journal",
+        "dump",
+        journal.to_str().expect("utf-8"),
+    ]));
+    let n = dump.lines().count();
+    assert!(n > 10);
+    assert_eq!(fs::read_to_string(&archive).expect("archive"), dump);
+    let hook = summary
+        .lines()
+        .find(|l| l.contains("sink hook"))
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(
+        hook.contains("delivered 0") && hook.contains(&format!("{n} left")),
+        "{hook}"
+    );
+    let retried: u64 = hook
+        .split("retried ")
+        .nth(1)
+        .and_then(|r| r.split(',').next()?.parse().ok())
+        .expect("retried N");
+    assert!(retried > 0, "{hook}");
+    let cursors = ok(&aldebaran(&[
+        "journal",
+        "cursors",
+        journal.to_str().expect("utf-8"),
+    ]));
+    let row = cursors
+        .lines()
+        .find(|l| l.starts_with("hook"))
+        .expect("hook row");
+    assert!(row.trim_end().ends_with(&format!(" {n}")), "lag {n}: {row}");
+}

@@ -8,15 +8,17 @@
 //!   knows nothing about purchases.
 //! - **Jobs** ([`jobs`]): use cases built only on the core's public API; the
 //!   first is the over-purchase rule ([`jobs::overfill`]).
-//! - **Pipeline** ([`pipeline`]): wires ingest → engine → alerts journal for a
-//!   replay, with the journal on its own thread (group commit), dead letters,
-//!   per-batch stats and the run summary.
+//! - **Pipeline** ([`pipeline`]): wires ingest → engine → alerts journal →
+//!   sinks: `replay` (journal on its own thread with group commit, dead
+//!   letters, per-batch stats, the run summary) and the `run` service (the
+//!   same loop plus crash-consistent checkpoints, recovery after a crash,
+//!   one shipper per configured sink, metrics and signals).
 //! - **Config** ([`config`]): the layered configuration (embedded default,
 //!   file, `ALDEBARAN_*` environment).
 //!
 //! Threads: the caller's thread runs the cutter and the engine; rayon workers
-//! run shards; the journal writer has its own thread. The `aldebaran` binary
-//! sits on top.
+//! run shards; the journal writer, the checkpoint writer and each sink's
+//! shipper have their own threads. The `aldebaran` binary sits on top.
 
 pub mod config;
 pub mod core;

@@ -1,5 +1,5 @@
-//! A small binary codec for job state snapshots (`aldebaran run` writes one
-//! at a graceful shutdown and reads it at start).
+//! A small binary codec for job state snapshots (the state part of the
+//! checkpoints `aldebaran run` writes while it runs and reads at start).
 //!
 //! Little-endian fixed-width integers and length-prefixed bytes; the engine
 //! frames each shard's bytes and checks a CRC over the whole snapshot.

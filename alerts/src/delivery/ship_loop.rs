@@ -2,8 +2,13 @@
 //! journal up to the durable head, batch, mark in flight, send, settle.
 //!
 //! Cursor protocol per send: persist `{delivered, in_flight_to = last}`
-//! *before* `Sink::send`, persist `{last, last}` after it returns `Ok`. A
-//! crash in between leaves the in-doubt range that the next start reports.
+//! *before* `Sink::send` (one fdatasync). Its success is recorded by the
+//! next send's in-flight write, or — when the shipper catches up, backs off
+//! or stops — by a write of its own: one fdatasync per send instead of two,
+//! which halves the cost of one-alert-per-send sinks (HTTP, command, SMTP).
+//! A crash before that record leaves the last send in doubt, exactly as a
+//! crash during it would: the next start reports the range and resends or
+//! skips it per the mode.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -42,6 +47,9 @@ pub(crate) struct Shipper {
     /// Consecutive transient failures (sink or journal), for the back-off.
     failures: u32,
     in_doubt: Option<InDoubt>,
+    /// Delivered through this seq, not yet recorded on disk (see the module
+    /// docs).
+    unrecorded: Option<u64>,
 }
 
 impl Shipper {
@@ -64,6 +72,7 @@ impl Shipper {
             batch: Vec::new(),
             failures: 0,
             in_doubt: None,
+            unrecorded: None,
         }
     }
 
@@ -86,7 +95,15 @@ impl Shipper {
     }
 
     fn delivered(&self) -> u64 {
-        self.cursor.state().delivered
+        self.unrecorded.unwrap_or(self.cursor.state().delivered)
+    }
+
+    /// Records a delivery the next send would otherwise record.
+    fn record_delivered(&mut self) -> Result<()> {
+        if let Some(seq) = self.unrecorded.take() {
+            self.cursor.store(CursorState::settled(seq))?;
+        }
+        Ok(())
     }
 
     /// Handles the cursor found on disk and the sink's own view. Returns an
@@ -155,6 +172,7 @@ impl Shipper {
     fn ship(&mut self) -> Result<ShipperExit> {
         loop {
             if let Some(exit) = self.exit_requested() {
+                self.record_delivered()?;
                 return Ok(exit);
             }
             let mut limit = self.spec.durable.load(Ordering::Acquire);
@@ -164,6 +182,8 @@ impl Shipper {
             if self.batch.is_empty() {
                 let read_failed = self.fill(limit)?;
                 if self.batch.is_empty() {
+                    // Caught up (or stuck): make the cursor on disk current.
+                    self.record_delivered()?;
                     if read_failed {
                         self.back_off("reading the journal failed", "see the previous warning");
                     } else {
@@ -265,6 +285,7 @@ impl Shipper {
             delivered,
             in_flight_to: last,
         })?;
+        self.unrecorded = None;
         let (done, error) = match self.sink.send(&self.batch) {
             Ok(()) => (self.batch.len(), None),
             Err(SendFailure { delivered, error }) => (delivered.min(self.batch.len()), Some(error)),
@@ -275,11 +296,15 @@ impl Shipper {
             .next_back()
             .map_or(delivered, |o| o.seq);
         SinkStats::add(&self.stats.delivered, done as u64);
-        self.settle(settled)?;
+        if settled > delivered {
+            self.unrecorded = Some(settled);
+            self.publish_cursor();
+        }
         match error {
             None => self.failures = 0,
             Some(SendError::Transient(reason)) => {
                 SinkStats::add(&self.stats.retried, 1);
+                self.record_delivered()?;
                 self.back_off("send failed; retrying", &reason);
             }
             Some(SendError::Permanent(reason)) => {
@@ -300,6 +325,7 @@ impl Shipper {
     }
 
     fn settle(&mut self, seq: u64) -> Result<()> {
+        self.unrecorded = None;
         self.cursor.store(CursorState::settled(seq))?;
         self.publish_cursor();
         Ok(())

@@ -4,12 +4,16 @@
 use std::{
     io::{ErrorKind, Read},
     sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
 };
 
 use crate::{line_ingestor::LineIngestor, pace::Pacer, parse::MAX_LINE};
 
 /// Read buffer; a line longer than this is rejected as too long.
 const BUF: usize = 4 * MAX_LINE;
+/// A followed file at its end is polled after this, doubling up to the max.
+const FOLLOW_MIN_WAIT: Duration = Duration::from_micros(500);
+const FOLLOW_MAX_WAIT: Duration = Duration::from_millis(50);
 
 /// Feeds every line of `input` to `ing`; positions are byte offsets, the
 /// first byte read being at `start`.
@@ -26,6 +30,7 @@ pub(crate) fn read_stream(
     let mut filled = 0usize; // bytes in buf
     let mut base = start; // input offset of buf[0]
     let mut skipping: Option<u64> = None; // inside an over-long line that began here
+    let mut wait = FOLLOW_MIN_WAIT;
     loop {
         if stop() {
             return Ok(());
@@ -39,10 +44,14 @@ pub(crate) fn read_stream(
         };
         if n == 0 && follow {
             // A growing file: wait for more (a partial last line stays
-            // buffered until its newline arrives).
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            // buffered until its newline arrives). The wait starts short so a
+            // steady writer is picked up within a millisecond, and backs off
+            // to FOLLOW_MAX_WAIT on a quiet file.
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(FOLLOW_MAX_WAIT);
             continue;
         }
+        wait = FOLLOW_MIN_WAIT;
         let eof = n == 0;
         filled += n;
         let mut at = 0usize;

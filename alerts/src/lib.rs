@@ -46,8 +46,9 @@ mod verify;
 mod writer;
 
 pub use delivery::{
-    CursorInfo, DeliveryMode, InDoubt, InDoubtAction, ShipperExit, ShipperHandle, ShipperReport,
-    ShipperSpec, SinkConfig, SinkStats, journal_last_seq, read_cursors, spawn_shipper,
+    CursorInfo, DeliveryMode, DurableHead, InDoubt, InDoubtAction, ShipperExit, ShipperHandle,
+    ShipperReport, ShipperSpec, SinkConfig, SinkStats, journal_last_seq, read_cursors,
+    spawn_shipper,
 };
 pub use dump::dump;
 pub use error::{AlertsError, Result};

@@ -4,11 +4,11 @@
 //! SIGKILL would leave it).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alerts::delivery::{Outgoing, SendError, SendFailure, Sink};
+use alerts::delivery::{DurableHead, Outgoing, SendError, SendFailure, Sink};
 use alerts::{
     AlertsError, DeliveryMode, InDoubtAction, Journal, JournalOptions, ShipperExit, ShipperReport,
     ShipperSpec, SinkConfig, read_cursors, spawn_shipper,
@@ -46,7 +46,7 @@ fn spec(journal: &Path, name: &str, kind: &str, mode: DeliveryMode, durable: u64
         kind: kind.into(),
         mode,
         journal_dir: journal.to_path_buf(),
-        durable: Arc::new(AtomicU64::new(durable)),
+        durable: Arc::new(DurableHead::new(durable)),
         retry_min: Duration::from_millis(1),
         retry_max: Duration::from_millis(10),
         dead_letter: journal.join("cursors").join(format!("{name}.dead.jsonl")),
@@ -73,7 +73,7 @@ fn ship_all(spec: ShipperSpec, sink: Box<dyn Sink>) -> ShipperReport {
 
 fn ship_file(journal: &Path, out: &Path, durable: u64) -> ShipperReport {
     let cfg = file_config("archive", out);
-    let spec = cfg.shipper_spec(journal, Arc::new(AtomicU64::new(durable)));
+    let spec = cfg.shipper_spec(journal, Arc::new(DurableHead::new(durable)));
     ship_all(spec, cfg.open_sink().expect("sink"))
 }
 
@@ -111,7 +111,7 @@ fn crash_during_second_send(journal: &Path, out: &Path, torn: &'static str, keep
         path: out.to_path_buf(),
         torn,
     };
-    let spec = file_config("archive", out).shipper_spec(journal, Arc::new(AtomicU64::new(8)));
+    let spec = file_config("archive", out).shipper_spec(journal, Arc::new(DurableHead::new(8)));
     let err = spawn_shipper(spec, Box::new(sink))
         .expect("spawn")
         .join()
@@ -197,7 +197,7 @@ fn nothing_past_the_durable_head_is_shipped() {
     let (journal, out) = (dir.path().join("j"), dir.path().join("out.jsonl"));
     write_journal(&journal, 1, 10);
     let cfg = file_config("archive", &out);
-    let durable = Arc::new(AtomicU64::new(6));
+    let durable = Arc::new(DurableHead::new(6));
     let handle = spawn_shipper(
         cfg.shipper_spec(&journal, Arc::clone(&durable)),
         cfg.open_sink().expect("sink"),
@@ -210,7 +210,7 @@ fn nothing_past_the_durable_head_is_shipped() {
     // Give it many polls to (wrongly) go further.
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(file_lines(&out), dump_lines(&journal)[..6]);
-    durable.store(10, Ordering::Release);
+    durable.publish(10);
     handle.finish(Instant::now() + Duration::from_secs(60));
     let report = handle.join().expect("join");
     assert_eq!((report.cursor, report.exit), (10, ShipperExit::Finished));
@@ -407,7 +407,7 @@ fn command_sink_retries_tempfail_and_dead_letters_failures() {
     let cfg =
         SinkConfig::from_toml("pager", &toml::from_str(&text).expect("toml")).expect("config");
     assert_eq!(cfg.mode, DeliveryMode::AtLeastOnce);
-    let spec = cfg.shipper_spec(&journal, Arc::new(AtomicU64::new(5)));
+    let spec = cfg.shipper_spec(&journal, Arc::new(DurableHead::new(5)));
     let dead = spec.dead_letter.clone();
     let report = ship_all(spec, cfg.open_sink().expect("sink"));
     assert_eq!((report.retried, report.failed, report.delivered), (1, 1, 4));

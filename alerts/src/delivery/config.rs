@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -17,6 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::delivery::amqp_sink::{self, AmqpSink, AmqpSinkConfig};
 use crate::delivery::command_sink::{self, CommandSink, CommandSinkConfig};
 use crate::delivery::cursor::CURSORS_DIR;
+use crate::delivery::durable::DurableHead;
 use crate::delivery::file_sink::{self, FileSink, FileSinkConfig};
 use crate::delivery::http_sink::{self, HttpSink, HttpSinkConfig};
 use crate::delivery::shipper::ShipperSpec;
@@ -182,7 +182,7 @@ impl SinkConfig {
     }
 
     /// The [`ShipperSpec`] of this sink over the journal in `journal_dir`.
-    pub fn shipper_spec(&self, journal_dir: &Path, durable: Arc<AtomicU64>) -> ShipperSpec {
+    pub fn shipper_spec(&self, journal_dir: &Path, durable: Arc<DurableHead>) -> ShipperSpec {
         let dead_letter = if self.dead_letter.as_os_str().is_empty() {
             journal_dir
                 .join(CURSORS_DIR)

@@ -39,11 +39,17 @@ fn defaults_per_kind() {
 #[test]
 fn spec_paths() {
     let cfg = parse("out", "kind = \"stdout\"").expect("stdout");
-    let spec = cfg.shipper_spec(Path::new("/j"), Arc::new(AtomicU64::new(0)));
+    let spec = cfg.shipper_spec(
+        Path::new("/j"),
+        Arc::new(crate::delivery::DurableHead::new(0)),
+    );
     assert_eq!(spec.dead_letter, Path::new("/j/cursors/out.dead.jsonl"));
     assert_eq!(spec.kind, "stdout");
     let cfg = parse("out", "kind = \"stdout\"\ndead_letter = \"/d.jsonl\"").expect("stdout");
-    let spec = cfg.shipper_spec(Path::new("/j"), Arc::new(AtomicU64::new(0)));
+    let spec = cfg.shipper_spec(
+        Path::new("/j"),
+        Arc::new(crate::delivery::DurableHead::new(0)),
+    );
     assert_eq!(spec.dead_letter, Path::new("/d.jsonl"));
 }
 

@@ -21,6 +21,7 @@
 mod command_sink;
 mod config;
 mod cursor;
+mod durable;
 mod file_sink;
 mod plan;
 mod record;
@@ -31,6 +32,7 @@ mod stdout_sink;
 
 pub use command_sink::CommandSinkConfig;
 pub use config::{SinkConfig, SinkSettings};
+pub use durable::DurableHead;
 pub use file_sink::FileSinkConfig;
 pub use plan::{InDoubt, InDoubtAction};
 pub use shipper::{

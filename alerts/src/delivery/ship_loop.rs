@@ -175,7 +175,7 @@ impl Shipper {
                 self.record_delivered()?;
                 return Ok(exit);
             }
-            let mut limit = self.spec.durable.load(Ordering::Acquire);
+            let mut limit = self.spec.durable.get();
             if let Some((target, _)) = self.control.command().finish {
                 limit = limit.min(target);
             }
@@ -184,10 +184,16 @@ impl Shipper {
                 if self.batch.is_empty() {
                     // Caught up (or stuck): make the cursor on disk current.
                     self.record_delivered()?;
+                    let seen = self.next_read.saturating_sub(1);
                     if read_failed {
                         self.back_off("reading the journal failed", "see the previous warning");
-                    } else {
+                    } else if self.spec.durable.get() > seen {
+                        // Durable but not readable yet (or held back by a
+                        // finish target): look again shortly.
                         self.control.sleep(self.spec.poll_interval);
+                    } else {
+                        // Caught up: sleep until the engine makes more durable.
+                        self.spec.durable.wait_past(seen, self.spec.poll_interval);
                     }
                     continue;
                 }

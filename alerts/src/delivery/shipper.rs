@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::delivery::cursor::{CursorFile, write_sidecar};
+use crate::delivery::durable::DurableHead;
 use crate::delivery::plan::InDoubt;
 use crate::delivery::ship_loop::Shipper;
 use crate::delivery::{DeliveryMode, Sink};
@@ -26,7 +27,7 @@ pub struct ShipperSpec {
     /// The highest seq the engine has made durable. The shipper never reads
     /// past it: a reader can see records the writer has not synced yet, and
     /// shipping one that a crash then truncates would deliver a phantom.
-    pub durable: Arc<AtomicU64>,
+    pub durable: Arc<DurableHead>,
     /// Back-off after a transient failure starts at `retry_min` and doubles up
     /// to `retry_max`; retried forever (a down endpoint only grows lag).
     pub retry_min: Duration,
@@ -157,7 +158,7 @@ pub struct ShipperHandle {
     name: String,
     stats: Arc<SinkStats>,
     control: Arc<Control>,
-    durable: Arc<AtomicU64>,
+    durable: Arc<DurableHead>,
     thread: JoinHandle<Result<ShipperReport>>,
 }
 
@@ -169,7 +170,7 @@ impl ShipperHandle {
     /// Asks the shipper to deliver everything up to the durable head as of
     /// now, then exit; it gives up at `deadline`. Follow with [`Self::join`].
     pub fn finish(&self, deadline: Instant) {
-        let target = self.durable.load(Ordering::Acquire);
+        let target = self.durable.get();
         self.control.update(|c| c.finish = Some((target, deadline)));
     }
 

@@ -5,7 +5,7 @@ use std::sync::{
     atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
 };
 
-use alerts::delivery::SinkStats;
+use alerts::delivery::{DurableHead, SinkStats};
 
 use super::histogram::{BATCH_EVENTS, Histogram, LATENCY_NS, Unit};
 use super::render::Exposition;
@@ -126,7 +126,7 @@ pub struct Metrics {
     /// The shippers' live counters, read at render (not on any hot path).
     sinks: Mutex<Vec<Arc<SinkStats>>>,
     /// The journal's durable head, for the sinks' lag.
-    durable_seq: OnceLock<Arc<AtomicU64>>,
+    durable_seq: OnceLock<Arc<DurableHead>>,
     source_connected: AtomicBool,
     redelivered: AtomicU64,
     acked: AtomicU64,
@@ -226,12 +226,12 @@ impl Metrics {
     }
 
     /// The journal's durable head, against which sink lag is measured.
-    pub fn set_durable_seq_source(&self, durable: Arc<AtomicU64>) {
+    pub fn set_durable_seq_source(&self, durable: Arc<DurableHead>) {
         let _ = self.durable_seq.set(durable);
     }
 
     fn refresh_sinks(&self) {
-        let head = self.durable_seq.get().map_or(0, |d| d.load(Relaxed));
+        let head = self.durable_seq.get().map_or(0, |d| d.get());
         let Ok(sinks) = self.sinks.lock() else {
             return;
         };
@@ -546,9 +546,8 @@ mod tests {
     #[test]
     fn sink_counters_and_lag_come_from_the_shippers() {
         use alerts::delivery::DeliveryMode;
-        use std::sync::{Arc, atomic::AtomicU64};
         let m = Metrics::new();
-        let durable = Arc::new(AtomicU64::new(100));
+        let durable = Arc::new(DurableHead::new(100));
         m.set_durable_seq_source(Arc::clone(&durable));
         let st = Arc::new(SinkStats::named("hook", "http", DeliveryMode::ExactlyOnce));
         m.add_sink(Arc::clone(&st));
@@ -568,10 +567,10 @@ mod tests {
         assert_eq!(s("aldebaran_sink_failed_total{sink=\"hook\"}"), Some("1"));
         assert_eq!(s("aldebaran_sink_in_doubt_total{sink=\"hook\"}"), Some("2"));
         // The lag follows the head without the shipper doing anything.
-        durable.store(70, Relaxed);
+        durable.publish(170);
         assert_eq!(
             sample(&m.render(), "aldebaran_sink_lag{sink=\"hook\"}"),
-            Some("9")
+            Some("109")
         );
     }
 

@@ -6,24 +6,27 @@ use std::{
     path::Path,
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use alerts::delivery::{InDoubtAction, ShipperExit, ShipperHandle, SinkConfig, spawn_shipper};
+use alerts::delivery::{
+    DurableHead, InDoubtAction, ShipperExit, ShipperHandle, SinkConfig, spawn_shipper,
+};
 
 use crate::{Result, config::Config, metrics::Metrics};
 
 /// How often the shippers' progress is checked while waiting for them.
 const WAIT_POLL: Duration = Duration::from_millis(20);
-/// How often a shipper checks the journal when it has caught up.
-const SHIP_POLL: Duration = Duration::from_millis(2);
+/// A caught-up shipper sleeps until the journal's durable head moves, or at
+/// most this long (it then checks for a stop request).
+const SHIP_POLL: Duration = Duration::from_millis(20);
 
 /// The running shippers.
 pub(crate) struct Shippers {
     handles: Vec<ShipperHandle>,
-    durable: Arc<AtomicU64>,
+    durable: Arc<DurableHead>,
 }
 
 impl Shippers {
@@ -37,7 +40,7 @@ impl Shippers {
     pub(crate) fn start(
         configs: Vec<SinkConfig>,
         journal_dir: &Path,
-        durable: Arc<AtomicU64>,
+        durable: Arc<DurableHead>,
         metrics: &Metrics,
     ) -> Result<Self> {
         let mut handles = Vec::new();
@@ -58,7 +61,7 @@ impl Shippers {
     /// head, or `stop` is set.
     pub(crate) fn wait_caught_up(&self, stop: &AtomicBool) {
         loop {
-            let head = self.durable.load(Ordering::Acquire);
+            let head = self.durable.get();
             let behind = self
                 .handles
                 .iter()

@@ -23,13 +23,11 @@ use super::{
     stats::{BatchStats, StatsWriter},
 };
 use crate::{EngineError, Result, config::Durability, core::Alert, metrics::Metrics};
+use alerts::DurableHead;
 use columnar::SourceMark;
 use crossbeam_channel::Sender;
 use ingest::amqp::AckRequest;
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
-};
+use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// The engine's state after a batch, to be checkpointed once the batch's
@@ -75,7 +73,7 @@ pub(crate) struct JournalWriter {
     /// Where durable checkpoints go.
     pub(crate) checkpoints: Option<Sender<DurableCheckpoint>>,
     /// The highest durable seq, for the sink shippers.
-    pub(crate) durable: Option<Arc<AtomicU64>>,
+    pub(crate) durable: Option<Arc<DurableHead>>,
 }
 
 /// Batches committed together at most.
@@ -116,7 +114,7 @@ impl JournalWriter {
                         unsynced = false;
                         last_sync = Instant::now();
                         if let Some(d) = &self.durable {
-                            d.store(self.journal.next_seq() - 1, Ordering::Release);
+                            d.publish(self.journal.next_seq() - 1);
                         }
                     }
                     continue;
@@ -176,7 +174,7 @@ impl JournalWriter {
             if let Some(d) = &self.durable {
                 let synced = !unsynced || self.durability == Durability::Never;
                 if synced {
-                    d.store(self.journal.next_seq() - 1, Ordering::Release);
+                    d.publish(self.journal.next_seq() - 1);
                 }
             }
             if let (Some(c), Some(r)) = (&self.checkpoints, ready) {
@@ -220,7 +218,7 @@ impl JournalWriter {
         self.journal.sync()?;
         out.fsyncs += 1;
         if let Some(d) = &self.durable {
-            d.store(self.journal.next_seq() - 1, Ordering::Release);
+            d.publish(self.journal.next_seq() - 1);
         }
         out.next_seq = self.journal.next_seq();
         out.bytes = self.journal.bytes_written();

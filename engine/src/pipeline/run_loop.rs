@@ -4,7 +4,7 @@
 
 use std::{
     path::PathBuf,
-    sync::{Arc, atomic::AtomicU64},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -129,7 +129,7 @@ pub(crate) struct LoopOptions {
     /// Alerts a restarted run finds already journaled.
     pub(crate) already: Option<AlreadyJournaled>,
     /// Receives the highest durable seq (for the sink shippers).
-    pub(crate) durable: Option<Arc<AtomicU64>>,
+    pub(crate) durable: Option<Arc<alerts::DurableHead>>,
 }
 
 /// Runs `engine` over `source` until it ends. Returns the summary.

@@ -5,7 +5,7 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     time::Duration,
 };
@@ -83,7 +83,9 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
             "the journal holds alerts past the checkpoint: they are not appended again"
         );
     }
-    let durable = Arc::new(AtomicU64::new(outputs.next_seq().saturating_sub(1)));
+    let durable = Arc::new(alerts::DurableHead::new(
+        outputs.next_seq().saturating_sub(1),
+    ));
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::new());
     let server = if cfg.metrics.listen.is_empty() {

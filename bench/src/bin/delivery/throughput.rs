@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use alerts::delivery::{SinkConfig, spawn_shipper};
@@ -169,7 +169,7 @@ fn one_run(kind: &str, n: u64, base: &Path, url: &str, timeout: Duration) -> Res
     let table: toml::Table = toml::from_str(&table)?;
     let cfg = SinkConfig::from_toml(kind, &table)?;
     let sink = cfg.open_sink()?;
-    let spec = cfg.shipper_spec(&journal_dir, Arc::new(AtomicU64::new(n)));
+    let spec = cfg.shipper_spec(&journal_dir, Arc::new(alerts::DurableHead::new(n)));
 
     let start = Instant::now();
     let handle = spawn_shipper(spec, sink)?;

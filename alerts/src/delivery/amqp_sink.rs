@@ -24,7 +24,7 @@
 //! connection. [`AmqpSink::new`] does not connect: a broker that is down at
 //! start is a transient error of the first send.
 
-use std::{future::Future, pin::Pin, task::Poll, time::Duration};
+use std::{future::Future, pin::Pin, time::Duration};
 
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
@@ -406,7 +406,7 @@ async fn publish(
         // written the frames; its first poll already queues them and takes the
         // delivery tag. Polling each once here keeps seq order and lets the
         // writes batch up (as ingest's publisher does).
-        match poll_once(&mut message).await {
+        match futures_lite::future::poll_once(&mut message).await {
             Some(done) => pending.push(Box::pin(std::future::ready(done))),
             None => pending.push(message),
         }
@@ -513,18 +513,6 @@ async fn publish_one(
         )
         .await?;
     confirm.await
-}
-
-/// Polls `f` once: its output if ready, `None` if pending (it will then wake
-/// this task).
-async fn poll_once<F: Future + Unpin>(f: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| {
-        Poll::Ready(match Pin::new(&mut *f).poll(cx) {
-            Poll::Ready(out) => Some(out),
-            Poll::Pending => None,
-        })
-    })
-    .await
 }
 
 fn config_err(reason: String) -> AlertsError {

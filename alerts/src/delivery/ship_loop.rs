@@ -182,18 +182,18 @@ impl Shipper {
             if self.batch.is_empty() {
                 let read_failed = self.fill(limit)?;
                 if self.batch.is_empty() {
-                    // Caught up (or stuck): make the cursor on disk current.
-                    self.record_delivered()?;
                     let seen = self.next_read.saturating_sub(1);
                     if read_failed {
+                        self.record_delivered()?;
                         self.back_off("reading the journal failed", "see the previous warning");
-                    } else if self.spec.durable.get() > seen {
-                        // Durable but not readable yet (or held back by a
-                        // finish target): look again shortly.
+                    } else if seen < limit {
+                        // Durable but not readable yet: look again shortly.
                         self.control.sleep(self.spec.poll_interval);
-                    } else {
-                        // Caught up: sleep until the engine makes more durable.
-                        self.spec.durable.wait_past(seen, self.spec.poll_interval);
+                    } else if self.spec.durable.wait_past(limit, self.spec.poll_interval) <= limit {
+                        // Caught up and nothing new for a while: make the
+                        // cursor on disk current (a busy stream records each
+                        // delivery with the next send instead).
+                        self.record_delivered()?;
                     }
                     continue;
                 }

@@ -16,7 +16,6 @@ use std::{
     collections::VecDeque,
     path::Path,
     pin::Pin,
-    task::Poll,
     time::{Duration, Instant},
 };
 
@@ -163,7 +162,7 @@ async fn pipeline(
         // trip each (~4k msg/s on a loaded machine). Its first poll queues the
         // frames and takes the delivery tag synchronously, so polling each
         // message once here keeps file order and lets writes batch up.
-        match poll_once(&mut message).await {
+        match futures_lite::future::poll_once(&mut message).await {
             // Done at once (an error, in practice): keep it in line.
             Some(done) => pending.push_back(Box::pin(std::future::ready(done))),
             None => pending.push_back(message),
@@ -174,18 +173,6 @@ async fn pipeline(
     }
     report.elapsed = start.elapsed();
     Ok(report)
-}
-
-/// Polls `f` once: its output if it is ready, `None` if it is pending (and
-/// then will wake this task).
-async fn poll_once<F: Future + Unpin>(f: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| {
-        Poll::Ready(match Pin::new(&mut *f).poll(cx) {
-            Poll::Ready(out) => Some(out),
-            Poll::Pending => None,
-        })
-    })
-    .await
 }
 
 /// Publishes one persistent, mandatory message (an unroutable message comes

@@ -3,8 +3,8 @@
 //!
 //! Cursor protocol per send: persist `{delivered, in_flight_to = last}`
 //! *before* `Sink::send` (one fdatasync). Its success is recorded by the
-//! next send's in-flight write, or — when the shipper catches up, backs off
-//! or stops — by a write of its own: one fdatasync per send instead of two,
+//! next send's in-flight write, or — when nothing new arrived for a poll
+//! interval, before a back-off, or at a stop — by a write of its own: one fdatasync per send instead of two,
 //! which halves the cost of one-alert-per-send sinks (HTTP, command, SMTP).
 //! A crash before that record leaves the last send in doubt, exactly as a
 //! crash during it would: the next start reports the range and resends or

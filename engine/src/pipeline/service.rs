@@ -29,6 +29,7 @@ use super::{
 use crate::{
     EngineError, Result,
     config::{Config, SourceKind},
+    core::Engine,
     metrics::{Health, Metrics, serve},
 };
 
@@ -45,35 +46,8 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
     let sink_configs = Shippers::check(cfg)?;
     let mut engine = build_engine(cfg)?;
     let source_id = source_identity(cfg)?;
-    let mut restore_notes = Vec::new();
-    let (resume, journal_from) = match checkpoint::load(&cfg.state.dir)? {
-        Some((path, ckpt)) => {
-            if ckpt.source != source_id {
-                return Err(EngineError::Config(format!(
-                    "the checkpoint {} belongs to source `{}`, this run reads `{source_id}` (move {} away to start afresh)",
-                    path.display(),
-                    ckpt.source,
-                    cfg.state.dir.display()
-                )));
-            }
-            engine.restore(&ckpt.state).map_err(|e| {
-                EngineError::Config(format!(
-                    "cannot restore state from {}: {e} (move it away to rebuild the state from the input)",
-                    path.display()
-                ))
-            })?;
-            tracing::info!(path = %path.display(), open = engine.live_keys(),
-                journal_next_seq = ckpt.journal_next_seq, resume = ?ckpt.resume,
-                "restored the checkpoint");
-            restore_notes.push(format!(
-                "restored the checkpoint {} (journal up to seq {})",
-                path.display(),
-                ckpt.journal_next_seq.saturating_sub(1)
-            ));
-            (ckpt.resume, ckpt.journal_next_seq)
-        }
-        None => (Resume::Start, 1),
-    };
+    let restored = restore(cfg, &mut engine, &source_id)?;
+    let (resume, journal_from) = (restored.resume, restored.journal_next_seq);
     let mut outputs = Outputs::open(cfg)?;
     outputs.sync_journal()?;
     let already = AlreadyJournaled::read(&cfg.journal.dir, journal_from)?;
@@ -110,12 +84,9 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
     let finite = cfg.source.kind == SourceKind::File && !cfg.source.file.follow;
     // Set by the first signal; the source has its own flag, set along.
     let stop = Arc::new(AtomicBool::new(false));
-    let signals;
-    let mut summary = if finite && resume == Resume::Done {
-        signals = Some(shutdown_on_signals(
-            vec![Arc::clone(&stop)],
-            Arc::clone(&health),
-        )?);
+    let (signals, mut summary) = if finite && resume == Resume::Done {
+        let signals = shutdown_on_signals(vec![Arc::clone(&stop)], Arc::clone(&health))?;
+        health.set_ready(true);
         // The input was processed to its end before: only delivery is left.
         drop(outputs);
         let mut s = Summary {
@@ -124,13 +95,13 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
         };
         s.notes
             .push("the checkpoint says the input was processed to its end".into());
-        s
+        (signals, s)
     } else {
         let (source, cutter) = start_source(cfg, resume)?;
-        signals = Some(shutdown_on_signals(
+        let signals = shutdown_on_signals(
             vec![Arc::clone(&stop), source.stop_flag()],
             Arc::clone(&health),
-        )?);
+        )?;
         health.set_ready(true);
         let ack_every = match cfg.source.kind {
             SourceKind::Amqp => u64::from(cfg.source.amqp.prefetch / 2).max(1),
@@ -159,10 +130,9 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
             },
             on_progress,
         );
-        summary?
+        (signals, summary?)
     };
-    restore_notes.append(&mut summary.notes);
-    summary.notes = restore_notes;
+    summary.notes.splice(0..0, restored.note);
     // A finite input at its end waits for every sink; a stop on request only
     // for the grace period (the rest is delivered after the restart).
     if finite && cfg.delivery.wait_at_end {
@@ -170,14 +140,59 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
     }
     shippers.finish_within(Duration::from_millis(cfg.delivery.shutdown_grace_ms));
     summary.notes.extend(shippers.join()?);
-    if let Some(s) = signals {
-        s.close();
-    }
+    signals.close();
     health.set_ready(false);
     if let Some(s) = server {
         s.stop();
     }
     Ok(summary)
+}
+
+/// What the newest checkpoint gave back.
+struct Restored {
+    resume: Resume,
+    /// The journal's alerts from this seq on are past the checkpoint.
+    journal_next_seq: u64,
+    /// For the summary.
+    note: Option<String>,
+}
+
+/// Restores `engine` from the newest checkpoint, if there is one and it
+/// belongs to this source.
+fn restore(cfg: &Config, engine: &mut Engine, source_id: &str) -> Result<Restored> {
+    let Some((path, ckpt)) = checkpoint::load(&cfg.state.dir)? else {
+        return Ok(Restored {
+            resume: Resume::Start,
+            journal_next_seq: 1,
+            note: None,
+        });
+    };
+    if ckpt.source != source_id {
+        return Err(EngineError::Config(format!(
+            "the checkpoint {} belongs to source `{}`, this run reads `{source_id}` (move {} away to start afresh)",
+            path.display(),
+            ckpt.source,
+            cfg.state.dir.display()
+        )));
+    }
+    engine.restore(&ckpt.state).map_err(|e| {
+        EngineError::Config(format!(
+            "cannot restore state from {}: {e} (move it away to rebuild the state from the input)",
+            path.display()
+        ))
+    })?;
+    tracing::info!(path = %path.display(), open = engine.live_keys(),
+        journal_next_seq = ckpt.journal_next_seq, resume = ?ckpt.resume,
+        "restored the checkpoint");
+    Ok(Restored {
+        resume: ckpt.resume,
+        journal_next_seq: ckpt.journal_next_seq,
+        note: Some(format!(
+            "restored the checkpoint {} (journal up to seq {})",
+            path.display(),
+            ckpt.journal_next_seq.saturating_sub(1)
+        )),
+    })
 }
 
 /// What a checkpoint is tied to: the file (canonical path) or the queue.

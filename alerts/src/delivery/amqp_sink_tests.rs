@@ -18,6 +18,8 @@ use lapin::{
 };
 
 use super::*;
+use crate::delivery::amqp_publish::returned_index;
+use lapin::BasicProperties;
 
 const BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 

@@ -41,6 +41,7 @@ pub use shipper::{
 pub use status::{CursorInfo, journal_last_seq, read_cursors};
 pub use stdout_sink::StdoutSinkConfig;
 
+mod amqp_publish;
 pub mod amqp_sink;
 pub mod http_sink;
 pub mod secret;

@@ -309,9 +309,11 @@ fn stop_interrupts_an_endless_back_off() {
     while stats.retried.load(Ordering::Relaxed) < 3 {
         std::thread::sleep(Duration::from_millis(2));
     }
+    assert!(stats.running.load(Ordering::Relaxed), "up while retrying");
     handle.stop();
     let report = handle.join().expect("join");
     assert_eq!((report.exit, report.cursor), (ShipperExit::Stopped, 0));
+    assert!(!stats.running.load(Ordering::Relaxed), "down once stopped");
     // A deadline ends a finish that cannot complete, reporting what is left.
     let sink = FlakySink {
         got: Arc::default(),

@@ -4,7 +4,7 @@
 //! The loop itself is in `ship_loop`.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -54,6 +54,9 @@ pub struct SinkStats {
     pub in_doubt: AtomicU64,
     /// The cursor: every seq up to it is delivered, dead-lettered or skipped.
     pub cursor: AtomicU64,
+    /// The shipper's thread is running (false once it stopped, failed or
+    /// panicked).
+    pub running: AtomicBool,
 }
 
 impl SinkStats {
@@ -73,6 +76,7 @@ impl SinkStats {
             failed: AtomicU64::new(0),
             in_doubt: AtomicU64::new(0),
             cursor: AtomicU64::new(0),
+            running: AtomicBool::new(false),
         }
     }
 
@@ -202,6 +206,15 @@ impl ShipperHandle {
     }
 }
 
+/// Clears [`SinkStats::running`] when the shipper's thread ends, however.
+struct RunningFlag(Arc<SinkStats>);
+
+impl Drop for RunningFlag {
+    fn drop(&mut self) {
+        self.0.running.store(false, Ordering::Relaxed);
+    }
+}
+
 /// Opens (and locks) the sink's cursor, writes its sidecar, and starts its
 /// loop on a thread named `ship-<name>`. Errs at once on a corrupt or locked
 /// cursor; everything the sink itself may fail on later is retried there.
@@ -216,9 +229,14 @@ pub fn spawn_shipper(spec: ShipperSpec, sink: Box<dyn Sink>) -> Result<ShipperHa
     let name = spec.name.clone();
     let durable = Arc::clone(&spec.durable);
     let shipper = Shipper::new(spec, sink, cursor, Arc::clone(&stats), Arc::clone(&control));
+    stats.running.store(true, Ordering::Relaxed);
+    let running = RunningFlag(Arc::clone(&stats));
     let thread = std::thread::Builder::new()
         .name(format!("ship-{name}"))
-        .spawn(move || shipper.run())
+        .spawn(move || {
+            let _running = running;
+            shipper.run()
+        })
         .map_err(|source| AlertsError::ShipperThread {
             sink: name.clone(),
             source,

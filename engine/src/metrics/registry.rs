@@ -123,6 +123,7 @@ pub struct Metrics {
     sink_retried: Labelled,
     sink_failed: Labelled,
     sink_in_doubt: Labelled,
+    sink_up: Labelled,
     /// The shippers' live counters, read at render (not on any hot path).
     sinks: Mutex<Vec<Arc<SinkStats>>>,
     /// The journal's durable head, for the sinks' lag.
@@ -168,6 +169,7 @@ impl Metrics {
             sink_retried: Labelled::new(SINK_SLOTS),
             sink_failed: Labelled::new(SINK_SLOTS),
             sink_in_doubt: Labelled::new(SINK_SLOTS),
+            sink_up: Labelled::new(SINK_SLOTS),
             sinks: Mutex::new(Vec::new()),
             durable_seq: OnceLock::new(),
             source_connected: AtomicBool::new(false),
@@ -242,6 +244,8 @@ impl Metrics {
             self.sink_retried.set(&s.name, s.retried.load(Relaxed));
             self.sink_failed.set(&s.name, s.failed.load(Relaxed));
             self.sink_in_doubt.set(&s.name, s.in_doubt.load(Relaxed));
+            self.sink_up
+                .set(&s.name, u64::from(s.running.load(Relaxed)));
         }
     }
 
@@ -376,6 +380,12 @@ impl Metrics {
                 "counter",
                 &self.sink_in_doubt,
             ),
+            (
+                "aldebaran_sink_up",
+                "1 while the sink's shipper runs; 0 once it stopped on an error.",
+                "gauge",
+                &self.sink_up,
+            ),
         ] {
             e.labelled(name, help, kind, "sink", &l.samples());
         }
@@ -439,6 +449,7 @@ mod tests {
             "sink_retried_total counter",
             "sink_failed_total counter",
             "sink_in_doubt_total counter",
+            "sink_up gauge",
             "source_connected gauge",
             "source_redelivered_total counter",
             "source_acked_total counter",
@@ -556,6 +567,7 @@ mod tests {
         st.failed.store(1, Relaxed);
         st.in_doubt.store(2, Relaxed);
         st.cursor.store(61, Relaxed);
+        st.running.store(true, Relaxed);
         let t = m.render();
         let s = |series| sample(&t, series);
         assert_eq!(s("aldebaran_sink_lag{sink=\"hook\"}"), Some("39"));
@@ -566,6 +578,7 @@ mod tests {
         assert_eq!(s("aldebaran_sink_retried_total{sink=\"hook\"}"), Some("3"));
         assert_eq!(s("aldebaran_sink_failed_total{sink=\"hook\"}"), Some("1"));
         assert_eq!(s("aldebaran_sink_in_doubt_total{sink=\"hook\"}"), Some("2"));
+        assert_eq!(s("aldebaran_sink_up{sink=\"hook\"}"), Some("1"));
         // The lag follows the head without the shipper doing anything.
         durable.publish(170);
         assert_eq!(

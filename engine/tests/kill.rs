@@ -55,13 +55,17 @@ fn s(p: &Path) -> String {
     Value::from(p.to_str().expect("utf-8 path")).to_string()
 }
 
-/// The records of `replay` (with the end-of-input drain, like a finite `run`).
-fn replayed(file: &Path, scratch: &Path) -> Vec<Value> {
+/// The records of `replay` (with the end-of-input drain, like a finite `run`)
+/// and its dead-letter file.
+fn replayed(file: &Path, scratch: &Path) -> (Vec<Value>, String) {
     let journal = scratch.join("replay-journal");
+    let dead = scratch.join("replay-dead.jsonl");
     aldebaran_ok(&[
         "replay",
         file.to_str().expect("utf-8"),
         "-q",
+        "--dead-letter",
+        dead.to_str().expect("utf-8"),
         "--journal",
         journal.to_str().expect("utf-8"),
         "--book-ttl-ms",
@@ -69,7 +73,8 @@ fn replayed(file: &Path, scratch: &Path) -> Vec<Value> {
         "--tombstone-ttl-ms",
         &TOMBSTONE_TTL_MS.to_string(),
     ]);
-    journal_alerts(&journal)
+    let dead = fs::read_to_string(&dead).expect("replay's dead letters");
+    (journal_alerts(&journal), dead)
 }
 
 /// `sink=NAME ... from=A to=B` of every "delivery in doubt" log line.
@@ -140,7 +145,11 @@ fn sigkill_at_random_moments_loses_and_repeats_no_alert() {
     let scratch = tempfile::tempdir().expect("temp dir");
     let dir = scratch.path();
     let file = gen_file(dir, 4_000, 99);
-    let want = replayed(&file, dir);
+    let (want, want_dead) = replayed(&file, dir);
+    assert!(
+        !want_dead.is_empty(),
+        "the file should have malformed lines"
+    );
     assert!(
         want.len() > 200,
         "the file should give a few hundred alerts"
@@ -153,6 +162,7 @@ fn sigkill_at_random_moments_loses_and_repeats_no_alert() {
     let state = dir.join("state");
     let alerts_file = dir.join("alerts.jsonl");
     let pager_file = dir.join("pager.jsonl");
+    let dead_file = dir.join("dead.jsonl");
     let config = dir.join("aldebaran.toml");
     let text = format!(
         r#"
@@ -163,6 +173,7 @@ book_ttl_ms = {BOOK_TTL_MS}
 tombstone_ttl_ms = {TOMBSTONE_TTL_MS}
 [replay]
 rate = 6000
+dead_letter = {dead_file}
 [source]
 kind = "file"
 [source.file]
@@ -207,6 +218,7 @@ to = ["desk@example.com"]
         journal = s(&journal),
         state = s(&state),
         alerts_file = s(&alerts_file),
+        dead_file = s(&dead_file),
         q = q.name,
         url = http.url,
         pager = pager_file.to_str().expect("utf-8"),
@@ -297,6 +309,13 @@ to = ["desk@example.com"]
     assert_same_alerts(&got, &want);
     let dump = aldebaran_ok(&["journal", "dump", journal.to_str().expect("utf-8")]);
     let by_seq: BTreeMap<u64, String> = dump.lines().map(seq_and_id).collect();
+
+    // The rejected lines: replay's dead letters, each once.
+    let dead = fs::read_to_string(&dead_file).expect("dead letters");
+    assert_eq!(
+        dead, want_dead,
+        "the dead-letter file differs from replay's"
+    );
 
     // file (exactly-once): the journal dump, byte for byte.
     let archived = fs::read_to_string(&alerts_file).expect("alerts file");

@@ -24,7 +24,7 @@ use crate::{
 };
 
 const FILE: &str = "checkpoint";
-const MAGIC: &[u8] = b"aldebaran-checkpoint-1";
+const MAGIC: &[u8] = b"aldebaran-checkpoint-2";
 
 /// Where the source continues after a restore.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,9 @@ pub(crate) struct Checkpoint {
     pub(crate) journal_next_seq: u64,
     /// Where the source continues.
     pub(crate) resume: Resume,
+    /// Length of the dead-letter file (`replay.dead_letter`) that belongs to
+    /// the input before the checkpoint: a restart cuts the file back to it.
+    pub(crate) dead_letter_bytes: u64,
     /// [`crate::core::Engine::snapshot`].
     pub(crate) state: Vec<u8>,
 }
@@ -74,6 +77,7 @@ impl Checkpoint {
         };
         w.u8(tag);
         w.u64(at);
+        w.u64(self.dead_letter_bytes);
         w.bytes(&self.state);
         let crc = crc32fast::hash(&buf);
         buf.extend_from_slice(&crc.to_le_bytes());
@@ -102,6 +106,7 @@ impl Checkpoint {
             2 => Resume::Done,
             t => return Err(format!("unknown resume tag {t}")),
         };
+        let dead_letter_bytes = r.u64().map_err(e)?;
         let state = r.bytes().map_err(e)?.to_vec();
         if !r.is_done() {
             return Err("trailing bytes".into());
@@ -110,6 +115,7 @@ impl Checkpoint {
             source,
             journal_next_seq,
             resume,
+            dead_letter_bytes,
             state,
         })
     }
@@ -164,6 +170,7 @@ mod tests {
             source: "file:/tmp/x.jsonl".into(),
             journal_next_seq: 42,
             resume,
+            dead_letter_bytes: 7,
             state: vec![1, 2, 3, 250],
         }
     }

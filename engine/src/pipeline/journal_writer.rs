@@ -141,12 +141,19 @@ impl JournalWriter {
                     dead.write(batch.dead_letters())?;
                 }
                 if let Some(c) = job.checkpoint.take() {
+                    // The dead letters of the input before the checkpoint
+                    // are durable with it (a restart cuts the file back).
+                    let dead_letter_bytes = match self.dead.as_mut() {
+                        Some(d) => d.sync()?,
+                        None => 0,
+                    };
                     ready = Some(DurableCheckpoint {
                         mark: c.mark,
                         checkpoint: Checkpoint {
                             source: c.source,
                             journal_next_seq: self.journal.next_seq(),
                             resume: c.resume,
+                            dead_letter_bytes,
                             state: c.state,
                         },
                     });

@@ -56,7 +56,7 @@ pub(crate) fn ingest_options(cfg: &Config) -> ReplayOptions {
 pub fn replay(plan: &ReplayPlan, on_progress: impl FnMut(&Progress)) -> Result<Summary> {
     let cfg = &plan.config;
     let mut engine = build_engine(cfg)?;
-    let outputs = Outputs::open(cfg)?;
+    let outputs = Outputs::open(cfg, None)?;
     let metrics = (!cfg.metrics.replay_listen.is_empty()).then(|| Arc::new(Metrics::new()));
     let server = match &metrics {
         Some(m) => Some(

@@ -60,7 +60,9 @@ impl Outputs {
         Ok(self.journal.sync()?)
     }
 
-    pub(crate) fn open(cfg: &Config) -> Result<Self> {
+    /// Opens the outputs; `dead_letter_len` continues the dead-letter file
+    /// from that length (`run`) instead of starting it afresh (`replay`).
+    pub(crate) fn open(cfg: &Config, dead_letter_len: Option<u64>) -> Result<Self> {
         if cfg.journal.dir.exists() && !cfg.journal.dir.is_dir() {
             return Err(EngineError::Config(format!(
                 "journal path {} is not a directory",
@@ -85,7 +87,10 @@ impl Outputs {
             ));
         }
         let dead = path_opt(&cfg.replay.dead_letter)
-            .map(|p| DeadLetterWriter::create(&p))
+            .map(|p| match dead_letter_len {
+                None => DeadLetterWriter::create(&p),
+                Some(len) => DeadLetterWriter::open_at(&p, len),
+            })
             .transpose()?;
         let stats = path_opt(&cfg.replay.stats)
             .map(|p| StatsWriter::create(&p))

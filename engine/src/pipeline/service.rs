@@ -48,7 +48,7 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
     let source_id = source_identity(cfg)?;
     let restored = restore(cfg, &mut engine, &source_id)?;
     let (resume, journal_from) = (restored.resume, restored.journal_next_seq);
-    let mut outputs = Outputs::open(cfg)?;
+    let mut outputs = Outputs::open(cfg, Some(restored.dead_letter_bytes))?;
     outputs.sync_journal()?;
     let already = AlreadyJournaled::read(&cfg.journal.dir, journal_from)?;
     if already.pending() > 0 {
@@ -153,6 +153,8 @@ struct Restored {
     resume: Resume,
     /// The journal's alerts from this seq on are past the checkpoint.
     journal_next_seq: u64,
+    /// The dead-letter file's length at the checkpoint.
+    dead_letter_bytes: u64,
     /// For the summary.
     note: Option<String>,
 }
@@ -164,6 +166,7 @@ fn restore(cfg: &Config, engine: &mut Engine, source_id: &str) -> Result<Restore
         return Ok(Restored {
             resume: Resume::Start,
             journal_next_seq: 1,
+            dead_letter_bytes: 0,
             note: None,
         });
     };
@@ -187,6 +190,7 @@ fn restore(cfg: &Config, engine: &mut Engine, source_id: &str) -> Result<Restore
     Ok(Restored {
         resume: ckpt.resume,
         journal_next_seq: ckpt.journal_next_seq,
+        dead_letter_bytes: ckpt.dead_letter_bytes,
         note: Some(format!(
             "restored the checkpoint {} (journal up to seq {})",
             path.display(),

@@ -176,11 +176,24 @@ fn a_finite_run_delivers_everything_and_cursors_show_it() {
     );
     assert_eq!(fs::read_to_string(&archive).expect("archive"), dump);
 
-    // A checkpoint belongs to its input.
+    // A checkpoint belongs to its input: not to another path, nor to a new
+    // capture written at the same path.
     let other = fx.p("other.jsonl");
     fs::copy(&input, &other).expect("copy");
-    let cfg = fx.config(&other, "");
-    one_line_error(&fx.run(&cfg), &["checkpoint", "other.jsonl"]);
+    one_line_error(
+        &fx.run(&fx.config(&other, "")),
+        &["checkpoint", "other.jsonl"],
+    );
+    let mut text = fs::read_to_string(&input).expect("input");
+    text.insert_str(
+        0,
+        "{\"id\":\"new-capture\",\"#shares\":1,\"client\":\"c\",\"stock\":\"S\"}\n",
+    );
+    fs::write(&input, text).expect("rewrite");
+    one_line_error(
+        &fx.run(&fx.config(&input, "")),
+        &["checkpoint", "another file"],
+    );
 }
 
 #[test]

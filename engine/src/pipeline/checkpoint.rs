@@ -24,7 +24,7 @@ use crate::{
 };
 
 const FILE: &str = "checkpoint";
-const MAGIC: &[u8] = b"aldebaran-checkpoint-2";
+const MAGIC: &[u8] = b"aldebaran-checkpoint-3";
 
 /// Where the source continues after a restore.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,12 +39,27 @@ pub(crate) enum Resume {
     Done,
 }
 
+/// What a checkpoint's state belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SourceId {
+    /// `file:<canonical path>` or `amqp:<queue>`.
+    pub(crate) name: String,
+    /// For a file: how many of its first bytes were hashed (at most
+    /// [`FINGERPRINT_BYTES`]; fewer while a followed file is shorter) ...
+    pub(crate) prefix_len: u64,
+    /// ... and their hash: another file at the same path is told apart.
+    pub(crate) prefix_hash: u64,
+}
+
+/// Bytes of a file's beginning that identify it.
+pub(crate) const FINGERPRINT_BYTES: u64 = 64 * 1024;
+
 /// One checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Checkpoint {
-    /// Identifies the source the state belongs to (`file:<path>`,
-    /// `amqp:<queue>`): a checkpoint is never applied to another input.
-    pub(crate) source: String,
+    /// The source the state belongs to: a checkpoint is never applied to
+    /// another input.
+    pub(crate) source: SourceId,
     /// Every alert of the state has a seq below this.
     pub(crate) journal_next_seq: u64,
     /// Where the source continues.
@@ -68,7 +83,9 @@ impl Checkpoint {
         let mut buf = Vec::with_capacity(self.state.len() + 128);
         let mut w = SnapshotWriter::new(&mut buf);
         w.bytes(MAGIC);
-        w.str(&self.source);
+        w.str(&self.source.name);
+        w.u64(self.source.prefix_len);
+        w.u64(self.source.prefix_hash);
         w.u64(self.journal_next_seq);
         let (tag, at) = match self.resume {
             Resume::Start => (0, 0),
@@ -96,7 +113,11 @@ impl Checkpoint {
         if r.bytes().map_err(e)? != MAGIC {
             return Err("not an Aldebaran checkpoint (or another version)".into());
         }
-        let source = r.str().map_err(e)?.to_owned();
+        let source = SourceId {
+            name: r.str().map_err(e)?.to_owned(),
+            prefix_len: r.u64().map_err(e)?,
+            prefix_hash: r.u64().map_err(e)?,
+        };
         let journal_next_seq = r.u64().map_err(e)?;
         let tag = r.u8().map_err(e)?;
         let at = r.u64().map_err(e)?;
@@ -167,7 +188,11 @@ mod tests {
 
     fn sample(resume: Resume) -> Checkpoint {
         Checkpoint {
-            source: "file:/tmp/x.jsonl".into(),
+            source: SourceId {
+                name: "file:/tmp/x.jsonl".into(),
+                prefix_len: 10,
+                prefix_hash: 0xfeed,
+            },
             journal_next_seq: 42,
             resume,
             dead_letter_bytes: 7,

@@ -11,7 +11,10 @@ use std::{
 
 use columnar::{SourceMark, TradeBatch};
 
-use super::{checkpoint::Resume, journal_writer::CheckpointRequest};
+use super::{
+    checkpoint::{Resume, SourceId},
+    journal_writer::CheckpointRequest,
+};
 use crate::core::Engine;
 
 /// Checkpoint settings of one run.
@@ -20,7 +23,7 @@ pub(crate) struct CheckpointPolicy {
     /// `state.dir`.
     pub(crate) dir: PathBuf,
     /// The source identity stored with the state.
-    pub(crate) source: String,
+    pub(crate) source: SourceId,
     /// Take one at least this often while input flows.
     pub(crate) interval: Duration,
     /// ... or after this many acknowledgeable messages.

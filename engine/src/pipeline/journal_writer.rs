@@ -16,7 +16,7 @@ use columnar::TradeBatch;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::{
-    checkpoint::{Checkpoint, Resume},
+    checkpoint::{Checkpoint, Resume, SourceId},
     checkpoint_writer::DurableCheckpoint,
     dead_letters::DeadLetterWriter,
     latency::LatencyRecorder,
@@ -33,7 +33,7 @@ use tokio::sync::mpsc::UnboundedSender;
 /// The engine's state after a batch, to be checkpointed once the batch's
 /// alerts are durable.
 pub(crate) struct CheckpointRequest {
-    pub(crate) source: String,
+    pub(crate) source: SourceId,
     pub(crate) resume: Resume,
     pub(crate) state: Vec<u8>,
     /// The newest source mark processed so far.

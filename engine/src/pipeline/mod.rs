@@ -13,6 +13,7 @@ mod replay;
 mod run_loop;
 mod service;
 mod source;
+mod source_id;
 mod stats;
 mod summary;
 

@@ -18,13 +18,14 @@ use ingest::{
 
 use super::{
     Progress, Summary,
-    checkpoint::{self, Resume},
+    checkpoint::{self, Resume, SourceId},
     checkpoint_policy::CheckpointPolicy,
     delivery::Shippers,
     recovery::AlreadyJournaled,
     replay::ingest_options,
     run_loop::{LoopOptions, Outputs, build_engine, run_loop},
     source::Source,
+    source_id,
 };
 use crate::{
     EngineError, Result,
@@ -45,7 +46,7 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
     let cfg = &plan.config;
     let sink_configs = Shippers::check(cfg)?;
     let mut engine = build_engine(cfg)?;
-    let source_id = source_identity(cfg)?;
+    let source_id = source_id::identify(cfg)?;
     let restored = restore(cfg, &mut engine, &source_id)?;
     let (resume, journal_from) = (restored.resume, restored.journal_next_seq);
     let mut outputs = Outputs::open(cfg, Some(restored.dead_letter_bytes))?;
@@ -161,7 +162,7 @@ struct Restored {
 
 /// Restores `engine` from the newest checkpoint, if there is one and it
 /// belongs to this source.
-fn restore(cfg: &Config, engine: &mut Engine, source_id: &str) -> Result<Restored> {
+fn restore(cfg: &Config, engine: &mut Engine, source_id: &SourceId) -> Result<Restored> {
     let Some((path, ckpt)) = checkpoint::load(&cfg.state.dir)? else {
         return Ok(Restored {
             resume: Resume::Start,
@@ -170,11 +171,10 @@ fn restore(cfg: &Config, engine: &mut Engine, source_id: &str) -> Result<Restore
             note: None,
         });
     };
-    if ckpt.source != source_id {
+    if let Some(why) = source_id::mismatch(&ckpt.source, source_id, cfg)? {
         return Err(EngineError::Config(format!(
-            "the checkpoint {} belongs to source `{}`, this run reads `{source_id}` (move {} away to start afresh)",
+            "the checkpoint {} is not this input's: {why} (move {} away to start afresh)",
             path.display(),
-            ckpt.source,
             cfg.state.dir.display()
         )));
     }
@@ -196,24 +196,6 @@ fn restore(cfg: &Config, engine: &mut Engine, source_id: &str) -> Result<Restore
             path.display(),
             ckpt.journal_next_seq.saturating_sub(1)
         )),
-    })
-}
-
-/// What a checkpoint is tied to: the file (canonical path) or the queue.
-fn source_identity(cfg: &Config) -> Result<String> {
-    Ok(match cfg.source.kind {
-        SourceKind::Amqp => format!("amqp:{}", cfg.source.amqp.queue),
-        SourceKind::File => {
-            let f = &cfg.source.file;
-            if f.path.is_empty() {
-                return Err(EngineError::Config("source.file.path is empty".into()));
-            }
-            let p = std::path::Path::new(&f.path);
-            let canon = p.canonicalize().map_err(|e| {
-                EngineError::Config(format!("source.file.path {}: {e}", p.display()))
-            })?;
-            format!("file:{}", canon.display())
-        }
     })
 }
 

@@ -6,6 +6,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::delivery::test_records::{overfill, send_one};
 
 /// One request as the server saw it.
 #[derive(Debug)]
@@ -66,22 +67,7 @@ fn toml_like(json: &str) -> HttpSinkConfig {
 }
 
 fn alert(seq: u64, order: &str) -> Outgoing {
-    let alert_id = format!("overfill:{order}");
-    let json = format!(
-        r#"{{"seq":{seq},"alert_id":"{alert_id}","kind":"overfill","order_id":"{order}","client":"c1","stock":"ACME","requested":100,"filled":150,"trigger_id":"t9","event_ts":null,"detected_at":1700000000000000000}}"#
-    );
-    Outgoing {
-        seq,
-        alert_id,
-        json: json.into_bytes(),
-    }
-}
-
-fn send_one(sink: &mut HttpSink, rec: Outgoing) -> Result<(), SendError> {
-    sink.send(&[rec]).map_err(|f| {
-        assert_eq!(f.delivered, 0);
-        f.error
-    })
+    overfill(seq, order)
 }
 
 #[test]

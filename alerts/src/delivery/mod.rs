@@ -47,6 +47,8 @@ pub mod http_sink;
 pub mod secret;
 pub mod smtp_sink;
 pub(crate) mod template;
+#[cfg(test)]
+mod test_records;
 
 /// How a sink treats the one send a crash can interrupt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 
 use super::*;
+use crate::delivery::test_records::{overfill, send_one};
 
 /// What the server received on one connection.
 #[derive(Debug, Default)]
@@ -84,22 +85,7 @@ fn config(port: u16) -> SmtpSinkConfig {
 }
 
 fn alert(order: &str) -> Outgoing {
-    let alert_id = format!("overfill:{order}");
-    let json = format!(
-        r#"{{"seq":4,"alert_id":"{alert_id}","kind":"overfill","order_id":"{order}","client":"c1","stock":"ACME","requested":100,"filled":150,"trigger_id":"t9","event_ts":null,"detected_at":1700000000000000000}}"#
-    );
-    Outgoing {
-        seq: 4,
-        alert_id,
-        json: json.into_bytes(),
-    }
-}
-
-fn send_one(sink: &mut SmtpSink, rec: Outgoing) -> Result<(), SendError> {
-    sink.send(&[rec]).map_err(|f| {
-        assert_eq!(f.delivered, 0);
-        f.error
-    })
+    overfill(4, order)
 }
 
 #[test]

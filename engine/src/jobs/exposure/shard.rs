@@ -1,12 +1,12 @@
 //! The exposure rule for the (client, stock) pairs of one partition.
 
-use std::sync::Arc;
+use std::{cmp::Reverse, collections::BinaryHeap, sync::Arc};
 
 use columnar::EventKind;
 
 use crate::core::{
-    Alert, AlertOrder, BatchContext, DrainContext, ExpiryQueue, KeyMap, Shard, SnapshotError,
-    SnapshotReader, SnapshotWriter,
+    Alert, AlertOrder, BatchContext, DrainContext, KeyMap, Shard, SnapshotError, SnapshotReader,
+    SnapshotWriter,
 };
 
 use super::{
@@ -19,8 +19,12 @@ pub struct ExposureShard {
     cfg: Arc<ExposureConfig>,
     windows: KeyMap<Window>,
     /// When each pair's oldest purchase leaves the window: evicting idle pairs
-    /// keeps memory bounded by the pairs active within one window.
-    expiry: ExpiryQueue<u128>,
+    /// keeps memory bounded by the pairs active within one window. A heap,
+    /// not the core's FIFO: a late purchase (up to the allowed lateness)
+    /// makes a deadline earlier than ones already queued, and the FIFO would
+    /// hold it back behind them — evicting at different times depending on
+    /// how pairs fall into partitions.
+    expiry: BinaryHeap<Reverse<(u64, u128)>>,
 }
 
 impl ExposureShard {
@@ -28,7 +32,7 @@ impl ExposureShard {
         ExposureShard {
             cfg,
             windows: KeyMap::default(),
-            expiry: ExpiryQueue::default(),
+            expiry: BinaryHeap::new(),
         }
     }
 
@@ -38,7 +42,11 @@ impl ExposureShard {
     /// counter, only memory. An alerted pair is kept, even empty, until a
     /// purchase re-arms it.
     fn expire(&mut self, clock: u64) {
-        while let Some((_, key)) = self.expiry.pop_due(clock) {
+        while let Some(&Reverse((deadline, key))) = self.expiry.peek() {
+            if deadline > clock {
+                break;
+            }
+            self.expiry.pop();
             let Some(w) = self.windows.get_mut(&key) else {
                 continue;
             };
@@ -51,7 +59,8 @@ impl ExposureShard {
                 None => {}
                 Some(t) => {
                     w.scheduled = true;
-                    self.expiry.push(t.saturating_add(self.cfg.window_ms), key);
+                    self.expiry
+                        .push(Reverse((t.saturating_add(self.cfg.window_ms), key)));
                 }
             }
         }
@@ -109,7 +118,8 @@ impl Shard for ExposureShard {
             if !w.scheduled {
                 w.scheduled = true;
                 let oldest = w.oldest().unwrap_or(t);
-                self.expiry.push(oldest.saturating_add(window_ms), key);
+                self.expiry
+                    .push(Reverse((oldest.saturating_add(window_ms), key)));
             }
             if w.above() && !w.alerted {
                 w.alerted = true;
@@ -149,7 +159,7 @@ impl Shard for ExposureShard {
         // A window holds no pending alert: alerts are raised as purchases
         // arrive. The end of the input closes nothing.
         self.windows.clear();
-        while self.expiry.pop().is_some() {}
+        self.expiry.clear();
     }
 
     fn live_keys(&self) -> usize {
@@ -157,7 +167,7 @@ impl Shard for ExposureShard {
     }
 
     fn snapshot(&self, w: &mut SnapshotWriter<'_>) {
-        // Oldest window first, so the restored expiry queue is in order.
+        // Pairs oldest first: the same state always gives the same bytes.
         let mut pairs: Vec<(&u128, &Window)> = self.windows.iter().collect();
         pairs.sort_by_key(|(k, win)| (win.oldest(), **k));
         w.u64(pairs.len() as u64);
@@ -187,7 +197,8 @@ impl Shard for ExposureShard {
             // An empty window is an alerted pair waiting to re-arm: kept.
             if let Some(t) = win.oldest() {
                 win.scheduled = true;
-                self.expiry.push(t.saturating_add(self.cfg.window_ms), key);
+                self.expiry
+                    .push(Reverse((t.saturating_add(self.cfg.window_ms), key)));
             }
             self.windows.insert(key, win);
         }

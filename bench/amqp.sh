@@ -18,7 +18,7 @@ N1=${N1:-200000}        # events for 1 event per message
 N100=${N100:-2000000}   # events for 100 events per message
 RATE=${RATE:-250000}
 scripts/rabbitmq.sh
-cargo build --release --quiet -p engine -p bench
+cargo build --release --quiet -p aldebaran -p bench
 B=target/release/aldebaran
 dir=target/bench-amqp
 rm -rf "$dir" && mkdir -p "$dir"

@@ -29,7 +29,7 @@ EVENTS=${EVENTS:-20000}
 SECS=${SECS:-10}
 KINDS=${KINDS:-file,stdout,amqp,http,command,smtp}
 scripts/rabbitmq.sh
-cargo build --release --quiet -p engine -p bench
+cargo build --release --quiet -p aldebaran -p bench
 dir=target/bench-delivery
 rm -rf "$dir" && mkdir -p "$dir"
 

@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
-cargo build --release --quiet -p engine -p bench
+cargo build --release --quiet -p aldebaran -p bench
 B=target/release/aldebaran
 dir=target/bench
 mkdir -p "$dir"

@@ -23,11 +23,9 @@ use std::{
 use anyhow::{Context, Result};
 use clap::Parser;
 use columnar::TradeBatchBuilder;
-use engine::{
-    core::{Engine, EngineOptions},
-    jobs::overfill::{OverfillConfig, OverfillJob},
-};
+use engine_core::{Engine, EngineOptions};
 use ingest::parse::{ParseScratch, parse_line};
+use jobs::overfill::{OverfillConfig, OverfillJob};
 
 struct Counting;
 

@@ -1,0 +1,18 @@
+//! `aldebaran run --config FILE`.
+
+use std::{io::Write, process::ExitCode};
+
+use anyhow::{Context, Result};
+use pipeline::{ServicePlan, config::Config, serve_forever};
+
+use crate::cli::RunArgs;
+
+pub fn run(a: RunArgs) -> Result<ExitCode> {
+    let loaded = Config::load(a.config.as_deref(), std::env::vars());
+    crate::init_tracing(loaded.as_ref().map_or("info", |c| c.log.level.as_str()));
+    let config = loaded.context("loading configuration")?;
+    let summary = serve_forever(&ServicePlan { config }, |_| {}).context("running the service")?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{summary}").and_then(|_| out.flush());
+    Ok(ExitCode::SUCCESS)
+}

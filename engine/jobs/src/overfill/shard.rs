@@ -1,0 +1,347 @@
+//! The over-purchase rule (SPEC §2) for the orders of one partition.
+
+use columnar::EventKind;
+
+use engine_core::{
+    Alert, AlertOrder, BatchContext, DrainContext, ExpiryQueue, KeyMap, Shard, SnapshotError,
+    SnapshotReader, SnapshotWriter,
+};
+
+use super::{
+    Counter, OverfillConfig,
+    books::{Books, NO_REQUEST},
+    record::{AlertRecord, ORPHAN, OVERFILL, alert_id},
+};
+
+/// Why a book closes, and what it reports.
+enum Close<'c, 'b> {
+    /// Its purchases exceeded its request at this row.
+    Overfill {
+        row: usize,
+        ctx: &'c BatchContext<'b>,
+    },
+    /// Its time-to-live ran out; `order` places a possible orphan alert.
+    Expired {
+        order: AlertOrder,
+        event_ts: Option<u64>,
+        detected_at: u64,
+    },
+}
+
+pub struct OverfillShard {
+    cfg: OverfillConfig,
+    books: Books,
+    expiry: ExpiryQueue<(u32, u32)>,
+    /// Closed orders and when they closed. Expired entries are forgotten on
+    /// lookup, and swept in one linear pass once the table has doubled.
+    tombstones: KeyMap<u64>,
+    tombstones_swept_len: usize,
+    /// Scratch: the (slot, generation) found for each row of a batch.
+    found: Vec<Option<(u32, u32)>>,
+}
+
+/// Sweep tombstones once the table has grown this much past its last sweep.
+const TOMBSTONE_SWEEP_MIN: usize = 4096;
+
+impl OverfillShard {
+    pub(super) fn new(cfg: OverfillConfig) -> Self {
+        OverfillShard {
+            cfg,
+            books: Books::default(),
+            expiry: ExpiryQueue::default(),
+            tombstones: KeyMap::default(),
+            tombstones_swept_len: 0,
+            found: Vec::new(),
+        }
+    }
+
+    /// Step 2: closes every book due at `clock`, oldest first.
+    fn expire(
+        &mut self,
+        ctx: &BatchContext<'_>,
+        clock: u64,
+        out: &mut Vec<Alert>,
+        counters: &mut [u64],
+    ) {
+        while let Some((deadline, (slot, generation))) = self.expiry.peek_due(clock) {
+            if !self.books.is_live(slot, generation) {
+                self.expiry.pop();
+                continue;
+            }
+            // The first event after the one that opened the book at which the
+            // clock reached the deadline caused this expiry, whichever
+            // partition it belongs to (step 2 runs before step 4, so a book
+            // never expires at its own opening event, even with a zero TTL).
+            // Deadlines and opening positions only grow along the queue, so
+            // if this batch holds no such event, it holds none for later ones.
+            let open_pos = self.books.open_pos[slot as usize];
+            let Some(cause) = ctx.cause_row_after(deadline, open_pos) else {
+                break;
+            };
+            self.expiry.pop();
+            let closed_at = ctx.clock(cause);
+            let order = AlertOrder::clock(ctx.pos(cause), open_pos);
+            let event_ts = ctx.is_event_time_at(cause).then_some(closed_at);
+            counters[Counter::Expired as usize] += 1;
+            self.close(
+                slot,
+                closed_at,
+                Close::Expired {
+                    order,
+                    event_ts,
+                    detected_at: ctx.detected_at_ns(),
+                },
+                out,
+                counters,
+            );
+        }
+    }
+
+    fn close(
+        &mut self,
+        slot: u32,
+        closed_at: u64,
+        why: Close<'_, '_>,
+        out: &mut Vec<Alert>,
+        counters: &mut [u64],
+    ) {
+        let i = slot as usize;
+        let b = &self.books;
+        let s = b.strings[i];
+        let order_id = b.str(s.order_id);
+        let (requested, filled) = (b.requested[i], b.filled[i]);
+        let alert = match why {
+            Close::Overfill { row, ctx } => {
+                let batch = ctx.batch();
+                let id = alert_id(OVERFILL, order_id);
+                let payload = AlertRecord {
+                    alert_id: &id,
+                    kind: OVERFILL,
+                    order_id,
+                    client: b.str(s.client),
+                    stock: b.str(s.stock),
+                    requested: Some(requested),
+                    filled,
+                    trigger_id: Some(batch.id(row)),
+                    event_ts: batch.ts(row),
+                    detected_at: ctx.detected_at_ns(),
+                }
+                .to_json();
+                counters[Counter::Overfill as usize] += 1;
+                Some(Alert {
+                    order: AlertOrder::event(ctx.pos(row)),
+                    kind: OVERFILL,
+                    alert_id: id,
+                    payload,
+                })
+            }
+            Close::Expired {
+                order,
+                event_ts,
+                detected_at,
+            } if requested == NO_REQUEST && filled > 0 => {
+                let id = alert_id(ORPHAN, order_id);
+                let payload = AlertRecord {
+                    alert_id: &id,
+                    kind: ORPHAN,
+                    order_id,
+                    client: b.str(s.client),
+                    stock: b.str(s.stock),
+                    requested: None,
+                    filled,
+                    trigger_id: None,
+                    event_ts,
+                    detected_at,
+                }
+                .to_json();
+                counters[Counter::Orphan as usize] += 1;
+                Some(Alert {
+                    order,
+                    kind: ORPHAN,
+                    alert_id: id,
+                    payload,
+                })
+            }
+            Close::Expired { .. } => None,
+        };
+        out.extend(alert);
+        let key = self.books.key[i];
+        self.books.close(slot);
+        self.tombstones.insert(key, closed_at);
+    }
+
+    /// Forgets tombstones older than the tombstone TTL at `clock`, once the
+    /// table has doubled since the last sweep (amortised O(1) per close).
+    fn sweep_tombstones(&mut self, clock: u64) {
+        if self.tombstones.len() < (2 * self.tombstones_swept_len).max(TOMBSTONE_SWEEP_MIN) {
+            return;
+        }
+        let ttl = self.cfg.tombstone_ttl_ms;
+        self.tombstones
+            .retain(|_, closed_at| clock.saturating_sub(*closed_at) < ttl);
+        self.tombstones_swept_len = self.tombstones.len();
+    }
+}
+
+impl Shard for OverfillShard {
+    fn process(
+        &mut self,
+        ctx: &BatchContext<'_>,
+        rows: &[u32],
+        out: &mut Vec<Alert>,
+        counters: &mut [u64],
+    ) {
+        let batch = ctx.batch();
+        let (shares, kinds) = (batch.shares(), batch.kinds());
+
+        // Phase 1, group indices: find every row's book up front. The lookups
+        // do not depend on each other, so the CPU overlaps their cache misses
+        // (and prefetches the book rows); phase 2 revalidates each found slot
+        // with one generation compare, since a book may close mid-batch.
+        let mut found = std::mem::take(&mut self.found);
+        found.clear();
+        found.extend(rows.iter().map(|&r| {
+            self.books
+                .find_prefetch(batch.order_key(r as usize).as_u128())
+        }));
+
+        // Phase 2, the rules, row by row in input order.
+        for (&r, &found) in rows.iter().zip(&found) {
+            let r = r as usize;
+            let clock = ctx.clock(r);
+            self.expire(ctx, clock, out, counters);
+
+            // An order with an open book has no tombstone (closing removes the
+            // book, and a tombstone is forgotten before a book reopens), so the
+            // small table of open books is asked first and the large table of
+            // tombstones only for an order's first event.
+            let key = batch.order_key(r).as_u128();
+            let known = found
+                .filter(|&(s, g)| self.books.is_live(s, g))
+                .map(|(s, _)| s);
+            let slot = match known.or_else(|| self.books.find(key)) {
+                Some(slot) => slot,
+                None => {
+                    // Step 3: a recently closed order drops the event.
+                    if let Some(&closed_at) = self.tombstones.get(&key) {
+                        if clock.saturating_sub(closed_at) < self.cfg.tombstone_ttl_ms {
+                            counters[Counter::Closed as usize] += 1;
+                            continue;
+                        }
+                        self.tombstones.remove(&key);
+                    }
+                    // Step 4: the order's book, opened by its first event.
+                    let strings = [batch.order_id(r), batch.client(r), batch.stock(r)];
+                    let (slot, generation) = self.books.open(key, clock, ctx.pos(r), strings);
+                    self.expiry.push(
+                        clock.saturating_add(self.cfg.book_ttl_ms),
+                        (slot, generation),
+                    );
+                    counters[Counter::Opened as usize] += 1;
+                    slot
+                }
+            };
+            let i = slot as usize;
+
+            // Step 5: count the request or the purchase, once.
+            if EventKind::from_u8(kinds[r]) == EventKind::Request {
+                if self.books.requested[i] != NO_REQUEST {
+                    counters[Counter::DuplicateRequest as usize] += 1;
+                    continue;
+                }
+                self.books.requested[i] = shares[r];
+                if self.books.open_pos[i] != ctx.pos(r) {
+                    // A late request: the book was opened by a purchase, but
+                    // the alert names the order's owner as the request gives it.
+                    counters[Counter::LateRequest as usize] += 1;
+                    self.books.set_owner(slot, batch.client(r), batch.stock(r));
+                }
+            } else {
+                if !self.books.add_purchase(slot, batch.event_key(r).as_u128()) {
+                    counters[Counter::DuplicatePurchase as usize] += 1;
+                    continue;
+                }
+                self.books.filled[i] = self.books.filled[i].saturating_add(shares[r]);
+            }
+
+            // Step 6: the cumulative fill crossed the request.
+            let requested = self.books.requested[i];
+            if requested != NO_REQUEST && self.books.filled[i] > requested {
+                self.close(slot, clock, Close::Overfill { row: r, ctx }, out, counters);
+            }
+        }
+        self.found = found;
+        // Deadlines reached by other partitions' rows after our last row.
+        let end = ctx.end_clock();
+        if !batch.is_empty() {
+            self.expire(ctx, end, out, counters);
+        }
+        self.sweep_tombstones(end);
+    }
+
+    fn drain(&mut self, ctx: &DrainContext, out: &mut Vec<Alert>, counters: &mut [u64]) {
+        let event_ts = ctx.event_time.then_some(ctx.clock);
+        while let Some((_, (slot, generation))) = self.expiry.pop_any() {
+            if !self.books.is_live(slot, generation) {
+                continue;
+            }
+            let order = AlertOrder::clock(AlertOrder::DRAIN, self.books.open_pos[slot as usize]);
+            counters[Counter::Drained as usize] += 1;
+            self.close(
+                slot,
+                ctx.clock,
+                Close::Expired {
+                    order,
+                    event_ts,
+                    detected_at: ctx.detected_at_ns,
+                },
+                out,
+                counters,
+            );
+        }
+    }
+
+    fn live_keys(&self) -> usize {
+        self.books.open_count()
+    }
+
+    fn snapshot(&self, w: &mut SnapshotWriter<'_>) {
+        // Open books in expiry (= opening) order, with their deadlines, so the
+        // restored queue expires them in the same order; then tombstones.
+        let overflow = self.books.overflow_by_slot();
+        let live: Vec<(u64, u32)> = self
+            .expiry
+            .iter()
+            .filter(|(_, (s, g))| self.books.is_live(*s, *g))
+            .map(|&(d, (s, _))| (d, s))
+            .collect();
+        w.u64(live.len() as u64);
+        for (deadline, slot) in live {
+            w.u64(deadline);
+            self.books.snapshot_book(slot, &overflow, w);
+        }
+        w.u64(self.tombstones.len() as u64);
+        for (&key, &closed_at) in &self.tombstones {
+            w.u128(key);
+            w.u64(closed_at);
+        }
+    }
+
+    fn restore(&mut self, r: &mut SnapshotReader<'_>) -> Result<(), SnapshotError> {
+        for _ in 0..r.count(8)? {
+            let deadline = r.u64()?;
+            let (slot, generation) = self.books.restore_book(r)?;
+            self.expiry.push(deadline, (slot, generation));
+        }
+        for _ in 0..r.count(24)? {
+            let key = r.u128()?;
+            let closed_at = r.u64()?;
+            self.tombstones.insert(key, closed_at);
+        }
+        Ok(())
+    }
+
+    fn maintain(&mut self) {
+        self.books.maintain();
+    }
+}

@@ -1,0 +1,229 @@
+//! Crash-consistent checkpoints of `aldebaran run` (`<state.dir>/checkpoint`).
+//!
+//! A checkpoint ties three things to one instant between two micro-batches:
+//! the jobs' state, the journal seq that state has produced alerts up to, and
+//! where the source resumes. It is written only after the journal is durable
+//! through that seq, atomically (temporary file, fsync, rename, fsync of the
+//! directory), so after a SIGKILL the newest checkpoint is always one the
+//! journal can back. An acknowledging source (AMQP) is acknowledged only up to
+//! the newest written checkpoint: the broker redelivers the rest, like Flink's
+//! RabbitMQ source acknowledges on checkpoint completion.
+//!
+//! Between the checkpoint and the crash the journal may already hold alerts the
+//! restarted engine produces again; [`super::recovery`] keeps them out.
+
+use std::{
+    fs::{self, File},
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use engine_core::{SnapshotReader, SnapshotWriter};
+
+use crate::{PipelineError, Result};
+
+const FILE: &str = "checkpoint";
+const MAGIC: &[u8] = b"aldebaran-checkpoint-3";
+
+/// Where the source continues after a restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resume {
+    /// No position: the source starts where it starts (AMQP redelivers what
+    /// was not acknowledged; a file that was not read yet starts at 0).
+    Start,
+    /// A file source processed the line starting at this byte offset and
+    /// everything before it.
+    AfterLineAt(u64),
+    /// A finite input was read to its end (and drained, if asked).
+    Done,
+}
+
+/// What a checkpoint's state belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SourceId {
+    /// `file:<canonical path>` or `amqp:<queue>`.
+    pub(crate) name: String,
+    /// For a file: how many of its first bytes were hashed (at most
+    /// [`FINGERPRINT_BYTES`]; fewer while a followed file is shorter) ...
+    pub(crate) prefix_len: u64,
+    /// ... and their hash: another file at the same path is told apart.
+    pub(crate) prefix_hash: u64,
+}
+
+/// Bytes of a file's beginning that identify it.
+pub(crate) const FINGERPRINT_BYTES: u64 = 64 * 1024;
+
+/// One checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Checkpoint {
+    /// The source the state belongs to: a checkpoint is never applied to
+    /// another input.
+    pub(crate) source: SourceId,
+    /// Every alert of the state has a seq below this.
+    pub(crate) journal_next_seq: u64,
+    /// Where the source continues.
+    pub(crate) resume: Resume,
+    /// Length of the dead-letter file (`replay.dead_letter`) that belongs to
+    /// the input before the checkpoint: a restart cuts the file back to it.
+    pub(crate) dead_letter_bytes: u64,
+    /// [`engine_core::Engine::snapshot`].
+    pub(crate) state: Vec<u8>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
+    move |source| PipelineError::Output {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Checkpoint {
+    fn encode(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(self.state.len() + 128);
+        let mut w = SnapshotWriter::new(&mut buf);
+        w.bytes(MAGIC);
+        w.str(&self.source.name);
+        w.u64(self.source.prefix_len);
+        w.u64(self.source.prefix_hash);
+        w.u64(self.journal_next_seq);
+        let (tag, at) = match self.resume {
+            Resume::Start => (0, 0),
+            Resume::AfterLineAt(at) => (1, at),
+            Resume::Done => (2, 0),
+        };
+        w.u8(tag);
+        w.u64(at);
+        w.u64(self.dead_letter_bytes);
+        w.bytes(&self.state);
+        let crc = crc32fast::hash(&buf);
+        buf.extend_from_slice(&crc.to_le_bytes());
+        buf
+    }
+
+    fn decode(bytes: &[u8]) -> std::result::Result<Self, String> {
+        let (body, crc) = bytes
+            .split_last_chunk::<4>()
+            .ok_or_else(|| "file too short".to_string())?;
+        if crc32fast::hash(body) != u32::from_le_bytes(*crc) {
+            return Err("CRC mismatch (corrupt file)".into());
+        }
+        let mut r = SnapshotReader::new(body);
+        let e = |e: engine_core::SnapshotError| e.0;
+        if r.bytes().map_err(e)? != MAGIC {
+            return Err("not an Aldebaran checkpoint (or another version)".into());
+        }
+        let source = SourceId {
+            name: r.str().map_err(e)?.to_owned(),
+            prefix_len: r.u64().map_err(e)?,
+            prefix_hash: r.u64().map_err(e)?,
+        };
+        let journal_next_seq = r.u64().map_err(e)?;
+        let tag = r.u8().map_err(e)?;
+        let at = r.u64().map_err(e)?;
+        let resume = match tag {
+            0 => Resume::Start,
+            1 => Resume::AfterLineAt(at),
+            2 => Resume::Done,
+            t => return Err(format!("unknown resume tag {t}")),
+        };
+        let dead_letter_bytes = r.u64().map_err(e)?;
+        let state = r.bytes().map_err(e)?.to_vec();
+        if !r.is_done() {
+            return Err("trailing bytes".into());
+        }
+        Ok(Checkpoint {
+            source,
+            journal_next_seq,
+            resume,
+            dead_letter_bytes,
+            state,
+        })
+    }
+}
+
+/// The checkpoint file of the state directory `dir`.
+pub(crate) fn path(dir: &Path) -> PathBuf {
+    dir.join(FILE)
+}
+
+/// The newest checkpoint in `dir`, if any. A damaged one is an error: the
+/// operator decides (moving it away restarts from the journal alone).
+pub(crate) fn load(dir: &Path) -> Result<Option<(PathBuf, Checkpoint)>> {
+    let path = dir.join(FILE);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(&path)(e)),
+    };
+    let ckpt = Checkpoint::decode(&bytes).map_err(|reason| {
+        PipelineError::Config(format!(
+            "cannot read the checkpoint {}: {reason} (move it away to rebuild the state from the input)",
+            path.display()
+        ))
+    })?;
+    Ok(Some((path, ckpt)))
+}
+
+/// Writes `ckpt` to `dir` atomically; returns the bytes written.
+pub(crate) fn save(dir: &Path, ckpt: &Checkpoint) -> Result<u64> {
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let path = dir.join(FILE);
+    let tmp = dir.join(format!("{FILE}.tmp"));
+    let bytes = ckpt.encode();
+    let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(&bytes).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    drop(f);
+    fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))?;
+    Ok(bytes.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(resume: Resume) -> Checkpoint {
+        Checkpoint {
+            source: SourceId {
+                name: "file:/tmp/x.jsonl".into(),
+                prefix_len: 10,
+                prefix_hash: 0xfeed,
+            },
+            journal_next_seq: 42,
+            resume,
+            dead_letter_bytes: 7,
+            state: vec![1, 2, 3, 250],
+        }
+    }
+
+    #[test]
+    fn round_trips_through_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(load(dir.path()).expect("load").is_none());
+        for r in [Resume::Start, Resume::AfterLineAt(1 << 40), Resume::Done] {
+            save(dir.path(), &sample(r)).expect("save");
+            let (_, back) = load(dir.path()).expect("load").expect("present");
+            assert_eq!(back, sample(r));
+        }
+    }
+
+    #[test]
+    fn damage_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        save(dir.path(), &sample(Resume::Done)).expect("save");
+        let path = dir.path().join(FILE);
+        let mut bytes = fs::read(&path).expect("read");
+        for cut in [0, 3, bytes.len() - 1] {
+            fs::write(&path, &bytes[..cut]).expect("write");
+            let err = load(dir.path()).expect_err("truncated").to_string();
+            assert!(err.contains("checkpoint"), "{err}");
+        }
+        bytes[10] ^= 1;
+        fs::write(&path, &bytes).expect("write");
+        let err = load(dir.path()).expect_err("flipped").to_string();
+        assert!(err.contains("CRC"), "{err}");
+    }
+}

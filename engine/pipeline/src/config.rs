@@ -1,0 +1,469 @@
+//! Layered configuration: the embedded `configs/default.toml`, then a file,
+//! then `ALDEBARAN_*` environment variables; the binary applies its flags last.
+//!
+//! Every struct denies unknown fields, so a typo is an error that names the key.
+//! The jobs' sections (`[overfill]`, `[exposure]`, …) are not fields here: they
+//! are kept as tables in [`Config::jobs`] and each job parses its own (its keys
+//! are still checked against `configs/default.toml` while layering).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::{Table, Value};
+
+use crate::{PipelineError, Result};
+
+/// The default configuration, embedded in the binary.
+pub const DEFAULT_TOML: &str = include_str!("../../../configs/default.toml");
+
+/// Prefix of configuration environment variables.
+pub const ENV_PREFIX: &str = "ALDEBARAN_";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The job to run.
+    pub job: String,
+    /// Batching and threads.
+    pub engine: EngineSection,
+    /// The alert journal.
+    pub journal: JournalSection,
+    /// File replay.
+    pub replay: ReplaySection,
+    /// The source of `aldebaran run`.
+    pub source: SourceSection,
+    /// The metrics endpoint.
+    pub metrics: MetricsSection,
+    /// Engine state across restarts.
+    pub state: StateSection,
+    /// Logging.
+    pub log: LogSection,
+    /// Shipping the journal to the sinks.
+    pub delivery: DeliverySection,
+    /// The sinks, by name: each a table with `kind`, `mode` and the kind's
+    /// settings, checked by `alerts::delivery::SinkConfig::from_toml`.
+    pub sinks: Table,
+    /// Each registered job's section, by job name (`[overfill]`, …), for the
+    /// job to parse when it is built (`jobs::add_jobs`).
+    #[serde(skip)]
+    pub jobs: Table,
+}
+
+/// `[delivery]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySection {
+    /// At a graceful stop, time the shippers get to deliver what is durable.
+    pub shutdown_grace_ms: u64,
+    /// A finite input (`source.file` without follow): keep running after its
+    /// end until every sink has delivered everything, then exit.
+    pub wait_at_end: bool,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// A tracing filter for `run`.
+    pub level: String,
+}
+
+/// `[source]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSection {
+    /// Which source `run` consumes.
+    pub kind: SourceKind,
+    /// `[source.amqp]`
+    pub amqp: AmqpSection,
+    /// `[source.file]`
+    pub file: FileSection,
+}
+
+/// The source of `aldebaran run`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// RabbitMQ.
+    Amqp,
+    /// A file, replayed or followed.
+    File,
+}
+
+/// `[source.amqp]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpSection {
+    /// Broker URL.
+    pub url: String,
+    /// Trade queue.
+    pub queue: String,
+    /// Prefetch count.
+    pub prefetch: u16,
+    /// Consumer tag.
+    pub consumer_tag: String,
+    /// First reconnect delay.
+    pub reconnect_min_ms: u64,
+    /// Longest reconnect delay.
+    pub reconnect_max_ms: u64,
+}
+
+/// `[source.file]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileSection {
+    /// The file.
+    pub path: String,
+    /// Follow it as it grows.
+    pub follow: bool,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Address for `run`, or "".
+    pub listen: String,
+    /// Address for `replay`, or "".
+    pub replay_listen: String,
+}
+
+/// `[state]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StateSection {
+    /// Directory of the checkpoint.
+    pub dir: PathBuf,
+    /// Checkpoint at least this often while input flows.
+    pub checkpoint_interval_ms: u64,
+}
+
+/// `[engine]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    /// Events per micro-batch at most.
+    pub batch_events: usize,
+    /// Milliseconds per micro-batch at most.
+    pub batch_ms: u64,
+    /// Worker threads; 0 = one per core less one (at least 1).
+    pub threads: usize,
+    /// Shards per job; 0 = automatic.
+    pub partitions: usize,
+    /// Pin threads to cores.
+    pub pin: bool,
+    /// Ingest ring size in bytes.
+    pub ring_bytes: usize,
+}
+
+/// When journal appends are made durable.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// fsync per group of micro-batches with alerts (group commit).
+    Batch,
+    /// fsync at most every `fsync_interval_ms`.
+    Interval,
+    /// Never fsync while running (only at the end).
+    Never,
+}
+
+/// `[journal]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSection {
+    /// Journal directory.
+    pub dir: PathBuf,
+    /// Segment roll size.
+    pub segment_bytes: u64,
+    /// fsync policy.
+    pub durability: Durability,
+    /// Interval for [`Durability::Interval`].
+    pub fsync_interval_ms: u64,
+}
+
+/// `[replay]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaySection {
+    /// Drain open books at the end.
+    pub drain: bool,
+    /// Events per second; 0 = unpaced.
+    pub rate: u64,
+    /// Dead-letter file, or "".
+    pub dead_letter: String,
+    /// Stats file, or "".
+    pub stats: String,
+}
+
+impl Config {
+    /// The embedded default, layered with `file` and the `ALDEBARAN_*`
+    /// variables among `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config> {
+        let mut table: Table = DEFAULT_TOML
+            .parse()
+            .map_err(|e| PipelineError::Internal(format!("embedded default config: {e}")))?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                PipelineError::Config(format!("cannot read {}: {e}", path.display()))
+            })?;
+            let over: Table = text.parse().map_err(|e: toml::de::Error| {
+                PipelineError::Config(format!("{}: {}", path.display(), e.message()))
+            })?;
+            merge(&mut table, over, "", &path.display().to_string())?;
+        }
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let path: Vec<String> = rest
+                .to_ascii_lowercase()
+                .split("__")
+                .map(str::to_owned)
+                .collect();
+            set_path(&mut table, &path, &path, env_value(&value), &name)?;
+        }
+        // The jobs' sections are theirs to parse (when the jobs are built).
+        let mut jobs = Table::new();
+        for job in jobs::JOBS {
+            if let Some(section) = table.remove(job.name()) {
+                jobs.insert(job.name().to_owned(), section);
+            }
+        }
+        // Render and re-parse so a type error can point at its line.
+        let text = toml::to_string(&table)
+            .map_err(|e| PipelineError::Internal(format!("rendering config: {e}")))?;
+        let mut config = toml::from_str::<Config>(&text).map_err(|e| {
+            let at = e
+                .span()
+                .filter(|s| s.start <= text.len())
+                .map(|s| {
+                    let start = text[..s.start].rfind('\n').map_or(0, |i| i + 1);
+                    let end = text[s.start..]
+                        .find('\n')
+                        .map_or(text.len(), |i| s.start + i);
+                    format!(" at `{}`", text[start..end].trim())
+                })
+                .unwrap_or_default();
+            PipelineError::Config(format!("{}{at}", e.message().trim()))
+        })?;
+        config.jobs = jobs;
+        Ok(config)
+    }
+
+    /// Sets `key` of job `job`'s section (a command-line flag over the
+    /// config); the job checks it when it is built.
+    pub fn set_job_key(&mut self, job: &str, key: &str, value: impl Into<Value>) {
+        let section = self
+            .jobs
+            .entry(job.to_owned())
+            .or_insert_with(|| Value::Table(Table::new()));
+        if let Value::Table(t) = section {
+            t.insert(key.to_owned(), value.into());
+        }
+    }
+}
+
+/// Reads an environment value as a TOML literal (`2`, `true`, `"x"`), or as a
+/// plain string when it is not one.
+fn env_value(raw: &str) -> Value {
+    let doc = format!("v = {raw}");
+    doc.parse::<Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| Value::String(raw.to_owned()))
+}
+
+/// Whether the table at `path` (dotted) holds data (sink names, a job's
+/// client names), not settings: any key is accepted there.
+fn free_form(path: &str) -> bool {
+    path == "sinks"
+        || jobs::JOBS.iter().any(|j| {
+            j.free_form_tables().iter().any(|t| {
+                path.strip_prefix(j.name())
+                    .and_then(|p| p.strip_prefix('.'))
+                    == Some(t)
+            })
+        })
+}
+
+/// Merges `over` into `base`; keys absent from the default are errors.
+fn merge(base: &mut Table, over: Table, prefix: &str, origin: &str) -> Result<()> {
+    let free = free_form(prefix);
+    for (k, v) in over {
+        let name = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        if free {
+            base.insert(k, v);
+            continue;
+        }
+        match (base.get_mut(&k), v) {
+            (None, _) => {
+                return Err(PipelineError::Config(format!(
+                    "unknown key `{name}` in {origin}"
+                )));
+            }
+            (Some(Value::Table(b)), Value::Table(o)) => merge(b, o, &name, origin)?,
+            (Some(Value::Table(_)), _) => {
+                return Err(PipelineError::Config(format!(
+                    "`{name}` in {origin} must be a table"
+                )));
+            }
+            (Some(slot), v) => *slot = v,
+        }
+    }
+    Ok(())
+}
+
+fn set_path(
+    table: &mut Table,
+    full: &[String],
+    path: &[String],
+    value: Value,
+    origin: &str,
+) -> Result<()> {
+    let unknown = || {
+        PipelineError::Config(format!(
+            "unknown key `{}` (from environment variable {origin})",
+            full.join(".")
+        ))
+    };
+    match path {
+        [] => Err(unknown()),
+        [leaf] if free_form(&full[..full.len() - 1].join(".")) => {
+            table.insert(leaf.clone(), value);
+            Ok(())
+        }
+        [leaf] => match table.get_mut(leaf) {
+            Some(Value::Table(_)) | None => Err(unknown()),
+            Some(slot) => {
+                *slot = value;
+                Ok(())
+            }
+        },
+        [head, rest @ ..] => match table.get_mut(head) {
+            Some(Value::Table(t)) => set_path(t, full, rest, value, origin),
+            _ => Err(unknown()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An integer in job `job`'s section, at the key path `path`.
+    fn int(c: &Config, job: &str, path: &[&str]) -> Option<i64> {
+        let mut v = c.jobs.get(job)?;
+        for k in path {
+            v = v.get(k)?;
+        }
+        v.as_integer()
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn default_parses_with_documented_values() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.job, "overfill");
+        assert_eq!(c.engine.batch_ms, 1);
+        assert_eq!(int(&c, "overfill", &["book_ttl_ms"]), Some(60_000));
+        assert_eq!(int(&c, "overfill", &["tombstone_ttl_ms"]), Some(600_000));
+        assert_eq!(c.journal.durability, Durability::Batch);
+        assert!(c.replay.drain);
+    }
+
+    #[test]
+    fn file_then_env_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "[engine]\nthreads = 3\nbatch_ms = 5\n").unwrap();
+        let c = Config::load(
+            Some(&f),
+            env(&[
+                ("ALDEBARAN_ENGINE__THREADS", "2"),
+                ("ALDEBARAN_JOURNAL__DURABILITY", "never"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.engine.threads, 2);
+        assert_eq!(c.engine.batch_ms, 5);
+        assert_eq!(c.journal.durability, Durability::Never);
+    }
+
+    #[test]
+    fn example_configs_load() {
+        for name in ["amqp.toml", "file.toml", "sinks.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../configs")
+                .join(name);
+            let c = Config::load(Some(&path), env(&[])).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(c.job, "overfill", "{name}");
+            for (sink, value) in &c.sinks {
+                let table = value.as_table().expect("a table");
+                match alerts::delivery::SinkConfig::from_toml(sink, table) {
+                    Ok(_) => {}
+                    // The Twilio example reads its token from the environment,
+                    // and a missing secret stops the start.
+                    Err(e) if sink == "sms" => {
+                        assert!(e.to_string().contains("TWILIO_AUTH_TOKEN"), "{e}")
+                    }
+                    Err(e) => panic!("{name}: sinks.{sink}: {e}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn client_limits_take_any_client() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(
+            &f,
+            "job = \"overfill,exposure\"\n[exposure.client_limits]\n\"c-1\" = 5\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&f),
+            env(&[("ALDEBARAN_EXPOSURE__CLIENT_LIMITS__C2", "7")]),
+        )
+        .unwrap();
+        assert_eq!(int(&c, "exposure", &["client_limits", "c-1"]), Some(5));
+        assert_eq!(int(&c, "exposure", &["client_limits", "c2"]), Some(7));
+        assert_eq!(c.job, "overfill,exposure");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "[engine]\nbatch_evnts = 3\n").unwrap();
+        let e = Config::load(Some(&f), env(&[])).unwrap_err().to_string();
+        assert!(e.contains("engine.batch_evnts"), "{e}");
+        let e = Config::load(None, env(&[("ALDEBARAN_ENGINE__NOPE", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("engine.nope") && e.contains("ALDEBARAN_ENGINE__NOPE"),
+            "{e}"
+        );
+        let e = Config::load(None, env(&[("ALDEBARAN_ENGINE__THREADS", "lots")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("threads = \"lots\""), "{e}");
+    }
+}

@@ -1,0 +1,126 @@
+//! The sink shippers of `aldebaran run`: one per `[sinks.<name>]`, each on
+//! its own thread reading the journal up to the durable head, so a slow or
+//! dead sink never holds up ingest or the other sinks.
+
+use std::{
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use alerts::delivery::{
+    DurableHead, InDoubtAction, ShipperExit, ShipperHandle, SinkConfig, spawn_shipper,
+};
+
+use crate::{Result, metrics::Metrics};
+
+/// How often the shippers' progress is checked while waiting for them.
+const WAIT_POLL: Duration = Duration::from_millis(20);
+/// A caught-up shipper sleeps until the journal's durable head moves, or at
+/// most this long (it then checks for a stop request).
+const SHIP_POLL: Duration = Duration::from_millis(20);
+
+/// The running shippers.
+pub(crate) struct Shippers {
+    handles: Vec<ShipperHandle>,
+    durable: Arc<DurableHead>,
+}
+
+impl Shippers {
+    /// Starts one shipper per checked sink.
+    pub(crate) fn start(
+        configs: Vec<SinkConfig>,
+        journal_dir: &Path,
+        durable: Arc<DurableHead>,
+        metrics: &Metrics,
+    ) -> Result<Self> {
+        let mut handles = Vec::new();
+        for c in configs {
+            let sink = c.open_sink()?;
+            let mut spec = c.shipper_spec(journal_dir, Arc::clone(&durable));
+            spec.poll_interval = SHIP_POLL;
+            let h = spawn_shipper(spec, sink)?;
+            metrics.add_sink(h.stats());
+            tracing::info!(sink = %c.name, kind = c.kind(), mode = c.mode.as_str(), "shipper started");
+            handles.push(h);
+        }
+        metrics.set_durable_seq_source(Arc::clone(&durable));
+        Ok(Shippers { handles, durable })
+    }
+
+    /// Blocks until every running sink has delivered through the durable
+    /// head, or `stop` is set.
+    pub(crate) fn wait_caught_up(&self, stop: &AtomicBool) {
+        loop {
+            let head = self.durable.get();
+            let behind = self
+                .handles
+                .iter()
+                .any(|h| h.is_running() && h.stats().cursor.load(Ordering::Acquire) < head);
+            if !behind || stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(WAIT_POLL);
+        }
+    }
+
+    /// Asks every shipper to deliver what is durable now, then stop, giving
+    /// up after `grace`.
+    pub(crate) fn finish_within(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        for h in &self.handles {
+            h.finish(deadline);
+        }
+    }
+
+    /// Waits for the shippers; returns one summary line per sink.
+    pub(crate) fn join(self) -> Result<Vec<String>> {
+        let mut notes = Vec::new();
+        let mut first_err = None;
+        for h in self.handles {
+            match h.join() {
+                Ok(r) => {
+                    let mut line = format!(
+                        "sink {} ({}, {}): delivered {}, retried {}, failed {}, cursor at seq {}",
+                        r.name,
+                        r.kind,
+                        r.mode.as_str(),
+                        r.delivered,
+                        r.retried,
+                        r.failed,
+                        r.cursor
+                    );
+                    if let ShipperExit::Deadline { behind } = r.exit {
+                        line.push_str(&format!(
+                            "; {behind} left for the next start (shutdown grace over)"
+                        ));
+                    }
+                    if let Some(d) = &r.in_doubt {
+                        let what = match d.action {
+                            InDoubtAction::Resent => "sent again",
+                            InDoubtAction::Skipped => "skipped",
+                        };
+                        line.push_str(&format!(
+                            "; IN DOUBT after a crash: seq {}..={} ({} records) {what}",
+                            d.from,
+                            d.to,
+                            d.records()
+                        ));
+                    }
+                    notes.push(line);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "a shipper failed");
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e.into()),
+            None => Ok(notes),
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Each stage's settings, built once from the [`Config`] at the top of a run
+//! ([`Stages::from_config`], [`ServiceSetup::from_config`]): past this file no
+//! stage sees the whole configuration, only its own part.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use engine_core::{Engine, EngineOptions};
+use ingest::{CutPolicy, ReplayOptions};
+
+use crate::{
+    PipelineError, Result,
+    config::{Config, Durability, SourceKind},
+};
+
+/// The engine stage: worker threads, partitions, pinning and the jobs.
+#[derive(Debug, Clone)]
+pub(crate) struct EngineSetup {
+    /// Worker threads, resolved (at least 1).
+    pub(crate) threads: usize,
+    /// Shards per job; 0 picks from `threads`.
+    pub(crate) partitions: usize,
+    /// Pin the engine thread to core 1 and worker `i` to core `1 + i`.
+    pub(crate) pin: bool,
+    /// The `--job` spec.
+    pub(crate) jobs: String,
+    /// The jobs' config sections, by job name.
+    pub(crate) sections: toml::Table,
+}
+
+impl EngineSetup {
+    /// The engine with the configured jobs.
+    pub(crate) fn build(&self) -> Result<Engine> {
+        let on_worker_start = self.pin.then(|| {
+            Arc::new(|i: usize| {
+                ingest::pin_current(Some(1 + i));
+            }) as engine_core::WorkerStart
+        });
+        let mut engine = Engine::new(EngineOptions {
+            threads: self.threads,
+            partitions: self.partitions,
+            on_worker_start,
+        })?;
+        jobs::add_jobs(&mut engine, &self.jobs, &self.sections)?;
+        Ok(engine)
+    }
+}
+
+/// The journal stage.
+#[derive(Debug, Clone)]
+pub(crate) struct JournalSetup {
+    pub(crate) dir: PathBuf,
+    pub(crate) segment_bytes: u64,
+    pub(crate) durability: Durability,
+    pub(crate) fsync_interval: Duration,
+}
+
+/// The outputs beside the journal.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OutputSetup {
+    /// Rejected lines as JSON Lines.
+    pub(crate) dead_letter: Option<PathBuf>,
+    /// One row per micro-batch, CSV or Parquet.
+    pub(crate) stats: Option<PathBuf>,
+}
+
+/// What `replay` and `run` share: ingest, engine, journal, outputs.
+#[derive(Debug, Clone)]
+pub(crate) struct Stages {
+    pub(crate) ingest: ReplayOptions,
+    pub(crate) engine: EngineSetup,
+    pub(crate) journal: JournalSetup,
+    pub(crate) outputs: OutputSetup,
+    /// Close all state at the end of a finite input.
+    pub(crate) drain: bool,
+}
+
+fn path_opt(s: &str) -> Option<PathBuf> {
+    (!s.is_empty()).then(|| PathBuf::from(s))
+}
+
+fn addr_opt(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+impl Stages {
+    /// The shared stages of `cfg`.
+    pub(crate) fn from_config(cfg: &Config) -> Self {
+        let e = &cfg.engine;
+        let threads = match e.threads {
+            // The ingest thread keeps one core busy; the workers get the rest.
+            0 => {
+                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+            }
+            n => n,
+        };
+        Stages {
+            ingest: ReplayOptions {
+                cut: CutPolicy {
+                    batch_events: e.batch_events,
+                    batch_time: Duration::from_millis(e.batch_ms),
+                },
+                ring_bytes: e.ring_bytes,
+                pin_core: e.pin.then_some(0),
+                rate: (cfg.replay.rate > 0).then_some(cfg.replay.rate),
+                start_offset: 0,
+            },
+            engine: EngineSetup {
+                threads,
+                partitions: e.partitions,
+                pin: e.pin,
+                jobs: cfg.job.clone(),
+                sections: cfg.jobs.clone(),
+            },
+            journal: JournalSetup {
+                dir: cfg.journal.dir.clone(),
+                segment_bytes: cfg.journal.segment_bytes,
+                durability: cfg.journal.durability,
+                fsync_interval: Duration::from_millis(cfg.journal.fsync_interval_ms),
+            },
+            outputs: OutputSetup {
+                dead_letter: path_opt(&cfg.replay.dead_letter),
+                stats: path_opt(&cfg.replay.stats),
+            },
+            drain: cfg.replay.drain,
+        }
+    }
+}
+
+/// `replay`: the shared stages, plus where its metrics go (if anywhere).
+#[derive(Debug, Clone)]
+pub(crate) struct ReplaySetup {
+    pub(crate) stages: Stages,
+    pub(crate) metrics_listen: Option<String>,
+}
+
+impl ReplaySetup {
+    pub(crate) fn from_config(cfg: &Config) -> Self {
+        ReplaySetup {
+            stages: Stages::from_config(cfg),
+            metrics_listen: addr_opt(&cfg.metrics.replay_listen),
+        }
+    }
+}
+
+/// The AMQP source of `run`.
+#[derive(Debug, Clone)]
+pub(crate) struct AmqpSetup {
+    pub(crate) url: String,
+    pub(crate) queue: String,
+    pub(crate) prefetch: u16,
+    pub(crate) consumer_tag: String,
+    pub(crate) reconnect_min: Duration,
+    pub(crate) reconnect_max: Duration,
+}
+
+/// The source of `run`.
+#[derive(Debug, Clone)]
+pub(crate) enum SourceSetup {
+    Amqp(AmqpSetup),
+    File { path: String, follow: bool },
+}
+
+impl SourceSetup {
+    /// A file read to its end (not followed): `run` then exits once delivered.
+    pub(crate) fn is_finite(&self) -> bool {
+        matches!(self, SourceSetup::File { follow: false, .. })
+    }
+
+    /// Positions are byte offsets of a file the source can seek in.
+    pub(crate) fn has_file_positions(&self) -> bool {
+        matches!(self, SourceSetup::File { .. })
+    }
+
+    /// Messages after which a checkpoint is due (acknowledgements wait for
+    /// checkpoints, and the broker stops delivering at the prefetch limit).
+    pub(crate) fn ack_every(&self) -> u64 {
+        match self {
+            SourceSetup::Amqp(a) => u64::from(a.prefetch / 2).max(1),
+            SourceSetup::File { .. } => u64::MAX,
+        }
+    }
+}
+
+/// The checkpoints of `run`.
+#[derive(Debug, Clone)]
+pub(crate) struct StateSetup {
+    pub(crate) dir: PathBuf,
+    pub(crate) checkpoint_interval: Duration,
+}
+
+/// The shippers of `run`.
+#[derive(Debug, Clone)]
+pub(crate) struct DeliverySetup {
+    /// Every `[sinks.<name>]`, checked.
+    pub(crate) sinks: Vec<alerts::delivery::SinkConfig>,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) wait_at_end: bool,
+}
+
+/// `run`: the shared stages plus source, state, delivery and metrics.
+#[derive(Debug, Clone)]
+pub(crate) struct ServiceSetup {
+    pub(crate) stages: Stages,
+    pub(crate) source: SourceSetup,
+    pub(crate) state: StateSetup,
+    pub(crate) delivery: DeliverySetup,
+    pub(crate) metrics_listen: Option<String>,
+}
+
+impl ServiceSetup {
+    /// Checks and resolves everything `run` needs, before any output is
+    /// opened, so a mistake stops the start cleanly.
+    pub(crate) fn from_config(cfg: &Config) -> Result<Self> {
+        let stages = Stages::from_config(cfg);
+        let sinks = alerts::delivery::SinkConfig::all_from_toml(&cfg.sinks)?;
+        let source = match cfg.source.kind {
+            SourceKind::Amqp => {
+                let a = &cfg.source.amqp;
+                if a.prefetch == 0 {
+                    return Err(PipelineError::Config(
+                        "source.amqp.prefetch must be at least 1".into(),
+                    ));
+                }
+                SourceSetup::Amqp(AmqpSetup {
+                    url: a.url.clone(),
+                    queue: a.queue.clone(),
+                    prefetch: a.prefetch,
+                    consumer_tag: a.consumer_tag.clone(),
+                    reconnect_min: Duration::from_millis(a.reconnect_min_ms.max(1)),
+                    reconnect_max: Duration::from_millis(
+                        a.reconnect_max_ms.max(a.reconnect_min_ms).max(1),
+                    ),
+                })
+            }
+            SourceKind::File => SourceSetup::File {
+                path: cfg.source.file.path.clone(),
+                follow: cfg.source.file.follow,
+            },
+        };
+        Ok(ServiceSetup {
+            stages,
+            source,
+            state: StateSetup {
+                dir: cfg.state.dir.clone(),
+                checkpoint_interval: Duration::from_millis(cfg.state.checkpoint_interval_ms.max(1)),
+            },
+            delivery: DeliverySetup {
+                sinks,
+                shutdown_grace: Duration::from_millis(cfg.delivery.shutdown_grace_ms),
+                wait_at_end: cfg.delivery.wait_at_end,
+            },
+            metrics_listen: addr_opt(&cfg.metrics.listen),
+        })
+    }
+}

@@ -1,0 +1,65 @@
+//! `replay`: a captured file (or stdin) through ingest, the engine and the
+//! journal, to the end of its input.
+
+use std::sync::Arc;
+
+use ingest::{Input, start_replay};
+
+use crate::{
+    PipelineError, Progress, Result, Summary,
+    config::Config,
+    metrics::{Health, Metrics, serve},
+    options::ReplaySetup,
+    outputs::Outputs,
+    run_loop::{LoopOptions, run_loop},
+    source::Source,
+};
+
+/// Everything a replay needs, resolved from config and flags.
+#[derive(Debug, Clone)]
+pub struct ReplayPlan {
+    /// What to read.
+    pub input: Input,
+    /// The layered configuration (flags already applied).
+    pub config: Config,
+}
+
+/// Runs a replay to the end of its input and returns the summary.
+pub fn replay(plan: &ReplayPlan, on_progress: impl FnMut(&Progress)) -> Result<Summary> {
+    let setup = ReplaySetup::from_config(&plan.config);
+    let stages = &setup.stages;
+    let mut engine = stages.engine.build()?;
+    let outputs = Outputs::open(&stages.journal, &stages.outputs, None)?;
+    let metrics = setup
+        .metrics_listen
+        .as_ref()
+        .map(|_| Arc::new(Metrics::new()));
+    let server = match (&setup.metrics_listen, &metrics) {
+        (Some(addr), Some(m)) => Some(
+            serve(addr, Arc::clone(m), Arc::new(Health::new()))
+                .map_err(|e| PipelineError::Config(format!("metrics.replay_listen: {e}")))?,
+        ),
+        _ => None,
+    };
+    let (handle, cutter) = start_replay(plan.input.clone(), &stages.ingest)?;
+    let summary = run_loop(
+        stages,
+        &mut engine,
+        Source::Replay(handle),
+        cutter,
+        outputs,
+        LoopOptions {
+            finite: true,
+            drain: stages.drain,
+            metrics,
+            checkpoint: None,
+            already: None,
+            durable: None,
+        },
+        on_progress,
+    );
+    if let Some(s) = server {
+        s.stop();
+    }
+    summary
+}

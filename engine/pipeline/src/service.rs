@@ -1,0 +1,140 @@
+//! `run`: the long-running service over the configured source, with
+//! checkpoints, recovery after a crash, the sink shippers, metrics, health
+//! and graceful shutdown on SIGTERM/SIGINT (a second signal exits at once).
+
+use std::sync::{Arc, atomic::AtomicBool};
+
+use crate::{
+    PipelineError, Progress, Result, Summary,
+    checkpoint::Resume,
+    checkpoint_policy::CheckpointPolicy,
+    config::Config,
+    delivery::Shippers,
+    metrics::{Health, Metrics, MetricsServer, serve},
+    options::ServiceSetup,
+    outputs::Outputs,
+    recovery::AlreadyJournaled,
+    restore::restore,
+    run_loop::{LoopOptions, run_loop},
+    signals::shutdown_on_signals,
+    source, source_id,
+};
+
+/// Everything `run` needs.
+#[derive(Debug, Clone)]
+pub struct ServicePlan {
+    /// The layered configuration.
+    pub config: Config,
+}
+
+/// Runs until the source ends or a signal stops it; returns the summary.
+pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> Result<Summary> {
+    let setup = ServiceSetup::from_config(&plan.config)?;
+    let stages = &setup.stages;
+    let mut engine = stages.engine.build()?;
+    let source_id = source_id::identify(&setup.source)?;
+    let restored = restore(&setup.state, &setup.source, &mut engine, &source_id)?;
+    let (resume, journal_from) = (restored.resume, restored.journal_next_seq);
+    let mut outputs = Outputs::open(
+        &stages.journal,
+        &stages.outputs,
+        Some(restored.dead_letter_bytes),
+    )?;
+    outputs.sync_journal()?;
+    let already = AlreadyJournaled::read(&stages.journal.dir, journal_from)?;
+    if already.pending() > 0 {
+        tracing::info!(
+            records = already.pending(),
+            "the journal holds alerts past the checkpoint: they are not appended again"
+        );
+    }
+    let durable = Arc::new(alerts::DurableHead::new(
+        outputs.next_seq().saturating_sub(1),
+    ));
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(Health::new());
+    let server = start_metrics(setup.metrics_listen.as_deref(), &metrics, &health)?;
+    let shippers = Shippers::start(
+        setup.delivery.sinks.clone(),
+        &stages.journal.dir,
+        Arc::clone(&durable),
+        &metrics,
+    )?;
+
+    let finite = setup.source.is_finite();
+    // Set by the first signal; the source has its own flag, set along.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (signals, mut summary) = if finite && resume == Resume::Done {
+        let signals = shutdown_on_signals(vec![Arc::clone(&stop)], Arc::clone(&health))?;
+        health.set_ready(true);
+        // The input was processed to its end before: only delivery is left.
+        drop(outputs);
+        let mut s = Summary {
+            journal: stages.journal.dir.clone(),
+            ..Summary::default()
+        };
+        s.notes
+            .push("the checkpoint says the input was processed to its end".into());
+        (signals, s)
+    } else {
+        let (source, cutter) = source::start(&setup.source, &stages.ingest, resume)?;
+        let signals = shutdown_on_signals(
+            vec![Arc::clone(&stop), source.stop_flag()],
+            Arc::clone(&health),
+        )?;
+        health.set_ready(true);
+        let summary = run_loop(
+            stages,
+            &mut engine,
+            source,
+            cutter,
+            outputs,
+            LoopOptions {
+                finite,
+                drain: finite && stages.drain,
+                metrics: Some(Arc::clone(&metrics)),
+                checkpoint: Some(CheckpointPolicy {
+                    dir: setup.state.dir.clone(),
+                    source: source_id,
+                    interval: setup.state.checkpoint_interval,
+                    ack_every: setup.source.ack_every(),
+                    resume,
+                    file_positions: setup.source.has_file_positions(),
+                }),
+                already: Some(already),
+                durable: Some(Arc::clone(&durable)),
+            },
+            on_progress,
+        );
+        (signals, summary?)
+    };
+    summary.notes.splice(0..0, restored.note);
+    // A finite input at its end waits for every sink; a stop on request only
+    // for the grace period (the rest is delivered after the restart).
+    if finite && setup.delivery.wait_at_end {
+        shippers.wait_caught_up(&stop);
+    }
+    shippers.finish_within(setup.delivery.shutdown_grace);
+    summary.notes.extend(shippers.join()?);
+    signals.close();
+    health.set_ready(false);
+    if let Some(s) = server {
+        s.stop();
+    }
+    Ok(summary)
+}
+
+/// The metrics endpoint, when `metrics.listen` names an address.
+fn start_metrics(
+    listen: Option<&str>,
+    metrics: &Arc<Metrics>,
+    health: &Arc<Health>,
+) -> Result<Option<MetricsServer>> {
+    let Some(addr) = listen else {
+        return Ok(None);
+    };
+    let s = serve(addr, Arc::clone(metrics), Arc::clone(health))
+        .map_err(|e| PipelineError::Config(format!("metrics.listen: {e}")))?;
+    tracing::info!(addr = %s.local_addr(), "metrics at /metrics, health at /healthz");
+    Ok(Some(s))
+}

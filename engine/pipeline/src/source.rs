@@ -1,0 +1,143 @@
+//! The sources a pipeline can run: a replayed file/stdin or the AMQP consumer,
+//! and starting `run`'s configured one where its checkpoint left it.
+
+use std::sync::{Arc, atomic::AtomicBool};
+
+use ingest::{
+    IngestHandle, Input, ReplayOptions,
+    amqp::{AckRequest, AmqpCounters, AmqpSourceHandle, AmqpSourceOptions, Topology, start_amqp},
+    start_replay,
+};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::{PipelineError, Result, checkpoint::Resume, options::SourceSetup};
+
+/// A running source.
+pub(crate) enum Source {
+    /// A file, stdin or a followed file.
+    Replay(IngestHandle),
+    /// RabbitMQ.
+    Amqp(AmqpSourceHandle),
+}
+
+impl Source {
+    /// Stops reading; the cutter then ends after what was already read.
+    pub(crate) fn stop(&self) {
+        match self {
+            Source::Replay(h) => h.stop(),
+            Source::Amqp(h) => h.stop(),
+        }
+    }
+
+    /// The stop flag, for a signal handler.
+    pub(crate) fn stop_flag(&self) -> Arc<AtomicBool> {
+        match self {
+            Source::Replay(h) => h.stop_flag(),
+            Source::Amqp(h) => h.stop_flag(),
+        }
+    }
+
+    /// Input bytes consumed (files only).
+    pub(crate) fn bytes_read(&self) -> u64 {
+        match self {
+            Source::Replay(h) => h.bytes_read(),
+            Source::Amqp(_) => 0,
+        }
+    }
+
+    /// Input size, when known.
+    pub(crate) fn total_bytes(&self) -> Option<u64> {
+        match self {
+            Source::Replay(h) => h.total_bytes(),
+            Source::Amqp(_) => None,
+        }
+    }
+
+    /// Where durable batches are acknowledged, for acknowledging sources.
+    pub(crate) fn acker(&self) -> Option<UnboundedSender<AckRequest>> {
+        match self {
+            Source::Replay(_) => None,
+            Source::Amqp(h) => Some(h.acker()),
+        }
+    }
+
+    /// The AMQP source's live counters.
+    pub(crate) fn amqp_counters(&self) -> Option<Arc<AmqpCounters>> {
+        match self {
+            Source::Replay(_) => None,
+            Source::Amqp(h) => Some(h.counters()),
+        }
+    }
+
+    /// Waits for the source's thread; reports its error, if any.
+    pub(crate) fn join(self) -> Result<()> {
+        match self {
+            Source::Replay(h) => h.join().map(|_| ())?,
+            Source::Amqp(h) => h.join().map(|_| ())?,
+        }
+        Ok(())
+    }
+}
+
+/// Starts `run`'s source where `resume` says.
+pub(crate) fn start(
+    setup: &SourceSetup,
+    ingest: &ReplayOptions,
+    resume: Resume,
+) -> Result<(Source, ingest::Cutter)> {
+    match setup {
+        SourceSetup::Amqp(a) => {
+            let (h, c) = start_amqp(AmqpSourceOptions {
+                url: a.url.clone(),
+                topology: Topology::with_trade_queue(&a.queue),
+                prefetch: a.prefetch,
+                consumer_tag: a.consumer_tag.clone(),
+                cut: ingest.cut,
+                ring_bytes: ingest.ring_bytes,
+                pin_core: ingest.pin_core,
+                reconnect_min: a.reconnect_min,
+                reconnect_max: a.reconnect_max,
+            })?;
+            Ok((Source::Amqp(h), c))
+        }
+        SourceSetup::File { path, follow } => {
+            let path = std::path::PathBuf::from(path);
+            let mut opts = ingest.clone();
+            opts.start_offset = match resume {
+                Resume::AfterLineAt(at) => line_after(&path, at)?,
+                Resume::Start | Resume::Done => 0,
+            };
+            let input = if *follow {
+                Input::Follow(path)
+            } else {
+                Input::File(path)
+            };
+            let (h, c) = start_replay(input, &opts)?;
+            Ok((Source::Replay(h), c))
+        }
+    }
+}
+
+/// The offset of the line after the one starting at `at`.
+fn line_after(path: &std::path::Path, at: u64) -> Result<u64> {
+    use std::io::{BufRead, Seek, SeekFrom};
+    let err = |e: std::io::Error| {
+        PipelineError::Config(format!(
+            "source.file.path {}: cannot resume at byte {at}: {e}",
+            path.display()
+        ))
+    };
+    let mut f = std::fs::File::open(path).map_err(err)?;
+    let len = f.metadata().map_err(err)?.len();
+    if at >= len {
+        return Err(err(std::io::Error::other(format!(
+            "the file has only {len} bytes: it is not the file the checkpoint was taken on"
+        ))));
+    }
+    f.seek(SeekFrom::Start(at)).map_err(err)?;
+    let mut line = Vec::new();
+    let n = std::io::BufReader::new(f)
+        .read_until(b'\n', &mut line)
+        .map_err(err)?;
+    Ok(at + n as u64)
+}

@@ -1,0 +1,96 @@
+//! The threads behind the engine thread during a run: the journal writer and,
+//! with checkpoints, the checkpoint writer. Started before the first batch,
+//! joined after the last; their outcomes go into the summary.
+
+use std::{path::PathBuf, sync::Arc, thread::JoinHandle};
+
+use crossbeam_channel::Sender;
+
+use crate::{
+    PipelineError, Result, Summary, checkpoint,
+    checkpoint_writer::{self, CheckpointOutcome},
+    journal_writer::{JournalJob, JournalOutcome, JournalWriter},
+    metrics::Metrics,
+    options::JournalSetup,
+    outputs::Outputs,
+    source::Source,
+};
+
+/// Batches queued for the journal thread at most (backpressure beyond).
+const JOURNAL_QUEUE: usize = 1024;
+
+/// The running writer threads and the engine thread's end of their queue.
+pub(crate) struct Writers {
+    pub(crate) jobs: Sender<JournalJob>,
+    journal: JoinHandle<Result<JournalOutcome>>,
+    checkpoints: Option<(PathBuf, JoinHandle<Result<CheckpointOutcome>>)>,
+}
+
+impl Writers {
+    /// Starts the journal thread over `outputs` and, when `checkpoint_dir`
+    /// is given, the checkpoint thread (which then acknowledges the source).
+    pub(crate) fn start(
+        journal: &JournalSetup,
+        outputs: Outputs,
+        source: &Source,
+        checkpoint_dir: Option<PathBuf>,
+        metrics: Option<Arc<Metrics>>,
+        durable: Option<Arc<alerts::DurableHead>>,
+    ) -> Result<Self> {
+        let (ckpt_tx, checkpoints) = match checkpoint_dir {
+            Some(dir) => {
+                let (tx, h) = checkpoint_writer::spawn(dir.clone(), source.acker())?;
+                (Some(tx), Some((dir, h)))
+            }
+            None => (None, None),
+        };
+        let (tx, rx) = crossbeam_channel::bounded::<JournalJob>(JOURNAL_QUEUE);
+        let handle = JournalWriter {
+            journal: outputs.journal,
+            durability: journal.durability,
+            interval: journal.fsync_interval,
+            dead: outputs.dead,
+            stats: outputs.stats,
+            // With checkpoints, acknowledgements wait for them.
+            acker: if ckpt_tx.is_some() {
+                None
+            } else {
+                source.acker()
+            },
+            metrics,
+            checkpoints: ckpt_tx,
+            durable,
+        }
+        .spawn(rx)?;
+        Ok(Writers {
+            jobs: tx,
+            journal: handle,
+            checkpoints,
+        })
+    }
+
+    /// Closes the queue and waits for both threads; notes what the checkpoint
+    /// thread wrote in `summary`.
+    pub(crate) fn join(self, summary: &mut Summary) -> Result<JournalOutcome> {
+        drop(self.jobs);
+        let outcome = self
+            .journal
+            .join()
+            .map_err(|_| PipelineError::Internal("the journal thread panicked".into()))??;
+        if let Some((dir, h)) = self.checkpoints {
+            let c = h
+                .join()
+                .map_err(|_| PipelineError::Internal("the checkpoint thread panicked".into()))??;
+            if c.written > 0 {
+                summary.notes.push(format!(
+                    "state: {} checkpoints written, the last to {} ({} bytes, journal up to seq {})",
+                    c.written,
+                    checkpoint::path(&dir).display(),
+                    c.last_bytes,
+                    c.last_journal_next_seq.saturating_sub(1)
+                ));
+            }
+        }
+        Ok(outcome)
+    }
+}

@@ -60,8 +60,8 @@ pub struct ReplayArgs {
     /// Configuration file layered over the embedded default.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Job(s) to run, comma-separated: overfill, exposure [config: job, default overfill].
-    #[arg(long, value_name = "NAME[,NAME]")]
+    // Job(s) to run; the help lists the registered jobs (`job_help`).
+    #[arg(long, value_name = "NAME[,NAME]", help = job_help())]
     pub job: Option<String>,
     /// Journal directory [config: journal.dir, default ./aldebaran-data/journal].
     #[arg(long, value_name = "DIR")]
@@ -184,6 +184,14 @@ pub struct GenArgs {
     /// Random seed; the same seed gives the same file.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+}
+
+/// `--job`'s help: the registered jobs, so a new job needs no edit here.
+fn job_help() -> String {
+    format!(
+        "Job(s) to run, comma-separated: {} [config: job, default overfill]",
+        pipeline::job_names()
+    )
 }
 
 fn fraction(s: &str) -> Result<f64, String> {

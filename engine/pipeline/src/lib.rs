@@ -53,6 +53,11 @@ mod tally;
 mod writers;
 
 pub use error::{PipelineError, Result};
+
+/// The registered jobs' names, comma-separated (for help texts).
+pub fn job_names() -> String {
+    jobs::known_names()
+}
 pub use latency::Percentiles;
 pub use progress::Progress;
 pub use replay::{ReplayPlan, replay};

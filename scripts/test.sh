@@ -7,3 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/rabbitmq.sh
 cargo test --workspace --all-targets "$@"
+# Doc tests (engine/JOBS.md's "Writing a job" example among them): not part
+# of --all-targets.
+cargo test --workspace --doc "$@"

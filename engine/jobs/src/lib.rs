@@ -7,9 +7,8 @@
 //! unknown keys rejected), and the fields of its alert records, declared so
 //! that sink templates can be checked at start. A job registers itself with
 //! one line in the `registry!` list below: the module and its [`JobSpec`].
-//!
-//! - [`overfill`]: the over-purchase rule of SPEC §2 (the first job).
-//! - [`exposure`]: client exposure over a sliding window (`engine/JOBS.md`).
+//! The first is [`overfill`], the over-purchase rule of SPEC §2; each
+//! module's own doc and `engine/JOBS.md` give the rules of the others.
 //!
 //! Public surface: [`JOBS`] (every registered job), [`add_jobs`] (build the
 //! jobs a `--job` spec names from their sections), [`find`], [`AlertField`],
@@ -22,6 +21,11 @@ mod registry;
 
 pub use error::{JobsError, Result};
 pub use registry::{AlertField, JobSpec, add_jobs, find, known_names};
+
+/// `engine/JOBS.md`, whose "Writing a job" example is compiled as a test.
+#[cfg(doctest)]
+#[doc = include_str!("../../JOBS.md")]
+pub struct JobsMd;
 
 registry! {
     overfill,

@@ -149,6 +149,28 @@ mod tests {
     }
 
     #[test]
+    fn every_job_has_a_default_section_it_builds_from() {
+        let default: toml::Table = include_str!("../../../configs/default.toml")
+            .parse()
+            .expect("configs/default.toml parses");
+        for job in crate::JOBS {
+            let section = default
+                .get(job.name())
+                .and_then(toml::Value::as_table)
+                .unwrap_or_else(|| panic!("configs/default.toml has no [{}]", job.name()));
+            let mut e = Engine::new(Default::default()).expect("engine");
+            job.add_to(&mut e, section)
+                .unwrap_or_else(|err| panic!("{}: {err}", job.name()));
+            let mut typo = section.clone();
+            typo.insert("no_such_key".into(), toml::Value::Integer(1));
+            let err = job
+                .add_to(&mut Engine::new(Default::default()).expect("engine"), &typo)
+                .expect_err("an unknown key");
+            assert!(err.to_string().contains("no_such_key"), "{err}");
+        }
+    }
+
+    #[test]
     fn unknown_twice_and_bad_sections_are_errors() {
         let mut e = Engine::new(Default::default()).expect("engine");
         let none = toml::Table::new();

@@ -18,7 +18,7 @@
 // Each test binary uses its own subset of the harness.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use columnar::TradeBatchBuilder;
 use engine_core::{Alert, AlertOrder, Engine, EngineOptions};
@@ -28,7 +28,7 @@ use jobs::{
     exposure::ExposureConfig,
     overfill::{OverfillConfig, OverfillJob},
 };
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// How to run a stream through the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,10 +251,29 @@ fn check_alert_order(out: &[Alert], processed: usize) {
 fn payload(a: &Alert) -> Value {
     let mut v: Value = serde_json::from_slice(&a.payload).expect("alert payload is JSON");
     let obj = v.as_object_mut().expect("alert payload is an object");
+    assert_declared_fields(obj);
     assert!(obj.remove("detected_at").is_some(), "no detected_at: {a:?}");
     assert_eq!(obj.get("kind"), Some(&json!(a.kind)), "{a:?}");
     assert_eq!(obj.get("alert_id"), Some(&json!(a.alert_id)), "{a:?}");
     v
+}
+
+/// Holds the fields a job declares (for sink templates) against a real
+/// record: its keys are `alert_id`, `kind` and exactly the fields of one
+/// registered job.
+fn assert_declared_fields(record: &Map<String, Value>) {
+    let keys: BTreeSet<&str> = record.keys().map(String::as_str).collect();
+    let declared = jobs::JOBS.iter().find(|j| {
+        let want: BTreeSet<&str> = ["alert_id", "kind"]
+            .into_iter()
+            .chain(j.alert_fields().iter().map(|f| f.name))
+            .collect();
+        want == keys
+    });
+    assert!(
+        declared.is_some(),
+        "no registered job declares the fields of {record:?}"
+    );
 }
 
 /// Batch sizes and thread counts every rule test runs under.
@@ -288,15 +307,17 @@ pub fn run_all<L: AsRef<[u8]>>(lines: &[L], opts: RunOpts) -> Outcome {
 
 // ---- any job set ----------------------------------------------------------
 
-/// Which jobs a run uses (as `--job`, e.g. `"overfill,exposure"`) and the
-/// exposure job's settings; the overfill TTLs, the drain and the engine shape
-/// come from [`RunOpts`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which jobs a run uses (as `--job`, e.g. `"overfill,exposure"`), the
+/// exposure job's settings and any other job's keys; the overfill TTLs, the
+/// drain and the engine shape come from [`RunOpts`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobSet {
     /// Comma-separated job names, in alert order for one event.
     pub spec: String,
     /// The `[exposure]` section.
     pub exposure: ExposureConfig,
+    /// Keys set in other jobs' sections: (job, key, value).
+    pub keys: Vec<(String, String, toml::Value)>,
 }
 
 impl JobSet {
@@ -305,7 +326,15 @@ impl JobSet {
         JobSet {
             spec: spec.to_owned(),
             exposure,
+            keys: Vec::new(),
         }
+    }
+
+    /// The same jobs with `key = value` in `job`'s section.
+    pub fn set(mut self, job: &str, key: &str, value: impl Into<toml::Value>) -> Self {
+        self.keys
+            .push((job.to_owned(), key.to_owned(), value.into()));
+        self
     }
 
     /// The exposure job alone.
@@ -315,7 +344,10 @@ impl JobSet {
 
     /// The same settings with other jobs.
     pub fn with_spec(&self, spec: &str) -> Self {
-        JobSet::new(spec, self.exposure.clone())
+        JobSet {
+            spec: spec.to_owned(),
+            ..self.clone()
+        }
     }
 
     /// The job sections the binary would run with: those of the embedded
@@ -340,6 +372,14 @@ impl JobSet {
         exposure.insert("allowed_lateness_ms".into(), int(e.allowed_lateness_ms));
         exposure.insert("client_limits".into(), toml::Value::Table(limits));
         sections.insert("exposure".into(), toml::Value::Table(exposure));
+        for (job, key, value) in &self.keys {
+            let section = sections
+                .entry(job.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let Some(t) = section.as_table_mut() {
+                t.insert(key.clone(), value.clone());
+            }
+        }
         sections
     }
 }

@@ -30,4 +30,5 @@ pub struct JobsMd;
 registry! {
     overfill,
     exposure,
+    large_order,
 }

@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 
+use crate::error::{AlertsError, Result};
 use crate::frame::{BadFrame, BadKind, HEADER_LEN, MAX_PAYLOAD};
 use crate::segment::{HeaderFact, SegmentScan, StopFact};
 
@@ -52,6 +53,26 @@ pub(crate) enum Recovery {
         offset: u64,
         reason: String,
     },
+}
+
+impl Recovery {
+    /// What survives, and the torn tail to cut (if any); corruption is
+    /// [`AlertsError::Corrupt`], naming the segment and offset.
+    pub(crate) fn accept(self) -> Result<(Kept, Option<TruncatedTail>)> {
+        match self {
+            Recovery::Clean(kept) => Ok((kept, None)),
+            Recovery::TruncateTail { tail, kept } => Ok((kept, Some(tail))),
+            Recovery::Corrupt {
+                segment,
+                offset,
+                reason,
+            } => Err(AlertsError::Corrupt {
+                segment,
+                offset,
+                reason,
+            }),
+        }
+    }
 }
 
 /// Verdict on a bad frame found in the last segment.

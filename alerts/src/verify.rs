@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use crate::error::{AlertsError, Result, io_at};
-use crate::recovery::{Recovery, TruncatedTail, decide};
+use crate::error::{Result, io_at};
+use crate::recovery::{TruncatedTail, decide};
 use crate::segment::{list_segments, scan_file};
 
 /// What [`verify`] found.
@@ -29,21 +29,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         .iter()
         .map(|(seq, path)| scan_file(*seq, path))
         .collect::<Result<Vec<_>>>()?;
-    let (kept, torn_tail) = match decide(&scans) {
-        Recovery::Clean(kept) => (kept, None),
-        Recovery::TruncateTail { tail, kept } => (kept, Some(tail)),
-        Recovery::Corrupt {
-            segment,
-            offset,
-            reason,
-        } => {
-            return Err(AlertsError::Corrupt {
-                segment,
-                offset,
-                reason,
-            });
-        }
-    };
+    let (kept, torn_tail) = decide(&scans).accept()?;
     Ok(VerifyReport {
         segments: kept.segments,
         records: kept.records,

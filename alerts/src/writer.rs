@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{AlertsError, Result, io_at};
 use crate::frame::{self, HEADER_LEN, MAX_PAYLOAD};
-use crate::recovery::{Recovery, TruncatedTail, decide};
+use crate::recovery::{TruncatedTail, decide};
 use crate::segment::{list_segments, scan_file, segment_name};
 
 /// Buffered bytes past which `append` hands them to the OS before framing more.
@@ -80,24 +80,10 @@ impl Journal {
             .iter()
             .map(|(seq, path)| scan_file(*seq, path))
             .collect::<Result<Vec<_>>>()?;
-        let (kept, truncated) = match decide(&scans) {
-            Recovery::Corrupt {
-                segment,
-                offset,
-                reason,
-            } => {
-                return Err(AlertsError::Corrupt {
-                    segment,
-                    offset,
-                    reason,
-                });
-            }
-            Recovery::Clean(kept) => (kept, None),
-            Recovery::TruncateTail { tail, kept } => {
-                truncate(&tail)?;
-                (kept, Some(tail))
-            }
-        };
+        let (kept, truncated) = decide(&scans).accept()?;
+        if let Some(tail) = &truncated {
+            truncate(tail)?;
+        }
         let next_seq = kept.next_seq();
         let active = match segments.last() {
             None => create_segment(dir, next_seq)?,

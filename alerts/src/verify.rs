@@ -114,7 +114,7 @@ mod tests {
         );
         assert!(matches!(
             verify(&dir.path().join("nope")),
-            Err(AlertsError::Io { .. })
+            Err(crate::AlertsError::Io { .. })
         ));
     }
 }

@@ -49,12 +49,14 @@ fn serves_metrics_and_health() {
 
     let (status, head, body) = get(addr, "/metrics");
     assert_eq!(status, 200);
+    // OpenMetrics text: the content type says so, and a counter's TYPE line
+    // names the family without the `_total` its sample carries.
     assert!(
-        head.contains("content-type: text/plain; version=0.0.4"),
+        head.contains("content-type: application/openmetrics-text; version=1.0.0"),
         "{head}"
     );
     assert_eq!(head.matches("content-type:").count(), 1, "{head}");
-    assert!(body.contains("# TYPE aldebaran_events_in_total counter\n"));
+    assert!(body.contains("# TYPE aldebaran_events_in counter\n"));
     assert!(body.contains("\naldebaran_events_in_total 5\n"), "{body}");
     assert!(body.contains("\naldebaran_events_rejected_total{reason=\"bad_json\"} 1\n"));
     assert!(body.contains("\naldebaran_alerts_total{kind=\"overfill\"} 2\n"));

@@ -1,16 +1,29 @@
-//! A fixed-bucket histogram of atomics with Prometheus `le` semantics.
+//! Histogram bucket bounds, and the one histogram that is not
+//! prometheus-client's: the per-event end-to-end latency.
 //!
-//! Buckets are stored per interval (not cumulative) so one observation is one
-//! `fetch_add`; rendering accumulates them. Values are integers in a base unit
-//! (nanoseconds or a plain count) and are rendered exactly, without floats.
+//! prometheus-client's `Histogram::observe` takes a mutex per call. That is
+//! fine for the per-batch histograms (one observation per batch), but
+//! [`Metrics::record_durable`](super::Metrics::record_durable) receives one
+//! latency per event of the batch, so taking the lock per value would put a
+//! lock in the per-event path. [`AtomicHistogram`] instead counts a batch's
+//! values into a local array and publishes it with one `fetch_add` per
+//! non-empty bucket; it reaches the registry through prometheus-client's
+//! [`EncodeMetric`], which encodes it like any other histogram.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering::Relaxed},
+};
 
-/// Most finite bounds a histogram may have (the `+Inf` bucket comes on top).
-const MAX_BOUNDS: usize = 32;
+use prometheus_client::{
+    encoding::{EncodeMetric, MetricEncoder, NoLabelSet},
+    metrics::MetricType,
+};
 
-/// Time bounds in nanoseconds: 10 µs to 10 s in a 1-2.5-5 series.
-pub(super) const LATENCY_NS: &[u64] = &[
+/// Time bounds in nanoseconds: 10 µs to 10 s in a 1-2.5-5 series. They are
+/// exposed in seconds (`ns as f64 / 1e9`, which rounds to the same `f64` as
+/// the decimal literal, e.g. `0.000025`).
+pub(super) const LATENCY_NS: [u64; 19] = [
     10_000,
     25_000,
     50_000,
@@ -33,197 +46,146 @@ pub(super) const LATENCY_NS: &[u64] = &[
 ];
 
 /// Batch sizes in events: powers of four from 1 to 2^20.
-pub(super) const BATCH_EVENTS: &[u64] = &[
+pub(super) const BATCH_EVENTS: [u64; 11] = [
     1, 4, 16, 64, 256, 1_024, 4_096, 16_384, 65_536, 262_144, 1_048_576,
 ];
 
-/// How a base-unit value is written in the exposition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Unit {
-    /// A plain count, written as an integer.
-    Count,
-    /// Nanoseconds, written as seconds.
-    Nanos,
+/// Nanoseconds as the seconds the exposition uses.
+pub(super) fn seconds(ns: u64) -> f64 {
+    ns as f64 / 1e9
 }
 
-impl Unit {
-    /// Writes `v` (in this unit's base) as the exposition number.
-    pub(super) fn write(self, out: &mut String, v: u64) {
-        use std::fmt::Write;
-        match self {
-            Unit::Count => {
-                let _ = write!(out, "{v}");
-            }
-            Unit::Nanos => {
-                let (secs, frac) = (v / 1_000_000_000, v % 1_000_000_000);
-                let _ = write!(out, "{secs}");
-                if frac != 0 {
-                    let digits = format!("{frac:09}");
-                    out.push('.');
-                    out.push_str(digits.trim_end_matches('0'));
-                }
-            }
-        }
-    }
+/// The latency bounds in seconds, for prometheus-client's `Histogram::new`.
+pub(super) fn latency_bounds() -> impl Iterator<Item = f64> {
+    LATENCY_NS.into_iter().map(seconds)
 }
 
-/// Cumulative buckets and the sum, read at one moment (not atomically as a
-/// whole: a scrape racing a batch may see part of it, as Prometheus allows).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Snapshot {
-    /// `(le, cumulative count)` per finite bound, in base units.
-    pub(super) buckets: Vec<(u64, u64)>,
-    /// Observations in all buckets (the `+Inf` bucket and `_count`).
-    pub(super) count: u64,
-    /// Sum of observations, in base units.
-    pub(super) sum: u64,
+/// The batch-size bounds, for prometheus-client's `Histogram::new`.
+pub(super) fn batch_events_bounds() -> impl Iterator<Item = f64> {
+    BATCH_EVENTS.into_iter().map(|b| b as f64)
 }
 
-pub(super) struct Histogram {
-    bounds: &'static [u64],
-    unit: Unit,
-    /// One per finite bound, then `+Inf`.
-    counts: Box<[AtomicU64]>,
-    sum: AtomicU64,
+/// Buckets: one per bound of [`LATENCY_NS`], then `+Inf`.
+const BUCKETS: usize = LATENCY_NS.len() + 1;
+
+/// A lock-free histogram over [`LATENCY_NS`]: a fixed array of atomic
+/// buckets, each counting its interval (not cumulatively) so a value costs one
+/// add. Clones share the buckets, as prometheus-client's metrics do, so one
+/// clone is registered and the other recorded into.
+#[derive(Debug, Clone, Default)]
+pub(super) struct AtomicHistogram {
+    inner: Arc<Buckets>,
 }
 
-impl Histogram {
-    /// `bounds` must be strictly increasing and at most [`MAX_BOUNDS`] long.
-    pub(super) fn new(bounds: &'static [u64], unit: Unit) -> Self {
-        assert!(bounds.len() <= MAX_BOUNDS, "too many histogram bounds");
-        assert!(
-            bounds.windows(2).all(|w| w[0] < w[1]),
-            "histogram bounds must increase"
-        );
-        Histogram {
-            bounds,
-            unit,
-            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-            sum: AtomicU64::new(0),
-        }
-    }
+#[derive(Debug, Default)]
+struct Buckets {
+    counts: [AtomicU64; BUCKETS],
+    sum_ns: AtomicU64,
+}
 
-    pub(super) fn unit(&self) -> Unit {
-        self.unit
-    }
+/// The bucket of `ns`: the first bound `>= ns` (Prometheus `le`), or `+Inf`
+/// past the last.
+fn index(ns: u64) -> usize {
+    LATENCY_NS.partition_point(|&b| b < ns)
+}
 
-    /// The bucket of `v`: the first bound `>= v`, or `+Inf` past the last.
-    fn index(&self, v: u64) -> usize {
-        self.bounds.partition_point(|&b| b < v)
-    }
-
-    /// Records one value.
-    pub(super) fn observe(&self, v: u64) {
-        self.counts[self.index(v)].fetch_add(1, Relaxed);
-        self.sum.fetch_add(v, Relaxed);
-    }
-
-    /// Records many values in one pass: buckets are counted in a local array
-    /// and published with one `fetch_add` per non-empty bucket.
-    pub(super) fn observe_many(&self, values: &[u64]) {
-        if values.is_empty() {
+impl AtomicHistogram {
+    /// Records a batch of nanosecond values: counted in a local array first,
+    /// then published with one `fetch_add` per non-empty bucket.
+    pub(super) fn observe_many(&self, values_ns: &[u64]) {
+        if values_ns.is_empty() {
             return;
         }
-        let mut local = [0u64; MAX_BOUNDS + 1];
+        let mut local = [0u64; BUCKETS];
         let mut sum = 0u64;
-        for &v in values {
-            local[self.index(v)] += 1;
+        for &v in values_ns {
+            local[index(v)] += 1;
             sum = sum.wrapping_add(v);
         }
-        for (slot, &n) in self.counts.iter().zip(&local) {
+        for (slot, &n) in self.inner.counts.iter().zip(&local) {
             if n != 0 {
                 slot.fetch_add(n, Relaxed);
             }
         }
-        self.sum.fetch_add(sum, Relaxed);
+        self.inner.sum_ns.fetch_add(sum, Relaxed);
+    }
+}
+
+impl EncodeMetric for AtomicHistogram {
+    /// The buckets are read one by one, not as a whole: a scrape racing a
+    /// batch may see part of it, as Prometheus allows. The count is the sum of
+    /// the buckets read, so `+Inf` and `_count` always agree.
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let mut buckets = [(f64::INFINITY, 0u64); BUCKETS];
+        let mut count = 0u64;
+        for (i, (bucket, slot)) in buckets.iter_mut().zip(&self.inner.counts).enumerate() {
+            // prometheus-client wants per-bucket counts and accumulates them.
+            let n = slot.load(Relaxed);
+            count += n;
+            if let Some(&le) = LATENCY_NS.get(i) {
+                *bucket = (seconds(le), n);
+            } else {
+                bucket.1 = n;
+            }
+        }
+        let sum = seconds(self.inner.sum_ns.load(Relaxed));
+        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
     }
 
-    pub(super) fn snapshot(&self) -> Snapshot {
-        let mut acc = 0u64;
-        let buckets = self
-            .bounds
-            .iter()
-            .zip(self.counts.iter())
-            .map(|(&le, c)| {
-                acc += c.load(Relaxed);
-                (le, acc)
-            })
-            .collect();
-        let count = acc + self.counts[self.bounds.len()].load(Relaxed);
-        Snapshot {
-            buckets,
-            count,
-            sum: self.sum.load(Relaxed),
-        }
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use prometheus_client::{metrics::histogram::Histogram, registry::Registry};
+
     use super::*;
+    use crate::metrics::parsed::{Parsed, encode};
 
     #[test]
     fn value_on_a_bound_falls_in_that_bucket() {
-        let h = Histogram::new(&[10, 20, 30], Unit::Count);
-        assert_eq!(h.index(0), 0);
-        assert_eq!(h.index(10), 0);
-        assert_eq!(h.index(11), 1);
-        assert_eq!(h.index(20), 1);
-        assert_eq!(h.index(30), 2);
-        assert_eq!(h.index(31), 3);
-        assert_eq!(h.index(u64::MAX), 3);
+        assert_eq!(index(0), 0);
+        assert_eq!(index(10_000), 0);
+        assert_eq!(index(10_001), 1);
+        assert_eq!(index(25_000), 1);
+        assert_eq!(index(10_000_000_000), LATENCY_NS.len() - 1);
+        assert_eq!(index(10_000_000_001), LATENCY_NS.len());
+        assert_eq!(index(u64::MAX), LATENCY_NS.len());
     }
 
     #[test]
-    fn snapshot_is_cumulative() {
-        let h = Histogram::new(&[10, 20, 30], Unit::Count);
-        for v in [5, 10, 15, 25, 100] {
-            h.observe(v);
-        }
-        let s = h.snapshot();
-        assert_eq!(s.buckets, vec![(10, 2), (20, 3), (30, 4)]);
-        assert_eq!(s.count, 5);
-        assert_eq!(s.sum, 155);
+    fn bounds_increase_and_span_10us_to_10s() {
+        assert!(LATENCY_NS.windows(2).all(|w| w[0] < w[1]));
+        assert!(BATCH_EVENTS.windows(2).all(|w| w[0] * 4 == w[1]));
+        assert_eq!(seconds(LATENCY_NS[0]), 0.00001);
+        assert_eq!(seconds(LATENCY_NS[1]), 0.000025);
+        assert_eq!(seconds(LATENCY_NS[18]), 10.0);
     }
 
+    /// The lock-free histogram counts exactly as prometheus-client's own with
+    /// the same bounds, fed the same values one by one.
     #[test]
-    fn observe_many_matches_observe() {
+    fn counts_like_the_library_histogram() {
         let values: Vec<u64> = (0..1000u64).map(|i| i * i * 7_919).collect();
-        let one = Histogram::new(LATENCY_NS, Unit::Nanos);
-        let many = Histogram::new(LATENCY_NS, Unit::Nanos);
+        let ours = AtomicHistogram::default();
+        ours.observe_many(&values[..500]);
+        ours.observe_many(&values[500..]);
+        ours.observe_many(&[]);
+        let theirs = Histogram::new(latency_bounds());
         for &v in &values {
-            one.observe(v);
+            theirs.observe(seconds(v));
         }
-        many.observe_many(&values[..500]);
-        many.observe_many(&values[500..]);
-        many.observe_many(&[]);
-        assert_eq!(one.snapshot(), many.snapshot());
-        assert_eq!(many.snapshot().count, 1000);
-    }
-
-    #[test]
-    fn nanos_are_written_as_exact_seconds() {
-        let w = |v| {
-            let mut s = String::new();
-            Unit::Nanos.write(&mut s, v);
-            s
-        };
-        assert_eq!(w(0), "0");
-        assert_eq!(w(10_000), "0.00001");
-        assert_eq!(w(2_500_000), "0.0025");
-        assert_eq!(w(1_000_000_000), "1");
-        assert_eq!(w(2_500_000_000), "2.5");
-        assert_eq!(w(12_000_000_001), "12.000000001");
-        let mut s = String::new();
-        Unit::Count.write(&mut s, 16_384);
-        assert_eq!(s, "16384");
-    }
-
-    #[test]
-    fn default_bounds_are_valid() {
-        let _ = Histogram::new(LATENCY_NS, Unit::Nanos);
-        let _ = Histogram::new(BATCH_EVENTS, Unit::Count);
-        assert_eq!(LATENCY_NS.first(), Some(&10_000));
-        assert_eq!(LATENCY_NS.last(), Some(&10_000_000_000));
+        let mut r = Registry::default();
+        r.register("ours", "Ours", ours);
+        r.register("theirs", "Theirs", theirs);
+        let p = Parsed::new(&encode(&r));
+        assert_eq!(p.histogram("ours").len(), LATENCY_NS.len() + 1);
+        assert_eq!(p.histogram("ours"), p.histogram("theirs"));
+        assert_eq!(p.value("ours_count", &[]), Some(1000.0));
+        assert_eq!(p.bucket("ours", f64::INFINITY), Some(1000.0));
+        let (sum, theirs) = (p.value("ours_sum", &[]), p.value("theirs_sum", &[]));
+        assert!(matches!((sum, theirs), (Some(a), Some(b)) if (a - b).abs() < 1e-6));
     }
 }

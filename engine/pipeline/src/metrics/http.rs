@@ -12,7 +12,7 @@ use std::{
 
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use super::{Metrics, render::CONTENT_TYPE};
+use super::{Metrics, registry::CONTENT_TYPE};
 
 /// Readiness, as answered on `/healthz`. Starts not ready.
 #[derive(Debug, Default)]

@@ -1,14 +1,29 @@
-//! **Metrics**: Prometheus text exposition of the engine's per-batch facts,
-//! served over HTTP next to a readiness probe (SPEC §7).
+//! **Metrics**: the engine's per-batch facts as Prometheus metrics, built
+//! with the Prometheus project's `prometheus-client` and served as
+//! OpenMetrics text over HTTP next to a readiness probe (SPEC §7).
 //!
 //! The pipeline counts in locals while it works and hands the totals to
 //! [`Metrics`] once per micro-batch ([`Metrics::record_batch`],
 //! [`Metrics::record_durable`], [`Metrics::record_journal`]); nothing here is
-//! ever called per event. Updates are lock-free: counters and gauges are
-//! atomics, histograms fixed arrays of atomic buckets, and labelled families
-//! (rejection reason, alert kind, sink) fixed tables of slots whose label is
-//! stored once, the first time it is seen. [`Metrics::render`] produces the
-//! text format 0.0.4 on demand, so a scrape costs the scraper, not the engine.
+//! ever called per event, and no lock is taken per event. [`Metrics`] owns one
+//! `prometheus_client` `Registry` and keeps a handle to each metric in it:
+//! - counters and gauges are the library's `Counter` and `Gauge` (atomics);
+//! - the per-batch histograms (batch size, batch and durable time, fsync
+//!   time) are the library's `Histogram`, which takes a short lock per
+//!   observation, so once per batch;
+//! - the per-event end-to-end latency is `histogram::AtomicHistogram`, a
+//!   fixed array of atomic buckets filled once per batch from a local array,
+//!   encoded through the library's `EncodeMetric` (its `Histogram` would lock
+//!   once per event);
+//! - rejection reasons and alert kinds are a library `Family` behind
+//!   `labels::BoundedCounters`, which caps the distinct label values and
+//!   counts the rest as `_overflow`;
+//! - the six `aldebaran_sink_*` families are read from the shippers'
+//!   `SinkStats` at scrape time by a library `Collector` (`sinks.rs`), so no
+//!   delivery path updates a metric.
+//!
+//! [`Metrics::render`] encodes the registry on demand (OpenMetrics 1.0 text,
+//! `# EOF` last), so a scrape costs the scraper, not the engine.
 //!
 //! Threads: [`serve`] starts one `metrics-http` thread (plus tiny_http's own
 //! accept thread) answering `GET /metrics` and `GET /healthz` (from
@@ -16,8 +31,14 @@
 
 mod histogram;
 mod http;
+mod labels;
 mod registry;
-mod render;
+mod sinks;
+
+#[cfg(test)]
+mod parsed;
+#[cfg(test)]
+mod tests;
 
 pub use http::{Health, MetricsServer, serve};
 pub use registry::{BatchObservation, Metrics};

@@ -173,3 +173,24 @@ impl JobSpec for Spec {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn declared_fields_are_spec_3s() {
+        // SPEC §3, in its order, without the journal's `seq` and the two
+        // fields every record has.
+        let spec = [
+            "order_id",
+            "client",
+            "stock",
+            "requested",
+            "filled",
+            "trigger_id",
+            "event_ts",
+            "detected_at",
+        ];
+        let declared: Vec<&str> = super::FIELDS.iter().map(|f| f.name).collect();
+        assert_eq!(declared, spec);
+    }
+}

@@ -1,7 +1,8 @@
 //! **Ingest**: the first stage of the Aldebaran pipeline — bytes in, micro-batches out.
 //!
-//! A source (a memory-mapped file or stdin; AMQP later) runs on its own ingest
-//! thread, optionally pinned to a core. It splits its input into lines, parses
+//! A source — a memory-mapped file, a followed file, stdin, or a RabbitMQ queue
+//! ([`amqp`]: its consumer on a lapin connection of its own) — runs on its own
+//! ingest thread, optionally pinned to a core. It splits its input into lines, parses
 //! each per SPEC §1 ([`parse`]), hashes the order and event ids into fixed-width
 //! keys, and encodes the result into a lock-free SPSC byte ring. On the other
 //! side, the [`Cutter`] (on the engine thread) decodes the ring into Arrow
@@ -9,8 +10,10 @@
 //! events or `batch_ms`, whichever comes first.
 //!
 //! Public surface: [`start_replay`] with [`Input`] and [`ReplayOptions`],
-//! returning an [`IngestHandle`] and a [`Cutter`]; the parser in [`parse`];
-//! the synthetic trade-file generator in [`synth`].
+//! returning an [`IngestHandle`] and a [`Cutter`]; [`amqp::start_amqp`] the
+//! same for a queue (with [`amqp::AckRequest`]s flowing back), and the AMQP
+//! tools' topology declaration and publisher; the parser in [`parse`]; the
+//! synthetic trade-file generator in [`synth`].
 //!
 //! Invariants: records leave the ring in input order; the hot path (parse,
 //! encode, publish) allocates nothing per event, takes no lock and makes no

@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/rabbitmq.sh
-cargo test --workspace --all-targets "$@"
+# --no-fail-fast: a failing test binary must not hide the others' results.
+cargo test --workspace --all-targets --no-fail-fast "$@"
 # Doc tests (engine/JOBS.md's "Writing a job" example among them): not part
 # of --all-targets.
-cargo test --workspace --doc "$@"
+cargo test --workspace --doc --no-fail-fast "$@"

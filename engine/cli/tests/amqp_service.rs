@@ -270,7 +270,7 @@ fn dead_letters_malformed_lines_and_acknowledges_their_messages() {
     assert!(!log.contains("connection lost"), "{log}");
     let alerts = journal_alerts(&dirs.journal);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
-    assert_eq!(alerts[0]["alert_id"], "overfill:o-1");
+    assert_eq!(alerts[0]["alert_id"], "overfill:o-1:p-2");
     assert_eq!(alerts[0]["trigger_id"], "p-2");
 
     let dead = read_dead(dirs.dead_letter.as_deref().expect("dead-letter path"));

@@ -491,7 +491,7 @@ fn book_ttl_flag_decides_between_orphan_and_overfill() {
         let o = fx.replay_ok(&input, &j, &["--book-ttl-ms", ttl]);
         let a = fx.dump(&j);
         assert_eq!(a.len(), 1, "ttl {ttl}: {a:?}");
-        assert_eq!(str_field(&a[0], "alert_id"), "orphan:A", "ttl {ttl}");
+        assert_eq!(str_field(&a[0], "alert_id"), "orphan:A:p1", "ttl {ttl}");
         assert_eq!(a[0]["filled"], 10);
         assert!(a[0]["requested"].is_null());
         assert_eq!(o.counter("expired"), 1, "ttl {ttl}");
@@ -503,7 +503,7 @@ fn book_ttl_flag_decides_between_orphan_and_overfill() {
         let o = fx.replay_ok(&input, &j, &["--book-ttl-ms", ttl]);
         let a = fx.dump(&j);
         assert_eq!(a.len(), 1, "ttl {ttl}: {a:?}");
-        assert_eq!(str_field(&a[0], "alert_id"), "overfill:A", "ttl {ttl}");
+        assert_eq!(str_field(&a[0], "alert_id"), "overfill:A:A", "ttl {ttl}");
         assert_eq!(a[0]["requested"], 5);
         assert_eq!(a[0]["filled"], 10);
         assert_eq!(a[0]["trigger_id"], "A", "the late PR is the trigger");
@@ -825,7 +825,7 @@ fn summary_reports_every_figure() {
     }
     let a = fx.dump(&fx.p("j"));
     let ids: Vec<&str> = a.iter().map(|x| str_field(x, "alert_id")).collect();
-    assert_eq!(ids, ["overfill:A", "orphan:B"]);
+    assert_eq!(ids, ["overfill:A:a2", "orphan:B:b1"]);
     assert_eq!(a[0]["trigger_id"], "a2");
     assert_eq!(a[0]["filled"], 8);
 }
@@ -878,7 +878,7 @@ fn config_file_overrides_the_default() {
     assert!(o.line("journal").contains(s(&j)), "{}", o.stdout);
     let a = fx.dump(&j);
     assert_eq!(a.len(), 1);
-    assert_eq!(a[0]["alert_id"], "orphan:A", "book_ttl_ms from the file");
+    assert_eq!(a[0]["alert_id"], "orphan:A:p1", "book_ttl_ms from the file");
     assert!(!fx.p("aldebaran-data").exists(), "default journal dir used");
 
     // replay.drain = false in a file acts like --no-drain.
@@ -902,7 +902,7 @@ fn environment_overrides_the_default_and_the_file() {
         ],
     );
     o.assert_ok();
-    assert_eq!(fx.dump(&j)[0]["alert_id"], "orphan:A");
+    assert_eq!(fx.dump(&j)[0]["alert_id"], "orphan:A:p1");
     assert!(!fx.p("aldebaran-data").exists(), "default journal dir used");
 
     // File says 60 s, environment says 1 s: the environment wins.
@@ -916,7 +916,7 @@ fn environment_overrides_the_default_and_the_file() {
         ],
     )
     .assert_ok();
-    assert_eq!(fx.dump(&j2)[0]["alert_id"], "orphan:A");
+    assert_eq!(fx.dump(&j2)[0]["alert_id"], "orphan:A:p1");
 
     // A boolean from the environment.
     let orphan = fx.write("o.jsonl", lines(&[ev("p", 1, Some("Q"), Some(5))]));
@@ -965,7 +965,7 @@ fn flags_beat_config_file_and_environment() {
     let a = fx.dump(&flag_j);
     assert_eq!(a.len(), 1);
     assert_eq!(
-        a[0]["alert_id"], "overfill:A",
+        a[0]["alert_id"], "overfill:A:A",
         "--book-ttl-ms 5000 must win"
     );
 }
@@ -1379,10 +1379,14 @@ fn journal_dump_prints_spec_fields_with_gapless_seq() {
         assert_eq!(got, want, "fields of record {i}");
         assert_eq!(x["seq"], i as u64 + 1, "seq gapless from 1");
         let kind = str_field(x, "kind");
-        assert_eq!(
-            str_field(x, "alert_id"),
-            format!("{kind}:{}", str_field(x, "order_id"))
-        );
+        // SPEC §3: the episode's id names the trigger (overfill) or the
+        // first purchase the book counted (orphan, not in the record).
+        let episode = format!("{kind}:{}:", str_field(x, "order_id"));
+        let id = str_field(x, "alert_id");
+        assert!(id.starts_with(&episode), "{id} is not {episode}…");
+        if kind == "overfill" {
+            assert_eq!(id, format!("{episode}{}", str_field(x, "trigger_id")));
+        }
         let orphan = match kind {
             "orphan" => true,
             "overfill" => false,
@@ -1555,7 +1559,7 @@ fn torn_tail_is_reported_by_verify_and_truncated_by_the_next_replay() {
     for (i, x) in a.iter().enumerate() {
         assert_eq!(x["seq"], i as u64 + 1, "seq continues after the cut");
     }
-    assert_eq!(a[n - 1]["alert_id"], "overfill:A");
+    assert_eq!(a[n - 1]["alert_id"], "overfill:A:A");
     // A further replay has nothing to report.
     let o = fx.replay_ok(&small, &j, &[]);
     assert!(!o.stdout.contains("note"), "{}", o.stdout);

@@ -12,6 +12,8 @@ use std::{
 
 use serde_json::Value;
 
+mod sink_endpoints;
+
 const BIN: &str = env!("CARGO_BIN_EXE_aldebaran");
 
 fn q(p: &Path) -> String {
@@ -286,4 +288,68 @@ fn a_dead_sink_only_grows_its_own_lag() {
         .find(|l| l.starts_with("hook"))
         .expect("hook row");
     assert!(row.trim_end().ends_with(&format!(" {n}")), "lag {n}: {row}");
+}
+
+/// SPEC §3: an order that reopens after its tombstone expired is a new
+/// episode with a new `alert_id`, so a receiver that deduplicates on the
+/// `Idempotency-Key` keeps both of its alerts (overfill and orphan alike).
+#[test]
+fn an_order_reopened_after_its_tombstone_reaches_a_deduplicating_sink_twice() {
+    let fx = Fx::new();
+    let t = 1_700_000_000_000u64;
+    let ev = |id: &str, order: Option<&str>, shares: u64, ts: u64| {
+        let mut v =
+            serde_json::json!({"id": id, "#shares": shares, "client": "c", "stock": "S", "ts": ts});
+        if let Some(o) = order {
+            v["initial_order_id"] = Value::from(o);
+        }
+        v.to_string()
+    };
+    let lines = [
+        // Episode 1 of o1: overfilled by p1.
+        ev("o1", None, 10, t),
+        ev("p1", Some("o1"), 11, t + 1),
+        // Episode 1 of o2: purchases without a request, expired as an orphan.
+        ev("q1", Some("o2"), 5, t + 2),
+        // o1's tombstone is forgotten: it reopens (and o2's book expires).
+        ev("o1", None, 10, t + 10_000),
+        ev("p2", Some("o1"), 11, t + 10_001),
+        // o2's tombstone (from its expiry at t + 10_000) is forgotten too.
+        ev("q2", Some("o2"), 5, t + 20_000),
+    ];
+    let input = fx.p("reopen.jsonl");
+    fs::write(&input, lines.join("\n") + "\n").expect("input");
+    let hook = sink_endpoints::HttpEndpoint::start(0);
+    let cfg = fx.config(
+        &input,
+        &format!(
+            "[overfill]\nbook_ttl_ms = 1000\ntombstone_ttl_ms = 2000\n\
+             [sinks.hook]\nkind = \"http\"\nurl = \"{}\"\n",
+            hook.url
+        ),
+    );
+    ok(&fx.run(&cfg));
+    let dump = ok(&aldebaran(&[
+        "journal",
+        "dump",
+        fx.p("journal").to_str().expect("utf-8"),
+    ]));
+    let kinds: Vec<String> = dump
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json")["kind"].to_string())
+        .collect();
+    assert_eq!(kinds.len(), 4, "two episodes of two orders: {dump}");
+    let mut keys: Vec<String> = hook.hits().into_iter().map(|h| h.idempotency_key).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(
+        keys,
+        [
+            "orphan:o2:q1",
+            "orphan:o2:q2",
+            "overfill:o1:p1",
+            "overfill:o1:p2",
+        ],
+        "every episode is its own alert after deduplication"
+    );
 }

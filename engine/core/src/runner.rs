@@ -192,7 +192,7 @@ impl<J: Job> ErasedJob for JobRunner<J> {
     }
 }
 
-const SNAPSHOT_MAGIC: &[u8] = b"aldebaran-snapshot-v2";
+const SNAPSHOT_MAGIC: &[u8] = b"aldebaran-snapshot-v3";
 
 /// The reusable core: runs one or more [`Job`]s over micro-batches.
 ///

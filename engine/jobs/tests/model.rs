@@ -83,6 +83,8 @@ struct Book {
     requested: Option<u64>,
     filled: u64,
     purchases: HashSet<String>,
+    /// The first purchase counted: an orphan's `alert_id` names it.
+    first_purchase: Option<String>,
     opened_at: u64,
     /// Opening order, to break ties between books opened at the same clock.
     seq: u64,
@@ -132,7 +134,7 @@ impl Model {
         let b = self.books.remove(order).expect("closing an open book");
         if b.requested.is_none() && b.filled > 0 {
             self.alerts.push(json!({
-                "alert_id": format!("orphan:{order}"),
+                "alert_id": format!("orphan:{order}:{}", b.first_purchase.as_deref().unwrap_or("")),
                 "kind": "orphan",
                 "order_id": order,
                 "client": b.client,
@@ -202,6 +204,7 @@ impl Model {
                     requested: None,
                     filled: 0,
                     purchases: HashSet::new(),
+                    first_purchase: None,
                     opened_at: clock,
                     seq,
                 },
@@ -228,6 +231,7 @@ impl Model {
                 return;
             }
             book.filled = book.filled.saturating_add(e.shares);
+            book.first_purchase.get_or_insert_with(|| e.id.clone());
         }
 
         // 6. Overfill.
@@ -235,7 +239,7 @@ impl Model {
             && book.filled > requested
         {
             let alert = json!({
-                "alert_id": format!("overfill:{order}"),
+                "alert_id": format!("overfill:{order}:{}", e.id),
                 "kind": "overfill",
                 "order_id": order,
                 "client": book.client,
@@ -686,12 +690,12 @@ fn model_reproduces_the_brief_example() {
         want.alerts,
         vec![
             json!({
-                "alert_id": "overfill:o1", "kind": "overfill", "order_id": "o1",
+                "alert_id": "overfill:o1:p2", "kind": "overfill", "order_id": "o1",
                 "client": "c", "stock": "s", "requested": 100, "filled": 120,
                 "trigger_id": "p2", "event_ts": 3,
             }),
             json!({
-                "alert_id": "orphan:o2", "kind": "orphan", "order_id": "o2",
+                "alert_id": "orphan:o2:q1", "kind": "orphan", "order_id": "o2",
                 "client": "c", "stock": "s", "requested": null, "filled": 5,
                 "trigger_id": null, "event_ts": 5,
             }),

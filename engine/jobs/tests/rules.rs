@@ -145,7 +145,7 @@ fn duplicate_purchase_before_request_is_not_double_counted() {
     assert_eq!(out.counter("duplicate_purchase"), 2);
     // Without the request the book is an orphan of 60 shares, not 180.
     let out = run_all(&lines[..2], RunOpts::default());
-    assert_eq!(out.alerts, vec![orphan("o1", 60, 2)]);
+    assert_eq!(out.alerts, vec![orphan("o1", "p1", 60, 2)]);
 }
 
 #[test]
@@ -234,7 +234,7 @@ fn orphan_names_the_first_event_s_owner() {
     ];
     assert_eq!(
         alerts(&lines, RunOpts::default()),
-        vec![owner(orphan("o1", 11, 2), "c-first", "FIRST")]
+        vec![owner(orphan("o1", "p1", 11, 2), "c-first", "FIRST")]
     );
 }
 
@@ -261,7 +261,10 @@ fn orphan_at_expiry_comes_before_the_event_s_own_alert() {
     let out = run_all(&lines, opts);
     assert_eq!(
         out.alerts,
-        vec![orphan("o1", 12, 1_100), overfill("o2", 1, 5, "q1", 1_100)]
+        vec![
+            orphan("o1", "p1", 12, 1_100),
+            overfill("o2", 1, 5, "q1", 1_100)
+        ]
     );
     assert_eq!(out.counter("expired"), 1);
     assert_eq!(out.counter("orphan"), 1);
@@ -286,9 +289,9 @@ fn several_books_expire_at_once_oldest_first() {
     assert_eq!(
         out.alerts,
         vec![
-            orphan("o3", 3, 1_130),
-            orphan("o1", 1, 1_130),
-            orphan("o2", 2, 1_130),
+            orphan("o3", "a", 3, 1_130),
+            orphan("o1", "b", 1, 1_130),
+            orphan("o2", "d", 2, 1_130),
             overfill("o9", 1, 2, "g", 1_130),
         ]
     );
@@ -313,7 +316,7 @@ fn book_with_request_closes_silently_and_leaves_a_tombstone() {
     let mut more = lines.clone();
     more.push(p("p4", "o1", 60, 300));
     let out = run_all(&more, RunOpts::ttl(100, 200));
-    assert_eq!(out.alerts, vec![orphan("o1", 60, 300)]);
+    assert_eq!(out.alerts, vec![orphan("o1", "p4", 60, 300)]);
 }
 
 #[test]
@@ -322,7 +325,7 @@ fn expiry_caused_by_an_event_of_the_same_order() {
     // closes first (orphan), then the request hits the fresh tombstone.
     let lines = vec![p("p1", "o1", 5, 1_000), pr("o1", 1, 1_100)];
     let out = run_all(&lines, RunOpts::ttl(100, 50));
-    assert_eq!(out.alerts, vec![orphan("o1", 5, 1_100)]);
+    assert_eq!(out.alerts, vec![orphan("o1", "p1", 5, 1_100)]);
     assert_eq!(out.counter("closed"), 1);
     // With tombstone_ttl 0 the request opens a new book at once.
     let mut lines = lines;
@@ -330,7 +333,10 @@ fn expiry_caused_by_an_event_of_the_same_order() {
     let out = run_all(&lines, RunOpts::ttl(100, 0));
     assert_eq!(
         out.alerts,
-        vec![orphan("o1", 5, 1_100), overfill("o1", 1, 2, "p1", 1_101)]
+        vec![
+            orphan("o1", "p1", 5, 1_100),
+            overfill("o1", 1, 2, "p1", 1_101)
+        ]
     );
     assert_eq!(out.counter("closed"), 0);
 }
@@ -354,7 +360,7 @@ fn events_without_ts_do_not_move_an_event_time_clock() {
     // Drained at the end: oldest first, event_ts the final clock.
     assert_eq!(
         out.alerts,
-        vec![orphan("o1", 5, 1_000), orphan("o2", 10, 1_000)]
+        vec![orphan("o1", "p1", 5, 1_000), orphan("o2", "p2", 10, 1_000)]
     );
     assert_eq!(out.counter("expired"), 0);
     assert_eq!(out.counter("drained"), 2);
@@ -373,7 +379,7 @@ fn out_of_order_ts_never_moves_the_clock_back() {
     let out = run_all(&lines, RunOpts::ttl(1_000, 10_000).no_drain());
     assert_eq!(
         out.alerts,
-        vec![orphan("o1", 1, 2_000), orphan("o3", 3, 3_000)]
+        vec![orphan("o1", "p1", 1, 2_000), orphan("o3", "p2", 3, 3_000)]
     );
     assert_eq!(out.clock, 3_000);
 }
@@ -408,8 +414,8 @@ fn ingest_time_clock_without_any_ts() {
         out.alerts,
         vec![
             overfill("o2", 1, 2, "p4", None),
-            orphan("o1", 5, None),
-            orphan("o3", 2, None),
+            orphan("o1", "p1", 5, None),
+            orphan("o3", "p3", 2, None),
         ]
     );
     assert_eq!(out.clock, 1_130);
@@ -419,8 +425,8 @@ fn ingest_time_clock_without_any_ts() {
         out.alerts,
         vec![
             overfill("o2", 1, 2, "p4", None),
-            orphan("o1", 5, None),
-            orphan("o3", 2, None),
+            orphan("o1", "p1", 5, None),
+            orphan("o3", "p3", 2, None),
         ]
     );
     assert_eq!(out.counter("expired"), 0);
@@ -442,7 +448,7 @@ fn orphan_closed_in_ingest_time_has_no_event_ts_whatever_follows() {
         ingest_step_ns: 100_000_000,
         ..RunOpts::ttl(100, 1_000)
     };
-    let expected = vec![orphan("o1", 1, None), orphan("o2", 2, 5_000)];
+    let expected = vec![orphan("o1", "a", 1, None), orphan("o2", "b", 2, 5_000)];
     for &(batch_events, threads) in SHAPES {
         assert_eq!(
             run(
@@ -465,7 +471,7 @@ fn zero_book_ttl_closes_a_book_at_the_next_event() {
     // before step 4: the book closes at the next event, at that event's
     // clock, and the last book of a --no-drain input stays open.
     let lines = vec![p("a", "o1", 1, 5), p("b", "o2", 2, 7)];
-    let expected = vec![orphan("o1", 1, 7)];
+    let expected = vec![orphan("o1", "a", 1, 7)];
     for &(batch_events, threads) in SHAPES {
         let opts = RunOpts {
             batch_events,
@@ -498,7 +504,7 @@ fn orphans_of_one_event_precede_its_overfill_oldest_first() {
     // This purchase both expires all twenty books and overfills `o`.
     lines.push(p("q2", "o", 1, 1_119));
     let mut expected: Vec<Value> = (0..20u64)
-        .map(|i| orphan(&format!("x{i}"), i + 1, 1_119))
+        .map(|i| orphan(&format!("x{i}"), &format!("p{i}"), i + 1, 1_119))
         .collect();
     expected.push(overfill("o", 10, 11, "q2", 1_119));
     let out = run_all(&lines, RunOpts::ttl(100, 1_000).no_drain());
@@ -523,10 +529,10 @@ fn orphans_follow_the_event_that_reached_their_deadline() {
         out.alerts,
         vec![
             overfill("o3", 1, 2, "c", 95),
-            orphan("o1", 1, 100),
-            orphan("o2", 2, 130),
+            orphan("o1", "a", 1, 100),
+            orphan("o2", "b", 2, 130),
             overfill("o5", 1, 3, "f", 131),
-            orphan("o4", 8, 131), // drained
+            orphan("o4", "d", 8, 131), // drained
         ]
     );
 }
@@ -567,7 +573,10 @@ fn tombstone_after_an_orphan() {
         p("p3", "o1", 2, 400), // 400 - 100 = 300: new book, opened at 400
     ];
     let out = run_all(&lines, RunOpts::ttl(100, 300));
-    assert_eq!(out.alerts, vec![orphan("o1", 5, 100), orphan("o1", 2, 400)]);
+    assert_eq!(
+        out.alerts,
+        vec![orphan("o1", "p1", 5, 100), orphan("o1", "p3", 2, 400)]
+    );
     assert_eq!(out.counter("closed"), 2);
 }
 
@@ -605,9 +614,9 @@ fn drain_reports_orphans_last_oldest_first() {
         out.alerts,
         vec![
             overfill("o3", 5, 6, "c", 40),
-            orphan("o2", 2, 45),
-            orphan("o1", 1, 45),
-            orphan("o4", 4, 45),
+            orphan("o2", "a", 2, 45),
+            orphan("o1", "b", 1, 45),
+            orphan("o4", "d", 4, 45),
         ]
     );
     assert_eq!(out.counter("drained"), 4);
@@ -651,7 +660,7 @@ fn filled_saturates_at_u64_max() {
         .map(|i| p(&format!("p{i}"), "o1", MAX_SHARES, 1))
         .collect();
     let out = run_full(&lines, RunOpts::default());
-    assert_eq!(out.alerts, vec![orphan("o1", u64::MAX, 1)]);
+    assert_eq!(out.alerts, vec![orphan("o1", "p0", u64::MAX, 1)]);
     let out = run_full(
         &lines,
         RunOpts {
@@ -660,7 +669,7 @@ fn filled_saturates_at_u64_max() {
             ..RunOpts::default()
         },
     );
-    assert_eq!(out.alerts, vec![orphan("o1", u64::MAX, 1)]);
+    assert_eq!(out.alerts, vec![orphan("o1", "p0", u64::MAX, 1)]);
 }
 
 // ---- SPEC §1: rejected lines never touch state --------------------------------------
@@ -730,7 +739,10 @@ fn each_reject_reason_is_counted_and_touches_nothing() {
     let expected = run_all(&base, opts);
     assert_eq!(
         expected.alerts,
-        vec![overfill("o3", 1, 2, "r1", 1_040), orphan("o2", 10, 1_060)]
+        vec![
+            overfill("o3", 1, 2, "r1", 1_040),
+            orphan("o2", "q1", 10, 1_060)
+        ]
     );
     for (reason, bad) in bad_lines() {
         for at in 0..=base.len() {

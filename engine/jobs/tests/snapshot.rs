@@ -380,7 +380,7 @@ fn a_restored_book_expires_at_the_first_event_past_its_deadline() {
     let orphan = |alerts: &[Value]| {
         alerts
             .iter()
-            .find(|a| a["alert_id"] == "orphan:o-1")
+            .find(|a| a["alert_id"] == "orphan:o-1:p-1")
             .map(|a| a["event_ts"].clone())
     };
     assert_eq!(orphan(&want), Some(Value::from(2_000)), "{want:?}");

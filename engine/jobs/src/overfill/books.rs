@@ -14,12 +14,15 @@ use super::arena::{Arena, StrRef};
 /// `requested` of a book whose purchase request has not been seen.
 pub(super) const NO_REQUEST: u64 = u64::MAX;
 
-/// The strings an alert prints: order id, client, stock.
+/// The strings an alert prints: order id, client, stock, and — while the book
+/// has seen no request, so that it may end as an orphan — the id of the first
+/// purchase it counted (the orphan's `alert_id` names it; SPEC §3).
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct BookStrings {
     pub(super) order_id: StrRef,
     pub(super) client: StrRef,
     pub(super) stock: StrRef,
+    pub(super) first_purchase: StrRef,
 }
 
 #[derive(Debug, Default)]
@@ -79,6 +82,7 @@ impl Books {
             order_id: self.arena.push(strings[0]),
             client: self.arena.push(strings[1]),
             stock: self.arena.push(strings[2]),
+            first_purchase: StrRef::default(),
         };
         let slot = match self.free_slots.pop() {
             Some(s) => {
@@ -128,6 +132,22 @@ impl Books {
         s.stock = self.arena.push(stock);
     }
 
+    /// Keeps `id` as the first purchase a book without a request counted
+    /// (kept only while the book may still end as an orphan).
+    pub(super) fn set_first_purchase(&mut self, slot: u32, id: &str) {
+        let i = slot as usize;
+        if self.counted[i] == 1 && self.requested[i] == NO_REQUEST {
+            self.strings[i].first_purchase = self.arena.push(id);
+        }
+    }
+
+    /// The request arrived: the book cannot be an orphan any more.
+    pub(super) fn forget_first_purchase(&mut self, slot: u32) {
+        let s = &mut self.strings[slot as usize];
+        self.arena.free(s.first_purchase);
+        s.first_purchase = StrRef::default();
+    }
+
     /// Counts purchase `pkey` in `slot`; false if it was counted before.
     pub(super) fn add_purchase(&mut self, slot: u32, pkey: u128) -> bool {
         let i = slot as usize;
@@ -162,6 +182,7 @@ impl Books {
         self.arena.free(s.order_id);
         self.arena.free(s.client);
         self.arena.free(s.stock);
+        self.arena.free(s.first_purchase);
         self.free_slots.push(slot);
         self.open -= 1;
     }
@@ -195,6 +216,7 @@ impl Books {
         w.str(self.str(s.order_id));
         w.str(self.str(s.client));
         w.str(self.str(s.stock));
+        w.str(self.str(s.first_purchase));
         let n = (self.counted[i] as usize).min(INLINE);
         let extra = overflow.get(&(slot as u128)).map_or(&[][..], Vec::as_slice);
         w.u64((n + extra.len()) as u64);
@@ -212,10 +234,14 @@ impl Books {
         let key = r.u128()?;
         let (requested, filled, opened_at, open_pos) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
         let strings = [r.str()?, r.str()?, r.str()?];
+        let first_purchase = r.str()?;
         let (slot, generation) = self.open(key, opened_at, open_pos, strings);
         let i = slot as usize;
         self.requested[i] = requested;
         self.filled[i] = filled;
+        if !first_purchase.is_empty() {
+            self.strings[i].first_purchase = self.arena.push(first_purchase);
+        }
         for _ in 0..r.count(16)? {
             let pkey = r.u128()?;
             self.add_purchase(slot, pkey);
@@ -249,7 +275,14 @@ impl Books {
                 .iter_mut()
                 .enumerate()
                 .filter(|(i, _)| live[*i])
-                .flat_map(|(_, s)| [&mut s.order_id, &mut s.client, &mut s.stock]);
+                .flat_map(|(_, s)| {
+                    [
+                        &mut s.order_id,
+                        &mut s.client,
+                        &mut s.stock,
+                        &mut s.first_purchase,
+                    ]
+                });
             self.arena.compact(refs);
         }
     }

@@ -28,7 +28,9 @@ impl AlertRecord<'_> {
     }
 }
 
-/// `<kind>:<order_id>`.
-pub(super) fn alert_id(kind: &str, order_id: &str) -> String {
-    crate::record::join_id(&[kind, order_id])
+/// SPEC §3: `<kind>:<order_id>:<event id>` — the trigger of an overfill, the
+/// first purchase an orphan's book counted — unique per episode of an order,
+/// so an order that reopens after its tombstone gets a new id.
+pub(super) fn alert_id(kind: &str, order_id: &str, event_id: &str) -> String {
+    crate::record::join_id(&[kind, order_id, event_id])
 }

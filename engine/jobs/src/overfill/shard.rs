@@ -113,7 +113,7 @@ impl OverfillShard {
         let alert = match why {
             Close::Overfill { row, ctx } => {
                 let batch = ctx.batch();
-                let id = alert_id(OVERFILL, order_id);
+                let id = alert_id(OVERFILL, order_id, batch.id(row));
                 let payload = AlertRecord {
                     alert_id: &id,
                     kind: OVERFILL,
@@ -140,7 +140,7 @@ impl OverfillShard {
                 event_ts,
                 detected_at,
             } if requested == NO_REQUEST && filled > 0 => {
-                let id = alert_id(ORPHAN, order_id);
+                let id = alert_id(ORPHAN, order_id, b.str(s.first_purchase));
                 let payload = AlertRecord {
                     alert_id: &id,
                     kind: ORPHAN,
@@ -250,6 +250,7 @@ impl Shard for OverfillShard {
                     continue;
                 }
                 self.books.requested[i] = shares[r];
+                self.books.forget_first_purchase(slot);
                 if self.books.open_pos[i] != ctx.pos(r) {
                     // A late request: the book was opened by a purchase, but
                     // the alert names the order's owner as the request gives it.
@@ -261,6 +262,7 @@ impl Shard for OverfillShard {
                     counters[Counter::DuplicatePurchase as usize] += 1;
                     continue;
                 }
+                self.books.set_first_purchase(slot, batch.id(r));
                 self.books.filled[i] = self.books.filled[i].saturating_add(shares[r]);
             }
 

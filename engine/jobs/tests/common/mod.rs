@@ -543,7 +543,7 @@ pub fn overfill(
     event_ts: impl Into<Option<u64>>,
 ) -> Value {
     json!({
-        "alert_id": format!("overfill:{order}"),
+        "alert_id": format!("overfill:{order}:{trigger}"),
         "kind": "overfill",
         "order_id": order,
         "client": CLIENT,
@@ -555,10 +555,11 @@ pub fn overfill(
     })
 }
 
-/// An expected orphan alert (default client and stock).
-pub fn orphan(order: &str, filled: u64, event_ts: impl Into<Option<u64>>) -> Value {
+/// An expected orphan alert (default client and stock); `first` is the first
+/// purchase its book counted, which names the episode (SPEC §3).
+pub fn orphan(order: &str, first: &str, filled: u64, event_ts: impl Into<Option<u64>>) -> Value {
     json!({
-        "alert_id": format!("orphan:{order}"),
+        "alert_id": format!("orphan:{order}:{first}"),
         "kind": "orphan",
         "order_id": order,
         "client": CLIENT,

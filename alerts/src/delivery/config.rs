@@ -13,16 +13,16 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::delivery::amqp_sink::{self, AmqpSink, AmqpSinkConfig};
-use crate::delivery::command_sink::{self, CommandSink, CommandSinkConfig};
-use crate::delivery::cursor::CURSORS_DIR;
-use crate::delivery::durable::DurableHead;
-use crate::delivery::file_sink::{self, FileSink, FileSinkConfig};
-use crate::delivery::http_sink::{self, HttpSink, HttpSinkConfig};
-use crate::delivery::shipper::ShipperSpec;
-use crate::delivery::smtp_sink::{self, SmtpSink, SmtpSinkConfig};
-use crate::delivery::stdout_sink::{self, StdoutSink, StdoutSinkConfig};
-use crate::delivery::{DeliveryMode, Sink};
+use crate::delivery::mode::{DeliveryMode, Modes};
+use crate::delivery::ship::cursor::CURSORS_DIR;
+use crate::delivery::ship::{DurableHead, ShipperSpec};
+use crate::delivery::sink::Sink;
+use crate::delivery::sinks::amqp::{self, AmqpSink, AmqpSinkConfig};
+use crate::delivery::sinks::command::{self, CommandSink, CommandSinkConfig};
+use crate::delivery::sinks::file::{self, FileSink, FileSinkConfig};
+use crate::delivery::sinks::http::{self, HttpSink, HttpSinkConfig};
+use crate::delivery::sinks::smtp::{self, SmtpSink, SmtpSinkConfig};
+use crate::delivery::sinks::stdout::{self, StdoutSink, StdoutSinkConfig};
 use crate::error::{AlertsError, Result};
 
 /// The keys every sink table may carry, besides its kind's own.
@@ -35,29 +35,6 @@ const COMMON_KEYS: [&str; 5] = [
 ];
 /// How often a caught-up shipper polls the journal.
 const POLL_INTERVAL: Duration = Duration::from_millis(5);
-
-const HTTP: &str = "http";
-const SMTP: &str = "smtp";
-const AMQP: &str = "amqp";
-const HTTP_MODES: Modes = Modes {
-    default: http_sink::DEFAULT_MODE,
-    allowed: http_sink::MODES,
-};
-const SMTP_MODES: Modes = Modes {
-    default: smtp_sink::DEFAULT_MODE,
-    allowed: smtp_sink::MODES,
-};
-const AMQP_MODES: Modes = Modes {
-    default: DeliveryMode::ExactlyOnce,
-    allowed: amqp_sink::MODES,
-};
-
-/// The delivery modes a kind can honour, and the one it gets by default.
-#[derive(Debug)]
-pub(crate) struct Modes {
-    pub default: DeliveryMode,
-    pub allowed: &'static [DeliveryMode],
-}
 
 /// One configured sink.
 #[derive(Debug, Clone)]
@@ -206,17 +183,20 @@ impl SinkConfig {
 
 fn parse_settings(kind: &str, rest: toml::Table) -> std::result::Result<SinkSettings, String> {
     match kind {
-        file_sink::KIND => deserialize(rest).map(SinkSettings::File),
-        stdout_sink::KIND => deserialize(rest).map(SinkSettings::Stdout),
-        command_sink::KIND => deserialize(rest).map(SinkSettings::Command),
-        HTTP => deserialize(rest).map(SinkSettings::Http),
-        SMTP => deserialize(rest).map(SinkSettings::Smtp),
-        AMQP => deserialize(rest).map(SinkSettings::Amqp),
+        file::KIND => deserialize(rest).map(SinkSettings::File),
+        stdout::KIND => deserialize(rest).map(SinkSettings::Stdout),
+        command::KIND => deserialize(rest).map(SinkSettings::Command),
+        http::KIND => deserialize(rest).map(SinkSettings::Http),
+        smtp::KIND => deserialize(rest).map(SinkSettings::Smtp),
+        amqp::KIND => deserialize(rest).map(SinkSettings::Amqp),
         other => Err(format!(
-            "unknown kind {other:?}; known: {}, {}, {}, {HTTP}, {SMTP}, {AMQP}",
-            file_sink::KIND,
-            stdout_sink::KIND,
-            command_sink::KIND
+            "unknown kind {other:?}; known: {}, {}, {}, {}, {}, {}",
+            file::KIND,
+            stdout::KIND,
+            command::KIND,
+            http::KIND,
+            smtp::KIND,
+            amqp::KIND
         )),
     }
 }
@@ -224,24 +204,25 @@ fn parse_settings(kind: &str, rest: toml::Table) -> std::result::Result<SinkSett
 impl SinkSettings {
     pub fn kind(&self) -> &'static str {
         match self {
-            SinkSettings::File(_) => file_sink::KIND,
-            SinkSettings::Stdout(_) => stdout_sink::KIND,
-            SinkSettings::Command(_) => command_sink::KIND,
-            SinkSettings::Http(_) => HTTP,
-            SinkSettings::Smtp(_) => SMTP,
-            SinkSettings::Amqp(_) => AMQP,
+            SinkSettings::File(_) => file::KIND,
+            SinkSettings::Stdout(_) => stdout::KIND,
+            SinkSettings::Command(_) => command::KIND,
+            SinkSettings::Http(_) => http::KIND,
+            SinkSettings::Smtp(_) => smtp::KIND,
+            SinkSettings::Amqp(_) => amqp::KIND,
         }
     }
 
-    pub(crate) fn modes(&self) -> &'static Modes {
-        match self {
-            SinkSettings::File(_) => &file_sink::MODES,
-            SinkSettings::Stdout(_) => &stdout_sink::MODES,
-            SinkSettings::Command(_) => &command_sink::MODES,
-            SinkSettings::Http(_) => &HTTP_MODES,
-            SinkSettings::Smtp(_) => &SMTP_MODES,
-            SinkSettings::Amqp(_) => &AMQP_MODES,
-        }
+    pub(crate) fn modes(&self) -> Modes {
+        let (default, allowed) = match self {
+            SinkSettings::File(_) => (file::DEFAULT_MODE, file::MODES),
+            SinkSettings::Stdout(_) => (stdout::DEFAULT_MODE, stdout::MODES),
+            SinkSettings::Command(_) => (command::DEFAULT_MODE, command::MODES),
+            SinkSettings::Http(_) => (http::DEFAULT_MODE, http::MODES),
+            SinkSettings::Smtp(_) => (smtp::DEFAULT_MODE, smtp::MODES),
+            SinkSettings::Amqp(_) => (amqp::DEFAULT_MODE, amqp::MODES),
+        };
+        Modes { default, allowed }
     }
 
     fn open(&self) -> std::result::Result<Box<dyn Sink>, String> {
@@ -290,5 +271,4 @@ fn deserialize<T: DeserializeOwned>(table: toml::Table) -> std::result::Result<T
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::AlertsError;
+use crate::error::AlertsError;
 
 /// A password from a config file. `Debug` prints a placeholder, so logging a
 /// config (or an error that holds one) cannot leak it.

@@ -105,7 +105,7 @@ impl Template {
     }
 }
 
-/// Parses an [`Outgoing`](super::Outgoing) record's JSON into its top-level
+/// Parses an [`Outgoing`](crate::delivery::Outgoing) record's JSON into its top-level
 /// fields, for [`Template::render`].
 pub(crate) fn record_fields(json: &[u8]) -> Result<Map<String, Value>, String> {
     serde_json::from_slice(json).map_err(|e| format!("alert record is not a JSON object: {e}"))

@@ -5,8 +5,13 @@ use std::net::TcpListener;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::*;
-use crate::delivery::test_records::{overfill, send_one};
+use base64::Engine as _;
+
+use super::config::{DEFAULT_MODE, HttpFormat, HttpSinkConfig, MODES};
+use super::sink::{HttpSink, classify};
+use crate::delivery::mode::DeliveryMode;
+use crate::delivery::sink::{Outgoing, SendError, Sink};
+use crate::delivery::test_fixtures::{overfill, send_one};
 
 /// One request as the server saw it.
 #[derive(Debug)]

@@ -1,39 +1,17 @@
-//! HTTP sink: one POST per alert, to a webhook (JSON body) or to an SMS/chat
-//! provider's form API such as Twilio's (`application/x-www-form-urlencoded`
-//! built from templates, HTTP basic auth).
-//!
-//! Every request carries `Idempotency-Key: <alert_id>`, so a receiver that
-//! deduplicates on it sees each alert once even when the shipper resends an
-//! in-doubt one: hence `exactly-once` is the default mode. The outcome of a
-//! request maps onto the shipper's retry policy by [`classify`], a pure
-//! function of the status code.
-//!
-//! Blocking (`ureq`), on the shipper's thread. Construction validates the URL,
-//! headers and templates but never connects: an endpoint that is down at start
-//! is just a transient failure later.
+//! The HTTP sink itself: building the request once from the config, one
+//! POST per alert, and the status code → retry policy mapping.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::Duration;
 
 use base64::Engine as _;
 use ureq::http::{HeaderName, HeaderValue, Uri};
 
-use super::secret::{Secret, resolve_password};
-use super::template::{Template, record_fields};
-use super::{DeliveryMode, Outgoing, SendError, SendFailure, Sink};
-use crate::AlertsError;
-
-/// The delivery modes an HTTP sink may be configured with. All three: the
-/// receiver can deduplicate on `Idempotency-Key`.
-pub const MODES: &[DeliveryMode] = &[
-    DeliveryMode::ExactlyOnce,
-    DeliveryMode::AtLeastOnce,
-    DeliveryMode::AtMostOnce,
-];
-
-/// The mode used when the config names none.
-pub const DEFAULT_MODE: DeliveryMode = DeliveryMode::ExactlyOnce;
+use super::config::{HttpFormat, HttpSinkConfig};
+use crate::delivery::secret::resolve_password;
+use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
+use crate::delivery::template::{Template, record_fields};
+use crate::error::AlertsError;
 
 /// How much of an error response's body goes into the failure reason.
 const REASON_BODY_BYTES: u64 = 200;
@@ -41,51 +19,6 @@ const REASON_BODY_BYTES: u64 = 200;
 /// How much of a success response's body is read (and dropped) so the
 /// connection can be reused; a larger body just costs a new connection.
 const DRAIN_BODY_BYTES: u64 = 64 * 1024;
-
-/// Configuration of one HTTP sink.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpSinkConfig {
-    /// The `http://` or `https://` URL to POST to.
-    pub url: String,
-    /// Whole-request timeout (connect, send, response), milliseconds.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-    /// Extra request headers, e.g. `Authorization = "Bearer …"`.
-    /// `Idempotency-Key` and `Content-Type` are set by the sink.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// What the body is.
-    #[serde(default)]
-    pub format: HttpFormat,
-    /// For `format = "form"`: form field → template with `{field}`
-    /// placeholders from the alert record.
-    #[serde(default)]
-    pub form: BTreeMap<String, String>,
-    /// HTTP basic auth user.
-    pub username: Option<String>,
-    /// HTTP basic auth password; prefer `password_env`.
-    pub password: Option<Secret>,
-    /// The name of an environment variable holding the basic auth password.
-    pub password_env: Option<String>,
-}
-
-fn default_timeout_ms() -> u64 {
-    5000
-}
-
-/// The body an HTTP sink sends.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum HttpFormat {
-    /// The alert record itself, `Content-Type: application/json` (webhooks).
-    #[default]
-    Json,
-    /// `application/x-www-form-urlencoded` from the `form` templates (SMS
-    /// provider APIs). Such providers rarely deduplicate on
-    /// `Idempotency-Key`: configure `at-least-once` or `at-most-once` there.
-    Form,
-}
 
 /// The body, ready to fill per alert.
 #[derive(Debug)]
@@ -96,7 +29,7 @@ enum Body {
 
 /// A sink that POSTs each alert to one URL.
 #[derive(Debug)]
-pub struct HttpSink {
+pub(crate) struct HttpSink {
     agent: ureq::Agent,
     uri: Uri,
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -105,7 +38,7 @@ pub struct HttpSink {
 
 impl HttpSink {
     /// Validates `cfg` and builds the sink, without connecting.
-    pub fn new(cfg: HttpSinkConfig) -> Result<HttpSink, AlertsError> {
+    pub(crate) fn new(cfg: HttpSinkConfig) -> Result<HttpSink, AlertsError> {
         let bad = |reason: String| AlertsError::Sink {
             sink: "http",
             reason,
@@ -289,7 +222,3 @@ fn transport_error(e: ureq::Error) -> SendError {
         e => SendError::Transient(e.to_string()),
     }
 }
-
-#[cfg(test)]
-#[path = "http_sink_tests.rs"]
-mod tests;

@@ -1,7 +1,7 @@
 //! Test fixtures shared by the sinks' tests: a SPEC §3 overfill record and a
 //! one-record send.
 
-use super::{Outgoing, SendError, Sink};
+use crate::delivery::sink::{Outgoing, SendError, Sink};
 
 /// The overfill record of `order` at `seq`.
 pub(crate) fn overfill(seq: u64, order: &str) -> Outgoing {

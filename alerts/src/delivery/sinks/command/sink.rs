@@ -1,49 +1,21 @@
-//! The `command` sink: runs a program per alert with the alert's dump line on
-//! stdin and `ALDEBARAN_ALERT_ID` / `ALDEBARAN_SEQ` in its environment.
-//!
-//! Exit 0 is delivered. Exit 75 (`EX_TEMPFAIL`, the sendmail convention),
-//! death by a signal, a failure to spawn and the timeout are transient
-//! (retried); any other exit is permanent (dead-lettered, with the code and
-//! the tail of stderr). A program cannot be asked what it already did, so the
-//! modes are at-least-once (default) or at-most-once.
+//! The command sink itself: spawn, feed stdin, wait with a timeout,
+//! classify the exit.
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use super::config::CommandSinkConfig;
+use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
 
-use crate::delivery::config::Modes;
-use crate::delivery::{DeliveryMode, Outgoing, SendError, SendFailure, Sink};
-
-pub(crate) const KIND: &str = "command";
-pub(crate) const MODES: Modes = Modes {
-    default: DeliveryMode::AtLeastOnce,
-    allowed: &[DeliveryMode::AtLeastOnce, DeliveryMode::AtMostOnce],
-};
 /// `EX_TEMPFAIL` from sysexits.h: "try again later".
 const EX_TEMPFAIL: i32 = 75;
 /// Bytes of stderr kept for a permanent failure's reason.
-const STDERR_TAIL: usize = 200;
+pub(super) const STDERR_TAIL: usize = 200;
 /// How long to wait for stderr to close after the child exited (a grandchild
 /// may still hold it open).
 const STDERR_GRACE: Duration = Duration::from_millis(200);
-
-/// `kind = "command"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CommandSinkConfig {
-    /// Program and arguments, run directly (no shell): `["prog", "arg"]`.
-    pub command: Vec<String>,
-    /// The child is killed after this long and the send retried.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-}
-
-fn default_timeout_ms() -> u64 {
-    10_000
-}
 
 pub(crate) struct CommandSink {
     program: String,
@@ -165,125 +137,4 @@ fn read_tail(mut r: impl Read) -> String {
         }
     }
     String::from_utf8_lossy(&tail).trim().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sink(script: &str, timeout_ms: u64) -> CommandSink {
-        CommandSink::new(&CommandSinkConfig {
-            command: vec!["sh".into(), "-c".into(), script.into()],
-            timeout_ms,
-        })
-        .expect("sink")
-    }
-
-    fn out(seq: u64) -> Outgoing {
-        Outgoing {
-            seq,
-            alert_id: format!("a:{seq}"),
-            json: format!("{{\"seq\":{seq}}}").into_bytes(),
-        }
-    }
-
-    #[test]
-    fn stdin_and_env_reach_the_program() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("got");
-        let script = format!(
-            "cat >> {f}; echo \"$ALDEBARAN_ALERT_ID $ALDEBARAN_SEQ\" >> {f}",
-            f = file.display()
-        );
-        sink(&script, 10_000).send(&[out(1), out(2)]).expect("send");
-        assert_eq!(
-            std::fs::read_to_string(&file).expect("read"),
-            "{\"seq\":1}\na:1 1\n{\"seq\":2}\na:2 2\n"
-        );
-    }
-
-    #[test]
-    fn exit_codes() {
-        let fail = |script: &str| sink(script, 10_000).send(&[out(1), out(2)]).err();
-        assert_eq!(fail("exit 0"), None);
-        let Some(SendFailure {
-            delivered: 0,
-            error: SendError::Transient(r),
-        }) = fail("exit 75")
-        else {
-            panic!("exit 75 must be transient");
-        };
-        assert!(r.contains("75"), "{r}");
-        let Some(SendFailure {
-            delivered: 0,
-            error: SendError::Permanent(r),
-        }) = fail("echo nope >&2; exit 3")
-        else {
-            panic!("exit 3 must be permanent");
-        };
-        assert_eq!(r, "exit 3: nope");
-        assert!(matches!(
-            fail("kill -9 $$"),
-            Some(SendFailure {
-                error: SendError::Transient(_),
-                ..
-            })
-        ));
-        // The second record fails: the first one counts as delivered.
-        assert!(matches!(
-            fail("test $ALDEBARAN_SEQ = 1"),
-            Some(SendFailure {
-                delivered: 1,
-                error: SendError::Permanent(_)
-            })
-        ));
-    }
-
-    #[test]
-    fn long_stderr_keeps_the_tail() {
-        let Err(SendFailure {
-            error: SendError::Permanent(r),
-            ..
-        }) = sink(
-            "head -c 5000 /dev/zero | tr '\\0' x >&2; echo END >&2; exit 4",
-            10_000,
-        )
-        .send(&[out(1)])
-        else {
-            panic!("permanent expected");
-        };
-        assert!(r.ends_with("xEND"), "{r}");
-        assert!(r.len() <= STDERR_TAIL + 10, "{}", r.len());
-    }
-
-    #[test]
-    fn timeout_and_spawn_failure_are_transient() {
-        let err = sink("exec sleep 5", 50)
-            .send(&[out(1)])
-            .expect_err("timeout");
-        assert!(
-            matches!(&err.error, SendError::Transient(r) if r.contains("timed out")),
-            "{err:?}"
-        );
-        let missing = CommandSink::new(&CommandSinkConfig {
-            command: vec!["/nonexistent/prog".into()],
-            timeout_ms: 100,
-        })
-        .expect("sink");
-        let mut missing = missing;
-        assert!(matches!(
-            missing.send(&[out(1)]),
-            Err(SendFailure {
-                error: SendError::Transient(_),
-                ..
-            })
-        ));
-        assert!(
-            CommandSink::new(&CommandSinkConfig {
-                command: vec![],
-                timeout_ms: 1
-            })
-            .is_err()
-        );
-    }
 }

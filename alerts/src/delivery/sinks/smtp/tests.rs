@@ -8,8 +8,12 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use super::*;
-use crate::delivery::test_records::{overfill, send_one};
+use super::config::{DEFAULT_MODE, MODES, SmtpSinkConfig, SmtpTls};
+use super::sink::{SmtpSink, message_id, summary};
+use crate::delivery::mode::DeliveryMode;
+use crate::delivery::sink::{Outgoing, SendError, Sink};
+use crate::delivery::template::record_fields;
+use crate::delivery::test_fixtures::{overfill, send_one};
 
 /// What the server received on one connection.
 #[derive(Debug, Default)]

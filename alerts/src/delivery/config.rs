@@ -5,6 +5,10 @@
 //! kind's own struct (`deny_unknown_fields`, so a typo is an error naming the
 //! key and the sink). Adding a kind: a variant in [`SinkSettings`] and one arm
 //! in each `match` below (`parse_settings`, `kind`, `modes`, `open`).
+//!
+//! The `http`, `smtp` and `amqp` kinds are behind the cargo features of the
+//! same names; a config naming one that was compiled out is refused here,
+//! with the feature it needs.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,10 +21,13 @@ use crate::delivery::mode::{DeliveryMode, Modes};
 use crate::delivery::ship::cursor::CURSORS_DIR;
 use crate::delivery::ship::{DurableHead, ShipperSpec};
 use crate::delivery::sink::Sink;
+#[cfg(feature = "amqp")]
 use crate::delivery::sinks::amqp::{self, AmqpSink, AmqpSinkConfig};
 use crate::delivery::sinks::command::{self, CommandSink, CommandSinkConfig};
 use crate::delivery::sinks::file::{self, FileSink, FileSinkConfig};
+#[cfg(feature = "http")]
 use crate::delivery::sinks::http::{self, HttpSink, HttpSinkConfig};
+#[cfg(feature = "smtp")]
 use crate::delivery::sinks::smtp::{self, SmtpSink, SmtpSinkConfig};
 use crate::delivery::sinks::stdout::{self, StdoutSink, StdoutSinkConfig};
 use crate::error::{AlertsError, Result};
@@ -33,6 +40,8 @@ const COMMON_KEYS: [&str; 5] = [
     "retry_max_ms",
     "dead_letter",
 ];
+/// The kinds that need the cargo feature of the same name, built in or not.
+const OPTIONAL_KINDS: [&str; 3] = ["http", "smtp", "amqp"];
 /// How often a caught-up shipper polls the journal.
 const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
@@ -56,8 +65,11 @@ pub enum SinkSettings {
     File(FileSinkConfig),
     Stdout(StdoutSinkConfig),
     Command(CommandSinkConfig),
+    #[cfg(feature = "http")]
     Http(HttpSinkConfig),
+    #[cfg(feature = "smtp")]
     Smtp(SmtpSinkConfig),
+    #[cfg(feature = "amqp")]
     Amqp(AmqpSinkConfig),
 }
 
@@ -186,17 +198,24 @@ fn parse_settings(kind: &str, rest: toml::Table) -> std::result::Result<SinkSett
         file::KIND => deserialize(rest).map(SinkSettings::File),
         stdout::KIND => deserialize(rest).map(SinkSettings::Stdout),
         command::KIND => deserialize(rest).map(SinkSettings::Command),
+        #[cfg(feature = "http")]
         http::KIND => deserialize(rest).map(SinkSettings::Http),
+        #[cfg(feature = "smtp")]
         smtp::KIND => deserialize(rest).map(SinkSettings::Smtp),
+        #[cfg(feature = "amqp")]
         amqp::KIND => deserialize(rest).map(SinkSettings::Amqp),
+        // Reached only for a kind whose feature is off (its arm above is
+        // compiled out).
+        other if OPTIONAL_KINDS.contains(&other) => Err(format!(
+            "kind {other:?} is not built into this binary \
+             (it was built without the cargo feature {other:?})"
+        )),
         other => Err(format!(
-            "unknown kind {other:?}; known: {}, {}, {}, {}, {}, {}",
+            "unknown kind {other:?}; known: {}, {}, {}, {}",
             file::KIND,
             stdout::KIND,
             command::KIND,
-            http::KIND,
-            smtp::KIND,
-            amqp::KIND
+            OPTIONAL_KINDS.join(", ")
         )),
     }
 }
@@ -207,8 +226,11 @@ impl SinkSettings {
             SinkSettings::File(_) => file::KIND,
             SinkSettings::Stdout(_) => stdout::KIND,
             SinkSettings::Command(_) => command::KIND,
+            #[cfg(feature = "http")]
             SinkSettings::Http(_) => http::KIND,
+            #[cfg(feature = "smtp")]
             SinkSettings::Smtp(_) => smtp::KIND,
+            #[cfg(feature = "amqp")]
             SinkSettings::Amqp(_) => amqp::KIND,
         }
     }
@@ -218,8 +240,11 @@ impl SinkSettings {
             SinkSettings::File(_) => (file::DEFAULT_MODE, file::MODES),
             SinkSettings::Stdout(_) => (stdout::DEFAULT_MODE, stdout::MODES),
             SinkSettings::Command(_) => (command::DEFAULT_MODE, command::MODES),
+            #[cfg(feature = "http")]
             SinkSettings::Http(_) => (http::DEFAULT_MODE, http::MODES),
+            #[cfg(feature = "smtp")]
             SinkSettings::Smtp(_) => (smtp::DEFAULT_MODE, smtp::MODES),
+            #[cfg(feature = "amqp")]
             SinkSettings::Amqp(_) => (amqp::DEFAULT_MODE, amqp::MODES),
         };
         Modes { default, allowed }
@@ -230,8 +255,11 @@ impl SinkSettings {
             SinkSettings::File(c) => Box::new(FileSink::new(c)),
             SinkSettings::Stdout(c) => Box::new(StdoutSink::new(c)),
             SinkSettings::Command(c) => Box::new(CommandSink::new(c)?),
+            #[cfg(feature = "http")]
             SinkSettings::Http(c) => Box::new(HttpSink::new(c.clone()).map_err(|e| e.to_string())?),
+            #[cfg(feature = "smtp")]
             SinkSettings::Smtp(c) => Box::new(SmtpSink::new(c.clone()).map_err(|e| e.to_string())?),
+            #[cfg(feature = "amqp")]
             SinkSettings::Amqp(c) => Box::new(AmqpSink::new(c.clone()).map_err(|e| e.to_string())?),
         })
     }

@@ -30,27 +30,33 @@
 
 mod config;
 mod mode;
+#[cfg(any(feature = "http", feature = "smtp"))]
 mod secret;
 mod ship;
 mod sink;
 mod sinks;
 mod status;
-pub(crate) mod template;
-#[cfg(test)]
+#[cfg(any(feature = "http", feature = "smtp"))]
+mod template;
+#[cfg(all(test, any(feature = "http", feature = "smtp")))]
 mod test_fixtures;
 
 pub use config::{SinkConfig, SinkSettings};
 pub use mode::DeliveryMode;
+#[cfg(any(feature = "http", feature = "smtp"))]
 pub use secret::Secret;
 pub use ship::{
     DurableHead, InDoubt, InDoubtAction, ShipperExit, ShipperHandle, ShipperReport, ShipperSpec,
     SinkStats, spawn_shipper,
 };
 pub use sink::{Outgoing, SendError, SendFailure, Sink};
+#[cfg(feature = "amqp")]
 pub use sinks::amqp::AmqpSinkConfig;
 pub use sinks::command::CommandSinkConfig;
 pub use sinks::file::FileSinkConfig;
+#[cfg(feature = "http")]
 pub use sinks::http::{HttpFormat, HttpSinkConfig};
+#[cfg(feature = "smtp")]
 pub use sinks::smtp::{SmtpSinkConfig, SmtpTls};
 pub use sinks::stdout::StdoutSinkConfig;
 pub use status::{CursorInfo, journal_last_seq, read_cursors};

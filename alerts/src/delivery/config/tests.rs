@@ -111,3 +111,34 @@ fn all_sinks_of_a_table() {
     let bad: toml::Table = toml::from_str("a = 1").expect("toml");
     assert!(SinkConfig::all_from_toml(&bad).is_err());
 }
+
+#[test]
+fn a_kind_built_without_its_feature_is_a_one_line_error() {
+    for (kind, built) in [
+        ("http", cfg!(feature = "http")),
+        ("smtp", cfg!(feature = "smtp")),
+        ("amqp", cfg!(feature = "amqp")),
+    ] {
+        assert!(OPTIONAL_KINDS.contains(&kind));
+        let result = parse("bus", &format!("kind = {kind:?}"));
+        if built {
+            if let Err(e) = result {
+                assert!(!e.to_string().contains("not built"), "{e}");
+            }
+        } else {
+            assert_eq!(
+                result.expect_err("compiled out").to_string(),
+                format!(
+                    "sink \"bus\": kind \"{kind}\" is not built into this binary \
+                     (it was built without the cargo feature \"{kind}\")"
+                )
+            );
+        }
+    }
+    #[cfg(feature = "http")]
+    assert_eq!(http::KIND, "http");
+    #[cfg(feature = "smtp")]
+    assert_eq!(smtp::KIND, "smtp");
+    #[cfg(feature = "amqp")]
+    assert_eq!(amqp::KIND, "amqp");
+}

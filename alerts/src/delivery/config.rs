@@ -3,7 +3,8 @@
 //! The common keys (`kind`, `mode`, `retry_min_ms`, `retry_max_ms`,
 //! `dead_letter`) are taken out first; the rest must deserialize into the
 //! kind's own struct (`deny_unknown_fields`, so a typo is an error naming the
-//! key and the sink). Adding a kind: a variant in [`SinkSettings`] and one arm
+//! key and the sink). Templates (`{field}` placeholders) are checked against
+//! the [`AlertFields`] of the configured jobs. Adding a kind: a variant in [`SinkSettings`] and one arm
 //! in each `match` below (`parse_settings`, `kind`, `modes`, `open`).
 //!
 //! The `http`, `smtp` and `amqp` kinds are behind the cargo features of the
@@ -17,6 +18,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::delivery::fields::AlertFields;
 use crate::delivery::mode::{DeliveryMode, Modes};
 use crate::delivery::ship::cursor::CURSORS_DIR;
 use crate::delivery::ship::{DurableHead, ShipperSpec};
@@ -57,6 +59,8 @@ pub struct SinkConfig {
     /// `<journal_dir>/cursors/<name>.dead.jsonl`.
     pub dead_letter: PathBuf,
     pub settings: SinkSettings,
+    /// What the sink's templates were checked against, for [`Self::open_sink`].
+    fields: AlertFields,
 }
 
 /// The kind-specific part of a sink's config.
@@ -95,8 +99,9 @@ fn default_retry_max_ms() -> u64 {
 }
 
 impl SinkConfig {
-    /// Parses the table of sink `name` (see the module doc).
-    pub fn from_toml(name: &str, table: &toml::Table) -> Result<SinkConfig> {
+    /// Parses the table of sink `name` (see the module doc); its templates
+    /// may use the fields in `fields`.
+    pub fn from_toml(name: &str, table: &toml::Table, fields: &AlertFields) -> Result<SinkConfig> {
         let err = |reason: String| AlertsError::SinkConfig {
             sink: name.to_string(),
             reason,
@@ -122,7 +127,7 @@ impl SinkConfig {
         }
         // Builds the sink once (destinations untouched) so its own checks,
         // like an empty `command`, fail at parse time.
-        settings.open().map_err(err)?;
+        settings.open(fields).map_err(err)?;
         if common.retry_min_ms == 0 || common.retry_max_ms < common.retry_min_ms {
             return Err(err(format!(
                 "need 0 < retry_min_ms <= retry_max_ms, got {} and {}",
@@ -136,16 +141,17 @@ impl SinkConfig {
             retry_max_ms: common.retry_max_ms,
             dead_letter: common.dead_letter,
             settings,
+            fields: fields.clone(),
         })
     }
 
     /// Parses every sink of a `[sinks]` table (each value a table), in name
-    /// order.
-    pub fn all_from_toml(sinks: &toml::Table) -> Result<Vec<SinkConfig>> {
+    /// order; their templates may use the fields in `fields`.
+    pub fn all_from_toml(sinks: &toml::Table, fields: &AlertFields) -> Result<Vec<SinkConfig>> {
         sinks
             .iter()
             .map(|(name, value)| match value {
-                toml::Value::Table(t) => SinkConfig::from_toml(name, t),
+                toml::Value::Table(t) => SinkConfig::from_toml(name, t, fields),
                 other => Err(AlertsError::SinkConfig {
                     sink: name.clone(),
                     reason: format!("expected a table, found a {}", other.type_str()),
@@ -163,7 +169,7 @@ impl SinkConfig {
     /// shipper, where failures are retried), so it fails only on config.
     pub fn open_sink(&self) -> Result<Box<dyn Sink>> {
         self.settings
-            .open()
+            .open(&self.fields)
             .map_err(|reason| AlertsError::SinkConfig {
                 sink: self.name.clone(),
                 reason,
@@ -250,18 +256,29 @@ impl SinkSettings {
         Modes { default, allowed }
     }
 
-    fn open(&self) -> std::result::Result<Box<dyn Sink>, String> {
+    fn open(&self, fields: &AlertFields) -> std::result::Result<Box<dyn Sink>, String> {
         Ok(match self {
             SinkSettings::File(c) => Box::new(FileSink::new(c)),
             SinkSettings::Stdout(c) => Box::new(StdoutSink::new(c)),
-            SinkSettings::Command(c) => Box::new(CommandSink::new(c)?),
+            SinkSettings::Command(c) => Box::new(CommandSink::new(c, fields)?),
             #[cfg(feature = "http")]
-            SinkSettings::Http(c) => Box::new(HttpSink::new(c.clone()).map_err(|e| e.to_string())?),
+            SinkSettings::Http(c) => Box::new(HttpSink::new(c.clone(), fields).map_err(reason)?),
             #[cfg(feature = "smtp")]
-            SinkSettings::Smtp(c) => Box::new(SmtpSink::new(c.clone()).map_err(|e| e.to_string())?),
+            SinkSettings::Smtp(c) => Box::new(SmtpSink::new(c.clone(), fields).map_err(reason)?),
             #[cfg(feature = "amqp")]
-            SinkSettings::Amqp(c) => Box::new(AmqpSink::new(c.clone()).map_err(|e| e.to_string())?),
+            SinkSettings::Amqp(c) => Box::new(AmqpSink::new(c.clone()).map_err(reason)?),
         })
+    }
+}
+
+/// A kind's construction error as the reason of a [`AlertsError::SinkConfig`]
+/// (which names the sink): without the kind's own `<kind> sink:` label, so
+/// the error reads `sink "sms": form.Body: ...`.
+#[cfg(any(feature = "http", feature = "smtp", feature = "amqp"))]
+fn reason(e: AlertsError) -> String {
+    match e {
+        AlertsError::Sink { reason, .. } => reason,
+        other => other.to_string(),
     }
 }
 

@@ -29,6 +29,7 @@
 //!   cursors`.
 
 mod config;
+mod fields;
 mod mode;
 #[cfg(any(feature = "http", feature = "smtp"))]
 mod secret;
@@ -36,12 +37,12 @@ mod ship;
 mod sink;
 mod sinks;
 mod status;
-#[cfg(any(feature = "http", feature = "smtp"))]
 mod template;
-#[cfg(all(test, any(feature = "http", feature = "smtp")))]
+#[cfg(test)]
 mod test_fixtures;
 
 pub use config::{SinkConfig, SinkSettings};
+pub use fields::{AlertField, AlertFields, COMMON_FIELDS};
 pub use mode::DeliveryMode;
 #[cfg(any(feature = "http", feature = "smtp"))]
 pub use secret::Secret;

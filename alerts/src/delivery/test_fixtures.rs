@@ -1,7 +1,25 @@
-//! Test fixtures shared by the sinks' tests: a SPEC §3 overfill record and a
-//! one-record send.
+//! Test fixtures shared by the delivery tests: the field set of a run with
+//! the overfill job, a SPEC §3 overfill record, and a one-record send.
 
+use crate::delivery::fields::{AlertField, AlertFields};
 use crate::delivery::sink::{Outgoing, SendError, Sink};
+
+/// The fields of a run whose one job is `overfill` (SPEC §3's record).
+pub(crate) fn overfill_fields() -> AlertFields {
+    AlertFields::new().with_job(
+        "overfill",
+        &[
+            AlertField::new("order_id", "string", "the order"),
+            AlertField::new("client", "string", "the order's client"),
+            AlertField::new("stock", "string", "the order's stock"),
+            AlertField::new("requested", "integer or null", "shares requested"),
+            AlertField::new("filled", "integer", "shares bought"),
+            AlertField::new("trigger_id", "string or null", "the event that crossed"),
+            AlertField::new("event_ts", "integer or null", "its event time, ms"),
+            AlertField::new("detected_at", "integer", "wall clock at detection, ns"),
+        ],
+    )
+}
 
 /// The overfill record of `order` at `seq`.
 pub(crate) fn overfill(seq: u64, order: &str) -> Outgoing {

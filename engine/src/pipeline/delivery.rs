@@ -12,16 +12,86 @@ use std::{
 };
 
 use alerts::delivery::{
-    DurableHead, InDoubtAction, ShipperExit, ShipperHandle, SinkConfig, spawn_shipper,
+    AlertField, AlertFields, DurableHead, InDoubtAction, ShipperExit, ShipperHandle, SinkConfig,
+    spawn_shipper,
 };
 
-use crate::{Result, config::Config, metrics::Metrics};
+use crate::{
+    Result,
+    config::Config,
+    jobs::{exposure, overfill},
+    metrics::Metrics,
+};
 
 /// How often the shippers' progress is checked while waiting for them.
 const WAIT_POLL: Duration = Duration::from_millis(20);
 /// A caught-up shipper sleeps until the journal's durable head moves, or at
 /// most this long (it then checks for a stop request).
 const SHIP_POLL: Duration = Duration::from_millis(20);
+
+/// The fields the alert records of the jobs in `jobs` (`"overfill,exposure"`)
+/// can have, which the sinks' `{field}` templates may use (see the jobs'
+/// `record.rs`). A name that is not a job adds nothing: `add_jobs` reports it.
+pub fn alert_fields(jobs: &str) -> AlertFields {
+    const OVERFILL: &[AlertField] = &[
+        AlertField::new(
+            "order_id",
+            "string",
+            "the order (its purchase request's id)",
+        ),
+        AlertField::new("client", "string", "the order's client"),
+        AlertField::new("stock", "string", "the order's stock"),
+        AlertField::new(
+            "requested",
+            "integer or null",
+            "shares requested; null for an orphan",
+        ),
+        AlertField::new("filled", "integer", "shares purchased"),
+        AlertField::new(
+            "trigger_id",
+            "string or null",
+            "the event that crossed; null for an orphan",
+        ),
+        AlertField::new(
+            "event_ts",
+            "integer or null",
+            "the trigger's event time (ms), if it had one",
+        ),
+        AlertField::new("detected_at", "integer", "wall clock at detection (ns)"),
+    ];
+    const EXPOSURE: &[AlertField] = &[
+        AlertField::new("client", "string", "the client"),
+        AlertField::new("stock", "string", "the stock"),
+        AlertField::new("limit", "integer", "the client's limit, shares per window"),
+        AlertField::new("exposure", "integer", "shares purchased in the window"),
+        AlertField::new("window_ms", "integer", "the window's length (ms)"),
+        AlertField::new("window_start", "integer", "the window's start (clock, ms)"),
+        AlertField::new(
+            "window_end",
+            "integer",
+            "the window's end: the clock at detection (ms)",
+        ),
+        AlertField::new(
+            "order_id",
+            "string",
+            "the order of the purchase that crossed",
+        ),
+        AlertField::new("trigger_id", "string", "the purchase that crossed"),
+        AlertField::new(
+            "event_ts",
+            "integer or null",
+            "its event time (ms), if it had one",
+        ),
+        AlertField::new("detected_at", "integer", "wall clock at detection (ns)"),
+    ];
+    jobs.split(',')
+        .map(str::trim)
+        .fold(AlertFields::new(), |fields, job| match job {
+            overfill::NAME => fields.with_job(overfill::NAME, OVERFILL),
+            exposure::NAME => fields.with_job(exposure::NAME, EXPOSURE),
+            _ => fields,
+        })
+}
 
 /// The running shippers.
 pub(crate) struct Shippers {
@@ -33,7 +103,10 @@ impl Shippers {
     /// Checks every sink's config (call before opening any output, so a typo
     /// stops the start cleanly).
     pub(crate) fn check(cfg: &Config) -> Result<Vec<SinkConfig>> {
-        Ok(SinkConfig::all_from_toml(&cfg.sinks)?)
+        Ok(SinkConfig::all_from_toml(
+            &cfg.sinks,
+            &alert_fields(&cfg.job),
+        )?)
     }
 
     /// Starts one shipper per checked sink.

@@ -17,6 +17,7 @@ mod source_id;
 mod stats;
 mod summary;
 
+pub use delivery::alert_fields;
 pub use job_set::{KNOWN_JOBS, add_jobs};
 pub use latency::Percentiles;
 pub use replay::{Progress, ReplayPlan, replay};

@@ -1,5 +1,7 @@
 //! `kind = "command"`: its settings and the modes it honours.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use crate::delivery::mode::DeliveryMode;
@@ -18,6 +20,11 @@ pub struct CommandSinkConfig {
     /// The child is killed after this long and the send retried.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// Extra environment variables of the program: name → template with
+    /// `{field}` placeholders from the alert record. Set besides
+    /// `ALDEBARAN_ALERT_ID` and `ALDEBARAN_SEQ`, which it cannot override.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 fn default_timeout_ms() -> u64 {

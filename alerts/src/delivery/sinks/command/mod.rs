@@ -1,5 +1,6 @@
 //! The `command` sink: runs a program per alert with the alert's dump line on
-//! stdin and `ALDEBARAN_ALERT_ID` / `ALDEBARAN_SEQ` in its environment.
+//! stdin and `ALDEBARAN_ALERT_ID` / `ALDEBARAN_SEQ` in its environment, plus
+//! the variables of its `env` table (templates over the alert's fields).
 //!
 //! Exit 0 is delivered. Exit 75 (`EX_TEMPFAIL`, the sendmail convention),
 //! death by a signal, a failure to spawn and the timeout are transient

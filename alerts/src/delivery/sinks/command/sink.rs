@@ -7,8 +7,13 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::config::CommandSinkConfig;
+use crate::delivery::fields::AlertFields;
 use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
+use crate::delivery::template::{Template, parse_table, record_fields};
 
+/// The variables the sink sets itself, which `env` cannot override.
+const ALERT_ID_VAR: &str = "ALDEBARAN_ALERT_ID";
+const SEQ_VAR: &str = "ALDEBARAN_SEQ";
 /// `EX_TEMPFAIL` from sysexits.h: "try again later".
 const EX_TEMPFAIL: i32 = 75;
 /// Bytes of stderr kept for a permanent failure's reason.
@@ -21,27 +26,63 @@ pub(crate) struct CommandSink {
     program: String,
     args: Vec<String>,
     timeout: Duration,
+    /// Extra variables, rendered per alert.
+    env: Vec<(String, Template)>,
 }
 
 impl CommandSink {
-    /// Errs only on an empty `command` (a config error, never transient).
-    pub(crate) fn new(config: &CommandSinkConfig) -> Result<Self, String> {
+    /// Errs only on config mistakes (never transient): an empty `command`,
+    /// an `env` entry with a bad name or a template naming a field none of
+    /// `fields` has.
+    pub(crate) fn new(config: &CommandSinkConfig, fields: &AlertFields) -> Result<Self, String> {
         let (program, args) = config
             .command
             .split_first()
             .ok_or("`command` must name a program: [\"prog\", \"arg\", ...]")?;
+        for (name, template) in &config.env {
+            check_env_name(name)?;
+            // Caught here rather than as a spawn failure on every alert.
+            if template.contains('\0') {
+                return Err(format!("env.{name}: the value contains a NUL byte"));
+            }
+        }
         Ok(Self {
             program: program.clone(),
             args: args.to_vec(),
             timeout: Duration::from_millis(config.timeout_ms),
+            env: parse_table("env", &config.env, fields)?,
         })
     }
 
+    /// The `env` values for `out`. A record field holding a NUL byte cannot
+    /// be put in an environment, and never will: a permanent failure.
+    fn render_env(&self, out: &Outgoing) -> Result<Vec<(&str, String)>, SendError> {
+        if self.env.is_empty() {
+            return Ok(Vec::new());
+        }
+        let record = record_fields(&out.json).map_err(SendError::Permanent)?;
+        self.env
+            .iter()
+            .map(|(name, template)| {
+                let value = template.render(&record);
+                if value.contains('\0') {
+                    return Err(SendError::Permanent(format!(
+                        "env.{name}: the alert's value contains a NUL byte, \
+                         which an environment variable cannot hold"
+                    )));
+                }
+                Ok((name.as_str(), value))
+            })
+            .collect()
+    }
+
     fn run(&self, out: &Outgoing) -> Result<(), SendError> {
+        let env = self.render_env(out)?;
         let mut child = Command::new(&self.program)
             .args(&self.args)
-            .env("ALDEBARAN_ALERT_ID", &out.alert_id)
-            .env("ALDEBARAN_SEQ", out.seq.to_string())
+            .env(ALERT_ID_VAR, &out.alert_id)
+            .env(SEQ_VAR, out.seq.to_string())
+            .envs(env)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -85,6 +126,24 @@ impl Sink for CommandSink {
         }
         Ok(())
     }
+}
+
+/// An `env` name the OS can take that does not override the sink's own.
+fn check_env_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("env: a variable name is empty".to_owned());
+    }
+    if name.contains(['=', '\0']) {
+        return Err(format!(
+            "env.{name:?}: a variable name cannot contain '=' or a NUL byte"
+        ));
+    }
+    if name == ALERT_ID_VAR || name == SEQ_VAR {
+        return Err(format!(
+            "env.{name}: set by the sink itself (the alert's id and seq)"
+        ));
+    }
+    Ok(())
 }
 
 /// Exit status to outcome (see the module doc).

@@ -8,9 +8,10 @@ use base64::Engine as _;
 use ureq::http::{HeaderName, HeaderValue, Uri};
 
 use super::config::{HttpFormat, HttpSinkConfig};
+use crate::delivery::fields::AlertFields;
 use crate::delivery::secret::resolve_password;
 use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
-use crate::delivery::template::{Template, record_fields};
+use crate::delivery::template::{Template, parse_table, record_fields};
 use crate::error::AlertsError;
 
 /// How much of an error response's body goes into the failure reason.
@@ -37,8 +38,9 @@ pub(crate) struct HttpSink {
 }
 
 impl HttpSink {
-    /// Validates `cfg` and builds the sink, without connecting.
-    pub(crate) fn new(cfg: HttpSinkConfig) -> Result<HttpSink, AlertsError> {
+    /// Validates `cfg` (its templates against `fields`) and builds the sink,
+    /// without connecting.
+    pub(crate) fn new(cfg: HttpSinkConfig, fields: &AlertFields) -> Result<HttpSink, AlertsError> {
         let bad = |reason: String| AlertsError::Sink {
             sink: "http",
             reason,
@@ -71,11 +73,8 @@ impl HttpSink {
             headers.push((name, value));
         }
 
-        let password = resolve_password(
-            "http sink",
-            cfg.password.as_ref(),
-            cfg.password_env.as_deref(),
-        )?;
+        let password =
+            resolve_password("http", cfg.password.as_ref(), cfg.password_env.as_deref())?;
         match (&cfg.username, password) {
             (Some(user), password) => {
                 // RFC 7617: the first ':' ends the user-id.
@@ -107,17 +106,7 @@ impl HttpSink {
             HttpFormat::Form if cfg.form.is_empty() => {
                 return Err(bad("`format = \"form\"` needs a `form` table".into()));
             }
-            HttpFormat::Form => Body::Form(
-                cfg.form
-                    .iter()
-                    .map(|(k, v)| {
-                        Ok((
-                            k.clone(),
-                            Template::parse(v).map_err(|e| bad(format!("form.{k}: {e}")))?,
-                        ))
-                    })
-                    .collect::<Result<_, AlertsError>>()?,
-            ),
+            HttpFormat::Form => Body::Form(parse_table("form", &cfg.form, fields).map_err(bad)?),
         };
 
         let agent = ureq::Agent::config_builder()

@@ -11,6 +11,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use serde_json::{Map, Value};
 
 use super::config::{SmtpSinkConfig, SmtpTls};
+use crate::delivery::fields::AlertFields;
 use crate::delivery::secret::resolve_password;
 use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
 use crate::delivery::template::{Template, record_fields};
@@ -26,8 +27,9 @@ pub(crate) struct SmtpSink {
 }
 
 impl SmtpSink {
-    /// Validates `cfg` and builds the sink, without connecting.
-    pub(crate) fn new(cfg: SmtpSinkConfig) -> Result<SmtpSink, AlertsError> {
+    /// Validates `cfg` (its templates against `fields`) and builds the sink,
+    /// without connecting.
+    pub(crate) fn new(cfg: SmtpSinkConfig, fields: &AlertFields) -> Result<SmtpSink, AlertsError> {
         let bad = |reason: String| AlertsError::Sink {
             sink: "smtp",
             reason,
@@ -50,7 +52,8 @@ impl SmtpSink {
             .iter()
             .map(|t| t.parse().map_err(|e| bad(format!("to {t:?}: {e}"))))
             .collect::<Result<Vec<Mailbox>, _>>()?;
-        let subject = Template::parse(&cfg.subject).map_err(|e| bad(format!("subject: {e}")))?;
+        let subject =
+            Template::parse(&cfg.subject, fields).map_err(|e| bad(format!("subject: {e}")))?;
 
         let (tls, default_port) = match cfg.tls {
             SmtpTls::None => (Tls::None, 25),
@@ -61,11 +64,8 @@ impl SmtpSink {
             .port(cfg.port.unwrap_or(default_port))
             .tls(tls)
             .timeout(Some(Duration::from_millis(cfg.timeout_ms)));
-        let password = resolve_password(
-            "smtp sink",
-            cfg.password.as_ref(),
-            cfg.password_env.as_deref(),
-        )?;
+        let password =
+            resolve_password("smtp", cfg.password.as_ref(), cfg.password_env.as_deref())?;
         match (cfg.username, password) {
             (Some(user), Some(pw)) => builder = builder.credentials(Credentials::new(user, pw)),
             (None, None) => {}

@@ -38,6 +38,11 @@ pub struct HttpSinkConfig {
     /// placeholders from the alert record.
     #[serde(default)]
     pub form: BTreeMap<String, String>,
+    /// For `format = "json-template"`: JSON key → template with `{field}`
+    /// placeholders from the alert record; the body is an object of those
+    /// keys with the rendered strings.
+    #[serde(default)]
+    pub json: BTreeMap<String, String>,
     /// HTTP basic auth user.
     pub username: Option<String>,
     /// HTTP basic auth password; prefer `password_env`.
@@ -61,4 +66,8 @@ pub enum HttpFormat {
     /// provider APIs). Such providers rarely deduplicate on
     /// `Idempotency-Key`: configure `at-least-once` or `at-most-once` there.
     Form,
+    /// A JSON object of the `json` templates' keys and rendered strings,
+    /// `Content-Type: application/json` (chat webhooks such as Slack's or
+    /// Teams', which want `{"text": "..."}` rather than the record).
+    JsonTemplate,
 }

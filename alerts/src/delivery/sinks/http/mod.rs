@@ -1,6 +1,9 @@
-//! HTTP sink: one POST per alert, to a webhook (JSON body) or to an SMS/chat
-//! provider's form API such as Twilio's (`application/x-www-form-urlencoded`
-//! built from templates, HTTP basic auth).
+//! HTTP sink: one POST per alert, to a webhook (the record as the JSON body),
+//! to an SMS provider's form API such as Twilio's
+//! (`application/x-www-form-urlencoded` built from templates, HTTP basic
+//! auth), or to a chat webhook such as Slack's (`format = "json-template"`:
+//! a JSON object of templates, e.g. `{"text": "..."}`). The body per format
+//! is `body.rs`.
 //!
 //! Every request carries `Idempotency-Key: <alert_id>`, so a receiver that
 //! deduplicates on it sees each alert once even when the shipper resends an
@@ -12,6 +15,7 @@
 //! headers and templates but never connects: an endpoint that is down at start
 //! is just a transient failure later.
 
+mod body;
 mod config;
 mod sink;
 #[cfg(test)]

@@ -7,11 +7,11 @@ use std::time::Duration;
 use base64::Engine as _;
 use ureq::http::{HeaderName, HeaderValue, Uri};
 
-use super::config::{HttpFormat, HttpSinkConfig};
+use super::body::{Body, Payload};
+use super::config::HttpSinkConfig;
 use crate::delivery::fields::AlertFields;
 use crate::delivery::secret::resolve_password;
 use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
-use crate::delivery::template::{Template, parse_table, record_fields};
 use crate::error::AlertsError;
 
 /// How much of an error response's body goes into the failure reason.
@@ -20,13 +20,6 @@ const REASON_BODY_BYTES: u64 = 200;
 /// How much of a success response's body is read (and dropped) so the
 /// connection can be reused; a larger body just costs a new connection.
 const DRAIN_BODY_BYTES: u64 = 64 * 1024;
-
-/// The body, ready to fill per alert.
-#[derive(Debug)]
-enum Body {
-    Json,
-    Form(Vec<(String, Template)>),
-}
 
 /// A sink that POSTs each alert to one URL.
 #[derive(Debug)]
@@ -98,16 +91,7 @@ impl HttpSink {
             (None, None) => {}
         }
 
-        let body = match cfg.format {
-            HttpFormat::Json if !cfg.form.is_empty() => {
-                return Err(bad("`form` is set but `format` is not \"form\"".into()));
-            }
-            HttpFormat::Json => Body::Json,
-            HttpFormat::Form if cfg.form.is_empty() => {
-                return Err(bad("`format = \"form\"` needs a `form` table".into()));
-            }
-            HttpFormat::Form => Body::Form(parse_table("form", &cfg.form, fields).map_err(bad)?),
-        };
+        let body = Body::new(&cfg, fields).map_err(bad)?;
 
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_millis(cfg.timeout_ms)))
@@ -143,12 +127,9 @@ impl HttpSink {
         for (name, value) in &self.headers {
             req = req.header(name, value);
         }
-        let sent = match &self.body {
-            Body::Json => req.content_type("application/json").send(&rec.json[..]),
-            Body::Form(fields) => {
-                let record = record_fields(&rec.json).map_err(SendError::Permanent)?;
-                req.send_form(fields.iter().map(|(k, t)| (k.as_str(), t.render(&record))))
-            }
+        let sent = match self.body.payload(rec)? {
+            Payload::Json(json) => req.content_type("application/json").send(&json[..]),
+            Payload::Form(pairs) => req.send_form(pairs),
         };
         let mut resp = sent.map_err(transport_error)?;
         let status = resp.status().as_u16();

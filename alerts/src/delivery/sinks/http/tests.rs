@@ -291,3 +291,79 @@ fn classify_maps_every_status_class() {
         );
     }
 }
+
+#[test]
+fn json_template_posts_an_object_of_rendered_strings() {
+    let (url, server) = serve(&[(200, "ok")]);
+    let cfg = toml_like(&format!(
+        r##"{{"url": "{url}", "format": "json-template",
+            "json": {{"text": "Aldebaran {{kind}}: order {{order_id}} ({{filled}} of {{requested}}) \"quoted\"",
+                      "channel": "#desk", "ts": "{{event_ts}}"}}}}"##
+    ));
+    let mut sink = HttpSink::new(cfg, &overfill_fields()).expect("sink");
+    let rec = alert(4, "o-4");
+    send_one(&mut sink, rec.clone()).expect("sent");
+
+    let seen = server.join().expect("server");
+    let s = &seen[0];
+    assert_eq!(s.header("Content-Type"), Some("application/json"));
+    assert_eq!(s.header("Idempotency-Key"), Some(rec.alert_id.as_str()));
+    let body: serde_json::Value = serde_json::from_slice(&s.body).expect("a JSON body");
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "text": "Aldebaran overfill: order o-4 (150 of 100) \"quoted\"",
+            "channel": "#desk",
+            "ts": "",
+        })
+    );
+}
+
+#[test]
+fn json_template_is_checked_at_construction() {
+    let bad = |json: &str| {
+        HttpSink::new(toml_like(json), &overfill_fields())
+            .expect_err(json)
+            .to_string()
+    };
+    let e = bad(
+        r#"{"url": "http://h/", "format": "json-template", "json": {"text": "{shares} sold"}}"#,
+    );
+    assert!(
+        e.contains(
+            "json.text: unknown placeholder {shares} in template \"{shares} sold\": the \
+             configured jobs (overfill) have no field shares; known: seq, alert_id, kind, order_id"
+        ),
+        "{e}"
+    );
+    let e = bad(r#"{"url": "http://h/", "format": "json-template"}"#);
+    assert!(e.contains("needs a `json` table"), "{e}");
+    let e = bad(r#"{"url": "http://h/", "json": {"text": "x"}}"#);
+    assert!(e.contains("`json` is set but `format` is not"), "{e}");
+    let e =
+        bad(r#"{"url": "http://h/", "format": "form", "form": {"A": "x"}, "json": {"text": "x"}}"#);
+    assert!(e.contains("`json` is set"), "{e}");
+    let e = bad(
+        r#"{"url": "http://h/", "format": "json-template", "json": {"t": "x"}, "form": {"A": "x"}}"#,
+    );
+    assert!(e.contains("`form` is set"), "{e}");
+    assert_eq!(
+        toml_like(r#"{"url": "http://h/", "format": "json-template"}"#).format,
+        HttpFormat::JsonTemplate
+    );
+}
+
+#[test]
+fn a_form_template_naming_an_unknown_field_is_refused() {
+    let e = HttpSink::new(
+        toml_like(r#"{"url": "http://h/", "format": "form", "form": {"Body": "{shares}"}}"#),
+        &overfill_fields(),
+    )
+    .expect_err("unknown field")
+    .to_string();
+    assert!(
+        e.contains("form.Body: unknown placeholder {shares}")
+            && e.contains("the configured jobs (overfill) have no field shares"),
+        "{e}"
+    );
+}

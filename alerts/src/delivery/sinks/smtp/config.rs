@@ -37,6 +37,10 @@ pub struct SmtpSinkConfig {
     /// Subject template with `{field}` placeholders from the alert record.
     #[serde(default = "default_subject")]
     pub subject: String,
+    /// Body template with `{field}` placeholders from the alert record. When
+    /// unset: a line summing up an overfill or orphan alert, then the record
+    /// as JSON.
+    pub body: Option<String>,
     /// Timeout of each network operation (connect, each command), ms.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,

@@ -24,6 +24,8 @@ pub(crate) struct SmtpSink {
     from: Mailbox,
     to: Vec<Mailbox>,
     subject: Template,
+    /// `None`: the default body ([`default_body`]).
+    body: Option<Template>,
 }
 
 impl SmtpSink {
@@ -54,6 +56,11 @@ impl SmtpSink {
             .collect::<Result<Vec<Mailbox>, _>>()?;
         let subject =
             Template::parse(&cfg.subject, fields).map_err(|e| bad(format!("subject: {e}")))?;
+        let body = cfg
+            .body
+            .as_deref()
+            .map(|src| Template::parse(src, fields).map_err(|e| bad(format!("body: {e}"))))
+            .transpose()?;
 
         let (tls, default_port) = match cfg.tls {
             SmtpTls::None => (Tls::None, 25),
@@ -76,6 +83,7 @@ impl SmtpSink {
             from,
             to,
             subject,
+            body,
         })
     }
 
@@ -90,11 +98,10 @@ impl SmtpSink {
         for to in &self.to {
             builder = builder.to(to.clone());
         }
-        let body = format!(
-            "{}\n\n{}\n",
-            summary(&rec.alert_id, &record),
-            String::from_utf8_lossy(&rec.json)
-        );
+        let body = match &self.body {
+            Some(template) => template.render(&record),
+            None => default_body(rec, &record),
+        };
         let message = builder
             .body(body)
             .map_err(|e| SendError::Permanent(format!("building the e-mail: {e}")))?;
@@ -131,7 +138,16 @@ fn tls_params(host: &str) -> Result<TlsParameters, AlertsError> {
     })
 }
 
-/// The human line that opens the e-mail body; the record follows it.
+/// The body without a `body` template: [`summary`], a blank line, the record.
+fn default_body(rec: &Outgoing, record: &Map<String, Value>) -> String {
+    format!(
+        "{}\n\n{}\n",
+        summary(&rec.alert_id, record),
+        String::from_utf8_lossy(&rec.json)
+    )
+}
+
+/// The human line that opens the default e-mail body; the record follows it.
 pub(super) fn summary(alert_id: &str, record: &Map<String, Value>) -> String {
     let field = |name: &str| match record.get(name) {
         None | Some(Value::Null) => "?".to_owned(),

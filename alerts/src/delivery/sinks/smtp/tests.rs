@@ -400,3 +400,38 @@ proptest! {
         prop_assert_eq!(decode(&mid), Some(id.into_bytes()));
     }
 }
+
+#[test]
+fn a_body_template_replaces_the_default_body() {
+    let (port, server) = smtp_server(&[]);
+    let mut cfg = config(port);
+    cfg.body = Some("Order {order_id} of {client}: {filled} of {requested} bought.".into());
+    let mut sink = SmtpSink::new(cfg, &overfill_fields()).expect("sink");
+    send_one(&mut sink, alert("o-9")).expect("sent");
+    let s = server.join().expect("server");
+    let body = decode_quoted_printable(s.data.split_once("\r\n\r\n").expect("body").1);
+    assert_eq!(body.trim_end(), "Order o-9 of c1: 150 of 100 bought.");
+}
+
+#[test]
+fn an_unknown_field_in_the_body_or_subject_is_refused() {
+    for key in ["subject", "body"] {
+        let json = format!(
+            r#"{{"host": "h", "from": "a@b.c", "to": ["d@e.f"], "{key}": "{{shares}} sold"}}"#
+        );
+        let cfg: SmtpSinkConfig = serde_json::from_str(&json).expect("config");
+        let e = SmtpSink::new(cfg, &overfill_fields())
+            .expect_err("unknown field")
+            .to_string();
+        assert!(
+            e.contains(&format!(
+                "{key}: unknown placeholder {{shares}} in template \"{{shares}} sold\": the \
+                 configured jobs (overfill) have no field shares; known: seq, alert_id"
+            )),
+            "{e}"
+        );
+    }
+    let cfg: SmtpSinkConfig =
+        serde_json::from_str(r#"{"host": "h", "from": "a@b.c", "to": ["d@e.f"]}"#).expect("config");
+    assert_eq!(cfg.body, None);
+}

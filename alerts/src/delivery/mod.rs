@@ -21,10 +21,13 @@
 //!   `control`), the loop, and [`spawn_shipper`] / [`ShipperHandle`];
 //! - `sinks/<kind>/`: one folder per kind (`file`, `stdout`, `command`,
 //!   `http`, `smtp`, `amqp`), each with its `config.rs`, `sink.rs` and tests;
-//! - `template` and `secret`: what the human-facing kinds share (`{field}`
-//!   templates, passwords from the environment);
+//! - `fields` ([`AlertFields`]: the record fields of the configured jobs, the
+//!   names a template may use), `template` (`{field}` templates, checked
+//!   against them when a sink is built) and `secret` (passwords, also from
+//!   the environment): what the kinds that format text share;
 //! - `config`: a `[sinks.<name>]` table → [`SinkConfig`], the one place that
-//!   knows every kind;
+//!   knows every kind, and which refuses a kind built without its cargo
+//!   feature (`http`, `smtp`, `amqp`);
 //! - `status`: read-only views of the cursors for `aldebaran journal
 //!   cursors`.
 

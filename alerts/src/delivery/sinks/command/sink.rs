@@ -39,10 +39,10 @@ impl CommandSink {
             .command
             .split_first()
             .ok_or("`command` must name a program: [\"prog\", \"arg\", ...]")?;
-        for (name, template) in &config.env {
+        for (name, src) in &config.env {
             check_env_name(name)?;
             // Caught here rather than as a spawn failure on every alert.
-            if template.contains('\0') {
+            if src.contains('\0') {
                 return Err(format!("env.{name}: the value contains a NUL byte"));
             }
         }

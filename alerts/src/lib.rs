@@ -1,11 +1,12 @@
-//! **Alerts**: the alerts journal stage of the Aldebaran pipeline. The engine
-//! appends alert records, sinks read them; durable, sequence-numbered,
-//! CRC-framed (SPEC §3).
+//! **Alerts**: the alerts stage of the Aldebaran pipeline, after the engine.
+//! The engine appends alert records to a durable, sequence-numbered,
+//! CRC-framed journal (SPEC §3); shippers deliver them from it to the
+//! configured sinks, each alert to each sink once (SPEC §4).
 //!
 //! - **Input**: opaque payloads (the engine's alert records, one JSON object each,
 //!   without `seq`) passed to [`Journal::append`], which assigns the seq.
 //! - **Output**: `(seq, payload)` pairs from [`JournalReader`], for sink shippers
-//!   that keep their own cursor; [`dump`] prints JSON Lines; [`verify`] checks.
+//!   that keep their own cursor; [`dump()`] prints JSON Lines; [`verify()`] checks.
 //! - **On disk**: a directory of segment files named by their first seq
 //!   (`00000000000000000001.seg`), each an 8-byte header then frames
 //!   `len:u32le crc:u32le seq:u64le payload` with the CRC over seq + payload.
@@ -18,22 +19,43 @@
 //!   segment syncs the old one first and fsyncs the directory after creating the
 //!   new one, so only the last segment can ever be torn.
 //!
-//! - **Delivery** ([`delivery`], SPEC §4): one shipper thread per configured
-//!   sink ([`SinkConfig`] → [`spawn_shipper`]) reads the journal from the
-//!   sink's own persisted cursor (`DIR/cursors/<name>.cursor`), never past the
-//!   engine's durable head, marks each send in flight before it and delivered
-//!   after it, retries transient failures forever with back-off, dead-letters
-//!   permanent ones, and reports a send a crash left in doubt. Sinks: `file`
-//!   (exactly-once, reads its own tail), `stdout`, `command`.
+//! **Delivery** ([`delivery`], SPEC §4): a `[sinks.<name>]` table becomes a
+//! [`SinkConfig`] ([`SinkConfig::from_toml`], which checks the sink's `{field}`
+//! templates against the [`AlertFields`] of the
+//! configured jobs); [`spawn_shipper`] then starts one shipper per sink, which
+//! reads the journal from the sink's own persisted cursor
+//! (`DIR/cursors/<name>.cursor`), never past the engine's [`DurableHead`],
+//! marks each send in flight before it and delivered after it, retries
+//! transient failures forever with back-off, dead-letters permanent ones, and
+//! reports a send a crash left in doubt ([`ShipperHandle`], [`SinkStats`],
+//! [`ShipperReport`]; [`read_cursors`] and [`journal_last_seq`] for
+//! `aldebaran journal cursors`). Six sink kinds:
+//! - `file`: JSON Lines, exactly-once (reads its own tail on restart);
+//! - `stdout`: one line per alert;
+//! - `command`: a program per alert, the record on stdin, templates in its
+//!   environment;
+//! - `http`: a POST per alert with `Idempotency-Key`: the record (webhooks), a
+//!   form of templates (SMS APIs) or a JSON object of templates (chat);
+//! - `smtp`: an e-mail per alert, `Message-ID` from the `alert_id`;
+//! - `amqp`: a persistent RabbitMQ message per alert, publisher confirms,
+//!   `message_id` = `alert_id`.
+//!
+//! **Features**: `amqp` (lapin, tokio), `http` (ureq) and `smtp` (lettre), all
+//! on by default, each building its sink kind; a config naming a kind built
+//! without its feature is a one-line config error. Without them the crate
+//! needs no network client at all.
 //!
 //! **Threads**: used by one writer thread (one [`Journal`] per directory, held by
 //! an OS lock on `DIR/LOCK`; `Journal` is `Send`), any number of readers, in any
 //! process, concurrently with the writer. The journal itself spawns no threads;
-//! [`spawn_shipper`] starts one per sink (named `ship-<name>`), and the
-//! `command` sink two short-lived helpers per run of its program.
+//! [`spawn_shipper`] starts one per sink (named `ship-<name>`), on which its
+//! sink blocks; the `command` sink adds two short-lived helpers per run of its
+//! program, the `amqp` sink runs its own current-thread tokio runtime on the
+//! shipper's thread (lapin adds one I/O thread per connection).
 //!
 //! **Invariants**: seqs are gapless from 1 across segments; a segment's name is
-//! its first record's seq; readers, `verify` and `dump` never modify files.
+//! its first record's seq; readers, `verify` and `dump` never modify files;
+//! no shipper reads past the durable head.
 
 pub mod delivery;
 mod dump;
@@ -46,9 +68,9 @@ mod verify;
 mod writer;
 
 pub use delivery::{
-    CursorInfo, DeliveryMode, DurableHead, InDoubt, InDoubtAction, ShipperExit, ShipperHandle,
-    ShipperReport, ShipperSpec, SinkConfig, SinkStats, journal_last_seq, read_cursors,
-    spawn_shipper,
+    AlertField, AlertFields, CursorInfo, DeliveryMode, DurableHead, InDoubt, InDoubtAction,
+    ShipperExit, ShipperHandle, ShipperReport, ShipperSpec, SinkConfig, SinkStats,
+    journal_last_seq, read_cursors, spawn_shipper,
 };
 pub use dump::dump;
 pub use error::{AlertsError, Result};

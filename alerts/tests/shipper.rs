@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alerts::delivery::{DurableHead, Outgoing, SendError, SendFailure, Sink};
+use alerts::delivery::{AlertFields, DurableHead, Outgoing, SendError, SendFailure, Sink};
 use alerts::{
     AlertsError, DeliveryMode, InDoubtAction, Journal, JournalOptions, ShipperExit, ShipperReport,
     ShipperSpec, SinkConfig, read_cursors, spawn_shipper,
@@ -59,7 +59,13 @@ fn file_config(name: &str, path: &Path) -> SinkConfig {
         "kind = \"file\"\npath = {:?}\nretry_min_ms = 1\nretry_max_ms = 10",
         path
     );
-    SinkConfig::from_toml(name, &toml::from_str(&text).expect("toml")).expect("config")
+    // No template here: the fields every record has are enough.
+    SinkConfig::from_toml(
+        name,
+        &toml::from_str(&text).expect("toml"),
+        &AlertFields::new(),
+    )
+    .expect("config")
 }
 
 /// Runs a shipper until everything durable is delivered.
@@ -406,8 +412,12 @@ fn command_sink_retries_tempfail_and_dead_letters_failures() {
     let text = format!(
         "kind = \"command\"\ncommand = [\"sh\", \"-c\", {script:?}]\nretry_min_ms = 1\nretry_max_ms = 5"
     );
-    let cfg =
-        SinkConfig::from_toml("pager", &toml::from_str(&text).expect("toml")).expect("config");
+    let cfg = SinkConfig::from_toml(
+        "pager",
+        &toml::from_str(&text).expect("toml"),
+        &AlertFields::new(),
+    )
+    .expect("config");
     assert_eq!(cfg.mode, DeliveryMode::AtLeastOnce);
     let spec = cfg.shipper_spec(&journal, Arc::new(DurableHead::new(5)));
     let dead = spec.dead_letter.clone();

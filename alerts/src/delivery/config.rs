@@ -3,8 +3,13 @@
 //! The common keys (`kind`, `mode`, `retry_min_ms`, `retry_max_ms`,
 //! `dead_letter`) are taken out first; the rest must deserialize into the
 //! kind's own struct (`deny_unknown_fields`, so a typo is an error naming the
-//! key and the sink). Adding a kind: a variant in [`SinkSettings`] and one arm
+//! key and the sink). Templates (`{field}` placeholders) are checked against
+//! the [`AlertFields`] of the configured jobs. Adding a kind: a variant in [`SinkSettings`] and one arm
 //! in each `match` below (`parse_settings`, `kind`, `modes`, `open`).
+//!
+//! The `http`, `smtp` and `amqp` kinds are behind the cargo features of the
+//! same names; a config naming one that was compiled out is refused here,
+//! with the feature it needs.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,16 +18,20 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::delivery::amqp_sink::{self, AmqpSink, AmqpSinkConfig};
-use crate::delivery::command_sink::{self, CommandSink, CommandSinkConfig};
-use crate::delivery::cursor::CURSORS_DIR;
-use crate::delivery::durable::DurableHead;
-use crate::delivery::file_sink::{self, FileSink, FileSinkConfig};
-use crate::delivery::http_sink::{self, HttpSink, HttpSinkConfig};
-use crate::delivery::shipper::ShipperSpec;
-use crate::delivery::smtp_sink::{self, SmtpSink, SmtpSinkConfig};
-use crate::delivery::stdout_sink::{self, StdoutSink, StdoutSinkConfig};
-use crate::delivery::{DeliveryMode, Sink};
+use crate::delivery::fields::AlertFields;
+use crate::delivery::mode::{DeliveryMode, Modes};
+use crate::delivery::ship::cursor::CURSORS_DIR;
+use crate::delivery::ship::{DurableHead, ShipperSpec};
+use crate::delivery::sink::Sink;
+#[cfg(feature = "amqp")]
+use crate::delivery::sinks::amqp::{self, AmqpSink, AmqpSinkConfig};
+use crate::delivery::sinks::command::{self, CommandSink, CommandSinkConfig};
+use crate::delivery::sinks::file::{self, FileSink, FileSinkConfig};
+#[cfg(feature = "http")]
+use crate::delivery::sinks::http::{self, HttpSink, HttpSinkConfig};
+#[cfg(feature = "smtp")]
+use crate::delivery::sinks::smtp::{self, SmtpSink, SmtpSinkConfig};
+use crate::delivery::sinks::stdout::{self, StdoutSink, StdoutSinkConfig};
 use crate::error::{AlertsError, Result};
 
 /// The keys every sink table may carry, besides its kind's own.
@@ -33,31 +42,10 @@ const COMMON_KEYS: [&str; 5] = [
     "retry_max_ms",
     "dead_letter",
 ];
+/// The kinds that need the cargo feature of the same name, built in or not.
+const OPTIONAL_KINDS: [&str; 3] = ["http", "smtp", "amqp"];
 /// How often a caught-up shipper polls the journal.
 const POLL_INTERVAL: Duration = Duration::from_millis(5);
-
-const HTTP: &str = "http";
-const SMTP: &str = "smtp";
-const AMQP: &str = "amqp";
-const HTTP_MODES: Modes = Modes {
-    default: http_sink::DEFAULT_MODE,
-    allowed: http_sink::MODES,
-};
-const SMTP_MODES: Modes = Modes {
-    default: smtp_sink::DEFAULT_MODE,
-    allowed: smtp_sink::MODES,
-};
-const AMQP_MODES: Modes = Modes {
-    default: DeliveryMode::ExactlyOnce,
-    allowed: amqp_sink::MODES,
-};
-
-/// The delivery modes a kind can honour, and the one it gets by default.
-#[derive(Debug)]
-pub(crate) struct Modes {
-    pub default: DeliveryMode,
-    pub allowed: &'static [DeliveryMode],
-}
 
 /// One configured sink.
 #[derive(Debug, Clone)]
@@ -71,6 +59,8 @@ pub struct SinkConfig {
     /// `<journal_dir>/cursors/<name>.dead.jsonl`.
     pub dead_letter: PathBuf,
     pub settings: SinkSettings,
+    /// What the sink's templates were checked against, for [`Self::open_sink`].
+    fields: AlertFields,
 }
 
 /// The kind-specific part of a sink's config.
@@ -79,8 +69,11 @@ pub enum SinkSettings {
     File(FileSinkConfig),
     Stdout(StdoutSinkConfig),
     Command(CommandSinkConfig),
+    #[cfg(feature = "http")]
     Http(HttpSinkConfig),
+    #[cfg(feature = "smtp")]
     Smtp(SmtpSinkConfig),
+    #[cfg(feature = "amqp")]
     Amqp(AmqpSinkConfig),
 }
 
@@ -106,8 +99,9 @@ fn default_retry_max_ms() -> u64 {
 }
 
 impl SinkConfig {
-    /// Parses the table of sink `name` (see the module doc).
-    pub fn from_toml(name: &str, table: &toml::Table) -> Result<SinkConfig> {
+    /// Parses the table of sink `name` (see the module doc); its templates
+    /// may use the fields in `fields`.
+    pub fn from_toml(name: &str, table: &toml::Table, fields: &AlertFields) -> Result<SinkConfig> {
         let err = |reason: String| AlertsError::SinkConfig {
             sink: name.to_string(),
             reason,
@@ -133,7 +127,7 @@ impl SinkConfig {
         }
         // Builds the sink once (destinations untouched) so its own checks,
         // like an empty `command`, fail at parse time.
-        settings.open().map_err(err)?;
+        settings.open(fields).map_err(err)?;
         if common.retry_min_ms == 0 || common.retry_max_ms < common.retry_min_ms {
             return Err(err(format!(
                 "need 0 < retry_min_ms <= retry_max_ms, got {} and {}",
@@ -147,16 +141,17 @@ impl SinkConfig {
             retry_max_ms: common.retry_max_ms,
             dead_letter: common.dead_letter,
             settings,
+            fields: fields.clone(),
         })
     }
 
     /// Parses every sink of a `[sinks]` table (each value a table), in name
-    /// order.
-    pub fn all_from_toml(sinks: &toml::Table) -> Result<Vec<SinkConfig>> {
+    /// order; their templates may use the fields in `fields`.
+    pub fn all_from_toml(sinks: &toml::Table, fields: &AlertFields) -> Result<Vec<SinkConfig>> {
         sinks
             .iter()
             .map(|(name, value)| match value {
-                toml::Value::Table(t) => SinkConfig::from_toml(name, t),
+                toml::Value::Table(t) => SinkConfig::from_toml(name, t, fields),
                 other => Err(AlertsError::SinkConfig {
                     sink: name.clone(),
                     reason: format!("expected a table, found a {}", other.type_str()),
@@ -174,7 +169,7 @@ impl SinkConfig {
     /// shipper, where failures are retried), so it fails only on config.
     pub fn open_sink(&self) -> Result<Box<dyn Sink>> {
         self.settings
-            .open()
+            .open(&self.fields)
             .map_err(|reason| AlertsError::SinkConfig {
                 sink: self.name.clone(),
                 reason,
@@ -206,17 +201,27 @@ impl SinkConfig {
 
 fn parse_settings(kind: &str, rest: toml::Table) -> std::result::Result<SinkSettings, String> {
     match kind {
-        file_sink::KIND => deserialize(rest).map(SinkSettings::File),
-        stdout_sink::KIND => deserialize(rest).map(SinkSettings::Stdout),
-        command_sink::KIND => deserialize(rest).map(SinkSettings::Command),
-        HTTP => deserialize(rest).map(SinkSettings::Http),
-        SMTP => deserialize(rest).map(SinkSettings::Smtp),
-        AMQP => deserialize(rest).map(SinkSettings::Amqp),
+        file::KIND => deserialize(rest).map(SinkSettings::File),
+        stdout::KIND => deserialize(rest).map(SinkSettings::Stdout),
+        command::KIND => deserialize(rest).map(SinkSettings::Command),
+        #[cfg(feature = "http")]
+        http::KIND => deserialize(rest).map(SinkSettings::Http),
+        #[cfg(feature = "smtp")]
+        smtp::KIND => deserialize(rest).map(SinkSettings::Smtp),
+        #[cfg(feature = "amqp")]
+        amqp::KIND => deserialize(rest).map(SinkSettings::Amqp),
+        // Reached only for a kind whose feature is off (its arm above is
+        // compiled out).
+        other if OPTIONAL_KINDS.contains(&other) => Err(format!(
+            "kind {other:?} is not built into this binary \
+             (it was built without the cargo feature {other:?})"
+        )),
         other => Err(format!(
-            "unknown kind {other:?}; known: {}, {}, {}, {HTTP}, {SMTP}, {AMQP}",
-            file_sink::KIND,
-            stdout_sink::KIND,
-            command_sink::KIND
+            "unknown kind {other:?}; known: {}, {}, {}, {}",
+            file::KIND,
+            stdout::KIND,
+            command::KIND,
+            OPTIONAL_KINDS.join(", ")
         )),
     }
 }
@@ -224,35 +229,56 @@ fn parse_settings(kind: &str, rest: toml::Table) -> std::result::Result<SinkSett
 impl SinkSettings {
     pub fn kind(&self) -> &'static str {
         match self {
-            SinkSettings::File(_) => file_sink::KIND,
-            SinkSettings::Stdout(_) => stdout_sink::KIND,
-            SinkSettings::Command(_) => command_sink::KIND,
-            SinkSettings::Http(_) => HTTP,
-            SinkSettings::Smtp(_) => SMTP,
-            SinkSettings::Amqp(_) => AMQP,
+            SinkSettings::File(_) => file::KIND,
+            SinkSettings::Stdout(_) => stdout::KIND,
+            SinkSettings::Command(_) => command::KIND,
+            #[cfg(feature = "http")]
+            SinkSettings::Http(_) => http::KIND,
+            #[cfg(feature = "smtp")]
+            SinkSettings::Smtp(_) => smtp::KIND,
+            #[cfg(feature = "amqp")]
+            SinkSettings::Amqp(_) => amqp::KIND,
         }
     }
 
-    pub(crate) fn modes(&self) -> &'static Modes {
-        match self {
-            SinkSettings::File(_) => &file_sink::MODES,
-            SinkSettings::Stdout(_) => &stdout_sink::MODES,
-            SinkSettings::Command(_) => &command_sink::MODES,
-            SinkSettings::Http(_) => &HTTP_MODES,
-            SinkSettings::Smtp(_) => &SMTP_MODES,
-            SinkSettings::Amqp(_) => &AMQP_MODES,
-        }
+    pub(crate) fn modes(&self) -> Modes {
+        let (default, allowed) = match self {
+            SinkSettings::File(_) => (file::DEFAULT_MODE, file::MODES),
+            SinkSettings::Stdout(_) => (stdout::DEFAULT_MODE, stdout::MODES),
+            SinkSettings::Command(_) => (command::DEFAULT_MODE, command::MODES),
+            #[cfg(feature = "http")]
+            SinkSettings::Http(_) => (http::DEFAULT_MODE, http::MODES),
+            #[cfg(feature = "smtp")]
+            SinkSettings::Smtp(_) => (smtp::DEFAULT_MODE, smtp::MODES),
+            #[cfg(feature = "amqp")]
+            SinkSettings::Amqp(_) => (amqp::DEFAULT_MODE, amqp::MODES),
+        };
+        Modes { default, allowed }
     }
 
-    fn open(&self) -> std::result::Result<Box<dyn Sink>, String> {
+    fn open(&self, fields: &AlertFields) -> std::result::Result<Box<dyn Sink>, String> {
         Ok(match self {
             SinkSettings::File(c) => Box::new(FileSink::new(c)),
             SinkSettings::Stdout(c) => Box::new(StdoutSink::new(c)),
-            SinkSettings::Command(c) => Box::new(CommandSink::new(c)?),
-            SinkSettings::Http(c) => Box::new(HttpSink::new(c.clone()).map_err(|e| e.to_string())?),
-            SinkSettings::Smtp(c) => Box::new(SmtpSink::new(c.clone()).map_err(|e| e.to_string())?),
-            SinkSettings::Amqp(c) => Box::new(AmqpSink::new(c.clone()).map_err(|e| e.to_string())?),
+            SinkSettings::Command(c) => Box::new(CommandSink::new(c, fields)?),
+            #[cfg(feature = "http")]
+            SinkSettings::Http(c) => Box::new(HttpSink::new(c.clone(), fields).map_err(reason)?),
+            #[cfg(feature = "smtp")]
+            SinkSettings::Smtp(c) => Box::new(SmtpSink::new(c.clone(), fields).map_err(reason)?),
+            #[cfg(feature = "amqp")]
+            SinkSettings::Amqp(c) => Box::new(AmqpSink::new(c.clone()).map_err(reason)?),
         })
+    }
+}
+
+/// A kind's construction error as the reason of a [`AlertsError::SinkConfig`]
+/// (which names the sink): without the kind's own `<kind> sink:` label, so
+/// the error reads `sink "sms": form.Body: ...`.
+#[cfg(any(feature = "http", feature = "smtp", feature = "amqp"))]
+fn reason(e: AlertsError) -> String {
+    match e {
+        AlertsError::Sink { reason, .. } => reason,
+        other => other.to_string(),
     }
 }
 
@@ -290,5 +316,4 @@ fn deserialize<T: DeserializeOwned>(table: toml::Table) -> std::result::Result<T
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

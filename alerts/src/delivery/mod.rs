@@ -11,120 +11,56 @@
 //! two leaves an *in-doubt* range, reported at the next start and handled per
 //! the sink's [`DeliveryMode`].
 //!
-//! Files: `config` (a `[sinks.<name>]` table → [`SinkConfig`]), `shipper`
-//! (spawn, handle, stats), `ship_loop` (the loop), `plan` (its pure start
-//! decisions), `cursor` (the two-slot cursor file and its sidecar), `record`
-//! (record → [`Outgoing`], dead-letter lines), `status` (read-only views for
-//! the CLI), and one file per sink kind: `file_sink`, `stdout_sink`,
-//! `command_sink`.
+//! Layout, from the leaves up:
+//! - `mode` ([`DeliveryMode`], and the modes a kind allows) and `sink` (the
+//!   [`Sink`] trait, [`Outgoing`], [`SendFailure`]): what the shipper and
+//!   the sinks share, importing nothing from their siblings;
+//! - `ship/`: the shipper machinery: the durable head, the cursor file, the
+//!   pure start `plan`, journal `record` → [`Outgoing`] and dead letters,
+//!   the data its handle and loop share (`spec`, `stats`, `report`,
+//!   `control`), the loop, and [`spawn_shipper`] / [`ShipperHandle`];
+//! - `sinks/<kind>/`: one folder per kind (`file`, `stdout`, `command`,
+//!   `http`, `smtp`, `amqp`), each with its `config.rs`, `sink.rs` and tests;
+//! - `fields` ([`AlertFields`]: the record fields of the configured jobs, the
+//!   names a template may use), `template` (`{field}` templates, checked
+//!   against them when a sink is built) and `secret` (passwords, also from
+//!   the environment): what the kinds that format text share;
+//! - `config`: a `[sinks.<name>]` table → [`SinkConfig`], the one place that
+//!   knows every kind, and which refuses a kind built without its cargo
+//!   feature (`http`, `smtp`, `amqp`);
+//! - `status`: read-only views of the cursors for `aldebaran journal
+//!   cursors`.
 
-mod command_sink;
 mod config;
-mod cursor;
-mod durable;
-mod file_sink;
-mod plan;
-mod record;
-mod ship_loop;
-mod shipper;
+mod fields;
+mod mode;
+#[cfg(any(feature = "http", feature = "smtp"))]
+mod secret;
+mod ship;
+mod sink;
+mod sinks;
 mod status;
-mod stdout_sink;
-
-pub use command_sink::CommandSinkConfig;
-pub use config::{SinkConfig, SinkSettings};
-pub use durable::DurableHead;
-pub use file_sink::FileSinkConfig;
-pub use plan::{InDoubt, InDoubtAction};
-pub use shipper::{
-    ShipperExit, ShipperHandle, ShipperReport, ShipperSpec, SinkStats, spawn_shipper,
-};
-pub use status::{CursorInfo, journal_last_seq, read_cursors};
-pub use stdout_sink::StdoutSinkConfig;
-
-mod amqp_publish;
-pub mod amqp_sink;
-pub mod http_sink;
-pub mod secret;
-pub mod smtp_sink;
-pub(crate) mod template;
+mod template;
 #[cfg(test)]
-mod test_records;
+mod test_fixtures;
 
-/// How a sink treats the one send a crash can interrupt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DeliveryMode {
-    /// Resend the in-doubt range; the sink deduplicates on `alert_id` (file by
-    /// reading its own tail, AMQP by `message_id`, HTTP by `Idempotency-Key`).
-    ExactlyOnce,
-    /// Resend the in-doubt range: a duplicate is possible, a loss is not.
-    AtLeastOnce,
-    /// Skip the in-doubt range: a loss is possible, a duplicate is not.
-    AtMostOnce,
-}
-
-impl DeliveryMode {
-    /// The name used in config files and reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryMode::ExactlyOnce => "exactly-once",
-            DeliveryMode::AtLeastOnce => "at-least-once",
-            DeliveryMode::AtMostOnce => "at-most-once",
-        }
-    }
-}
-
-/// One journal record on its way to a sink.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outgoing {
-    /// The journal seq.
-    pub seq: u64,
-    /// The idempotency key (SPEC §3 `alert_id`).
-    pub alert_id: String,
-    /// The SPEC §3 record as one JSON object with `seq` first, exactly the
-    /// line `aldebaran journal dump` prints, without the newline.
-    pub json: Vec<u8>,
-}
-
-/// Why a send did not go through.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendError {
-    /// May succeed later (timeout, refused connection, HTTP 5xx, broker
-    /// nack): the shipper backs off and retries the same record.
-    Transient(String),
-    /// Will never succeed as it is (HTTP 4xx, a command's permanent failure):
-    /// the record goes to the sink's dead-letter output with this reason and
-    /// the shipper moves on.
-    Permanent(String),
-}
-
-/// A send that stopped part-way: the first `delivered` records of the batch
-/// went through, the next one failed with `error`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendFailure {
-    /// Records at the head of the batch that were delivered.
-    pub delivered: usize,
-    /// What happened to the record after them.
-    pub error: SendError,
-}
-
-/// A destination for alerts. Implementations block; each runs on its
-/// shipper's own thread.
-pub trait Sink: Send {
-    /// Called once before the first send. A sink that can read back what it
-    /// already holds (the file sink reads its own tail) returns the highest
-    /// seq present; the shipper then resumes after it even if its cursor is
-    /// behind. Others return `Ok(None)`.
-    fn recover(&mut self) -> Result<Option<u64>, SendError> {
-        Ok(None)
-    }
-
-    /// The most records one [`Sink::send`] takes.
-    fn max_batch(&self) -> usize {
-        1
-    }
-
-    /// Delivers `batch` (in seq order, never empty) durably before
-    /// returning `Ok`.
-    fn send(&mut self, batch: &[Outgoing]) -> Result<(), SendFailure>;
-}
+pub use config::{SinkConfig, SinkSettings};
+pub use fields::{AlertField, AlertFields, COMMON_FIELDS};
+pub use mode::DeliveryMode;
+#[cfg(any(feature = "http", feature = "smtp"))]
+pub use secret::Secret;
+pub use ship::{
+    DurableHead, InDoubt, InDoubtAction, ShipperExit, ShipperHandle, ShipperReport, ShipperSpec,
+    SinkStats, spawn_shipper,
+};
+pub use sink::{Outgoing, SendError, SendFailure, Sink};
+#[cfg(feature = "amqp")]
+pub use sinks::amqp::AmqpSinkConfig;
+pub use sinks::command::CommandSinkConfig;
+pub use sinks::file::FileSinkConfig;
+#[cfg(feature = "http")]
+pub use sinks::http::{HttpFormat, HttpSinkConfig};
+#[cfg(feature = "smtp")]
+pub use sinks::smtp::{SmtpSinkConfig, SmtpTls};
+pub use sinks::stdout::StdoutSinkConfig;
+pub use status::{CursorInfo, journal_last_seq, read_cursors};

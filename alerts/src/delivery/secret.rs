@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::AlertsError;
+use crate::error::AlertsError;
 
 /// A password from a config file. `Debug` prints a placeholder, so logging a
 /// config (or an error that holds one) cannot leak it.
@@ -28,24 +28,23 @@ impl fmt::Debug for Secret {
 /// The password given by `password` or by the variable named in
 /// `password_env`. Setting both is an error rather than a silent precedence,
 /// and so is a named variable that is unset or not UTF-8: both are config
-/// mistakes best caught at start.
+/// mistakes best caught at start. `sink` is the kind, as in
+/// [`AlertsError::Sink`].
 pub(crate) fn resolve_password(
-    sink: &str,
+    sink: &'static str,
     password: Option<&Secret>,
     password_env: Option<&str>,
 ) -> Result<Option<String>, AlertsError> {
     match (password, password_env) {
-        (Some(_), Some(_)) => Err(AlertsError::SinkConfig {
-            sink: sink.to_owned(),
+        (Some(_), Some(_)) => Err(AlertsError::Sink {
+            sink,
             reason: "set either `password` or `password_env`, not both".into(),
         }),
         (Some(p), None) => Ok(Some(p.0.clone())),
-        (None, Some(var)) => std::env::var(var)
-            .map(Some)
-            .map_err(|e| AlertsError::SinkConfig {
-                sink: sink.to_owned(),
-                reason: format!("`password_env` names {var:?}, which cannot be read: {e}"),
-            }),
+        (None, Some(var)) => std::env::var(var).map(Some).map_err(|e| AlertsError::Sink {
+            sink,
+            reason: format!("`password_env` names {var:?}, which cannot be read: {e}"),
+        }),
         (None, None) => Ok(None),
     }
 }

@@ -413,9 +413,10 @@ mod tests {
                 .join(name);
             let c = Config::load(Some(&path), env(&[])).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(c.job, "overfill", "{name}");
+            let fields = crate::alert_fields(&c.job).expect("the example jobs are registered");
             for (sink, value) in &c.sinks {
                 let table = value.as_table().expect("a table");
-                match alerts::delivery::SinkConfig::from_toml(sink, table) {
+                match alerts::delivery::SinkConfig::from_toml(sink, table, &fields) {
                     Ok(_) => {}
                     // The Twilio example reads its token from the environment,
                     // and a missing secret stops the start.

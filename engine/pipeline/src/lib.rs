@@ -53,6 +53,7 @@ mod tally;
 mod writers;
 
 pub use error::{PipelineError, Result};
+pub use options::alert_fields;
 
 /// The registered jobs' names, comma-separated (for help texts).
 pub fn job_names() -> String {

@@ -4,6 +4,7 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
+use alerts::delivery::{AlertField, AlertFields};
 use engine_core::{Engine, EngineOptions};
 use ingest::{CutPolicy, ReplayOptions};
 
@@ -43,6 +44,31 @@ impl EngineSetup {
         jobs::add_jobs(&mut engine, &self.jobs, &self.sections)?;
         Ok(engine)
     }
+
+    /// The fields the records of the configured jobs have, which sink
+    /// templates may name (each job declares its own in the registry).
+    pub(crate) fn alert_fields(&self) -> Result<AlertFields> {
+        alert_fields(&self.jobs)
+    }
+}
+
+/// The fields of the records of the jobs in `spec` (`"overfill,exposure"`),
+/// which sink templates may name; an unknown job is an error.
+pub fn alert_fields(spec: &str) -> Result<AlertFields> {
+    let mut fields = AlertFields::new();
+    for name in spec.split(',').map(str::trim) {
+        let job = jobs::find(name).ok_or_else(|| jobs::JobsError::UnknownJob {
+            name: name.to_owned(),
+            known: jobs::known_names(),
+        })?;
+        let declared: Vec<AlertField> = job
+            .alert_fields()
+            .iter()
+            .map(|f| AlertField::new(f.name, f.ty, f.doc))
+            .collect();
+        fields = fields.with_job(job.name(), &declared);
+    }
+    Ok(fields)
 }
 
 /// The journal stage.
@@ -212,7 +238,8 @@ impl ServiceSetup {
     /// opened, so a mistake stops the start cleanly.
     pub(crate) fn from_config(cfg: &Config) -> Result<Self> {
         let stages = Stages::from_config(cfg);
-        let sinks = alerts::delivery::SinkConfig::all_from_toml(&cfg.sinks)?;
+        let fields = stages.engine.alert_fields()?;
+        let sinks = alerts::delivery::SinkConfig::all_from_toml(&cfg.sinks, &fields)?;
         let source = match cfg.source.kind {
             SourceKind::Amqp => {
                 let a = &cfg.source.amqp;

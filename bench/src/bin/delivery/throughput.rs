@@ -167,7 +167,9 @@ fn one_run(kind: &str, n: u64, base: &Path, url: &str, timeout: Duration) -> Res
         other => bail!("unknown kind {other}"),
     };
     let table: toml::Table = toml::from_str(&table)?;
-    let cfg = SinkConfig::from_toml(kind, &table)?;
+    // The records are overfill alerts (`payload`).
+    let fields = pipeline::alert_fields("overfill")?;
+    let cfg = SinkConfig::from_toml(kind, &table, &fields)?;
     let sink = cfg.open_sink()?;
     let spec = cfg.shipper_spec(&journal_dir, Arc::new(alerts::DurableHead::new(n)));
 

@@ -14,13 +14,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crate::delivery::cursor::{CursorFile, CursorState};
-use crate::delivery::plan::{InDoubt, apply_recovered, backoff, plan_start};
-use crate::delivery::record::{
+use crate::delivery::ship::control::Control;
+use crate::delivery::ship::cursor::{CursorFile, CursorState};
+use crate::delivery::ship::plan::{InDoubt, apply_recovered, backoff, plan_start};
+use crate::delivery::ship::record::{
     alert_id, append_dead_letter, dead_letter_line, raw_record, to_outgoing,
 };
-use crate::delivery::shipper::{Control, ShipperExit, ShipperReport, ShipperSpec, SinkStats};
-use crate::delivery::{Outgoing, SendError, SendFailure, Sink};
+use crate::delivery::ship::report::{ShipperExit, ShipperReport};
+use crate::delivery::ship::spec::ShipperSpec;
+use crate::delivery::ship::stats::SinkStats;
+use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
 use crate::error::Result;
 use crate::reader::JournalReader;
 

@@ -1,8 +1,8 @@
 //! Pure decisions of a shipper's start: what the loaded cursor and the sink's
 //! own view mean, executed by the shipper loop (I/O stays there).
 
-use crate::delivery::DeliveryMode;
-use crate::delivery::cursor::CursorState;
+use crate::delivery::mode::DeliveryMode;
+use crate::delivery::ship::cursor::CursorState;
 
 /// A send interrupted by a crash: `from..=to` may or may not have arrived.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,14 +1,5 @@
-//! SMTP sink: one e-mail per alert, through a relay (`lettre`, blocking, a
-//! new connection per message: alerts are rare and a kept-open connection
-//! would just time out between them).
-//!
-//! A mailbox cannot deduplicate, so only `at-least-once` (default) and
-//! `at-most-once` are allowed. The `Message-ID` is derived from the alert_id
-//! alone ([`message_id`]), so a resent alert carries the same id and a mail
-//! client that threads or hides duplicates by it can still help the reader.
-//!
-//! Construction validates addresses, template and TLS settings but never
-//! connects: a relay that is down at start is just a transient failure later.
+//! The SMTP sink itself: the transport built once from the config, one
+//! message per alert, and its Message-ID.
 
 use std::time::Duration;
 
@@ -19,82 +10,28 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use serde_json::{Map, Value};
 
-use super::secret::{Secret, resolve_password};
-use super::template::{Template, record_fields};
-use super::{DeliveryMode, Outgoing, SendError, SendFailure, Sink};
-use crate::AlertsError;
-
-/// The delivery modes an SMTP sink may be configured with: no `exactly-once`,
-/// since nothing on the receiving side deduplicates.
-pub const MODES: &[DeliveryMode] = &[DeliveryMode::AtLeastOnce, DeliveryMode::AtMostOnce];
-
-/// The mode used when the config names none: a duplicate e-mail is better
-/// than a missed alert.
-pub const DEFAULT_MODE: DeliveryMode = DeliveryMode::AtLeastOnce;
-
-/// Configuration of one SMTP sink.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmtpSinkConfig {
-    /// The relay's host name (also the name its TLS certificate must match).
-    pub host: String,
-    /// The relay's port; by default 25, or 587 with `starttls`, 465 with `tls`.
-    pub port: Option<u16>,
-    /// Transport security.
-    #[serde(default)]
-    pub tls: SmtpTls,
-    /// SMTP AUTH user.
-    pub username: Option<String>,
-    /// SMTP AUTH password; prefer `password_env`.
-    pub password: Option<Secret>,
-    /// The name of an environment variable holding the SMTP AUTH password.
-    pub password_env: Option<String>,
-    /// Sender, e.g. `"Aldebaran <alerts@example.com>"`.
-    pub from: String,
-    /// Recipients (at least one).
-    pub to: Vec<String>,
-    /// Subject template with `{field}` placeholders from the alert record.
-    #[serde(default = "default_subject")]
-    pub subject: String,
-    /// Timeout of each network operation (connect, each command), ms.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-}
-
-fn default_subject() -> String {
-    "Aldebaran alert {kind}: order {order_id}".to_owned()
-}
-
-fn default_timeout_ms() -> u64 {
-    10_000
-}
-
-/// Transport security of an SMTP sink.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SmtpTls {
-    /// Plain SMTP (a relay on localhost or a trusted network).
-    #[default]
-    None,
-    /// Upgrade with STARTTLS, and refuse to send if the relay does not offer
-    /// it (credentials and alerts never go out in clear by accident).
-    Starttls,
-    /// TLS from the first byte (SMTPS).
-    Tls,
-}
+use super::config::{SmtpSinkConfig, SmtpTls};
+use crate::delivery::fields::AlertFields;
+use crate::delivery::secret::resolve_password;
+use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
+use crate::delivery::template::{Template, record_fields};
+use crate::error::AlertsError;
 
 /// A sink that mails each alert to a fixed list of recipients.
 #[derive(Debug)]
-pub struct SmtpSink {
+pub(crate) struct SmtpSink {
     transport: SmtpTransport,
     from: Mailbox,
     to: Vec<Mailbox>,
     subject: Template,
+    /// `None`: the default body ([`default_body`]).
+    body: Option<Template>,
 }
 
 impl SmtpSink {
-    /// Validates `cfg` and builds the sink, without connecting.
-    pub fn new(cfg: SmtpSinkConfig) -> Result<SmtpSink, AlertsError> {
+    /// Validates `cfg` (its templates against `fields`) and builds the sink,
+    /// without connecting.
+    pub(crate) fn new(cfg: SmtpSinkConfig, fields: &AlertFields) -> Result<SmtpSink, AlertsError> {
         let bad = |reason: String| AlertsError::Sink {
             sink: "smtp",
             reason,
@@ -117,7 +54,13 @@ impl SmtpSink {
             .iter()
             .map(|t| t.parse().map_err(|e| bad(format!("to {t:?}: {e}"))))
             .collect::<Result<Vec<Mailbox>, _>>()?;
-        let subject = Template::parse(&cfg.subject).map_err(|e| bad(format!("subject: {e}")))?;
+        let subject =
+            Template::parse(&cfg.subject, fields).map_err(|e| bad(format!("subject: {e}")))?;
+        let body = cfg
+            .body
+            .as_deref()
+            .map(|src| Template::parse(src, fields).map_err(|e| bad(format!("body: {e}"))))
+            .transpose()?;
 
         let (tls, default_port) = match cfg.tls {
             SmtpTls::None => (Tls::None, 25),
@@ -128,11 +71,8 @@ impl SmtpSink {
             .port(cfg.port.unwrap_or(default_port))
             .tls(tls)
             .timeout(Some(Duration::from_millis(cfg.timeout_ms)));
-        let password = resolve_password(
-            "smtp sink",
-            cfg.password.as_ref(),
-            cfg.password_env.as_deref(),
-        )?;
+        let password =
+            resolve_password("smtp", cfg.password.as_ref(), cfg.password_env.as_deref())?;
         match (cfg.username, password) {
             (Some(user), Some(pw)) => builder = builder.credentials(Credentials::new(user, pw)),
             (None, None) => {}
@@ -143,6 +83,7 @@ impl SmtpSink {
             from,
             to,
             subject,
+            body,
         })
     }
 
@@ -157,11 +98,10 @@ impl SmtpSink {
         for to in &self.to {
             builder = builder.to(to.clone());
         }
-        let body = format!(
-            "{}\n\n{}\n",
-            summary(&rec.alert_id, &record),
-            String::from_utf8_lossy(&rec.json)
-        );
+        let body = match &self.body {
+            Some(template) => template.render(&record),
+            None => default_body(rec, &record),
+        };
         let message = builder
             .body(body)
             .map_err(|e| SendError::Permanent(format!("building the e-mail: {e}")))?;
@@ -198,8 +138,17 @@ fn tls_params(host: &str) -> Result<TlsParameters, AlertsError> {
     })
 }
 
-/// The human line that opens the e-mail body; the record follows it.
-fn summary(alert_id: &str, record: &Map<String, Value>) -> String {
+/// The body without a `body` template: [`summary`], a blank line, the record.
+fn default_body(rec: &Outgoing, record: &Map<String, Value>) -> String {
+    format!(
+        "{}\n\n{}\n",
+        summary(&rec.alert_id, record),
+        String::from_utf8_lossy(&rec.json)
+    )
+}
+
+/// The human line that opens the default e-mail body; the record follows it.
+pub(super) fn summary(alert_id: &str, record: &Map<String, Value>) -> String {
     let field = |name: &str| match record.get(name) {
         None | Some(Value::Null) => "?".to_owned(),
         Some(Value::String(s)) => s.clone(),
@@ -230,7 +179,7 @@ fn summary(alert_id: &str, record: &Map<String, Value>) -> String {
 /// decodes unambiguously, hence two alert_ids never share a Message-ID. An
 /// empty id (never produced, but cheap to cover) becomes a lone `=`, which no
 /// other id yields.
-pub(crate) fn message_id(alert_id: &str) -> String {
+pub(super) fn message_id(alert_id: &str) -> String {
     let mut out = String::with_capacity(alert_id.len() + 12);
     out.push('<');
     if alert_id.is_empty() {
@@ -246,7 +195,3 @@ pub(crate) fn message_id(alert_id: &str) -> String {
     out.push_str("@aldebaran>");
     out
 }
-
-#[cfg(test)]
-#[path = "smtp_sink_tests.rs"]
-mod tests;

@@ -1,7 +1,5 @@
-//! The `file` sink: appends each alert as its dump line to a JSON Lines file.
-//! Exactly-once by reading its own tail: `recover` cuts a torn last line and
-//! reports the last complete line's `seq`, and `send` never writes a record
-//! the file already holds (it re-checks the tail after any failure).
+//! The file sink itself: append, fsync, and the tail check that makes it
+//! exactly-once.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -10,34 +8,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::delivery::config::Modes;
-use crate::delivery::{DeliveryMode, Outgoing, SendError, SendFailure, Sink};
+use super::config::FileSinkConfig;
+use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
 
-pub(crate) const KIND: &str = "file";
-pub(crate) const MODES: Modes = Modes {
-    default: DeliveryMode::ExactlyOnce,
-    allowed: &[DeliveryMode::ExactlyOnce],
-};
 const MAX_BATCH: usize = 1024;
 /// Bytes read per step when scanning the tail backwards for a newline.
-const CHUNK: u64 = 64 * 1024;
-
-/// `kind = "file"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileSinkConfig {
-    /// The JSON Lines file (created if missing).
-    pub path: PathBuf,
-    /// `fdatasync` after each batch. Off, a power loss can lose the last
-    /// batches although the cursor says delivered (the file sink's recovery
-    /// then reports less than the cursor, which is logged).
-    #[serde(default = "yes")]
-    pub fsync: bool,
-}
-
-fn yes() -> bool {
-    true
-}
+pub(super) const CHUNK: u64 = 64 * 1024;
 
 pub(crate) struct FileSink {
     path: PathBuf,
@@ -188,95 +164,4 @@ fn last_newline(file: &File, len: u64) -> std::io::Result<Option<u64>> {
         end = start;
     }
     Ok(None)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn out(seq: u64) -> Outgoing {
-        Outgoing {
-            seq,
-            alert_id: format!("a:{seq}"),
-            json: format!("{{\"seq\":{seq},\"alert_id\":\"a:{seq}\"}}").into_bytes(),
-        }
-    }
-
-    fn sink(path: &Path) -> FileSink {
-        FileSink::new(&FileSinkConfig {
-            path: path.to_path_buf(),
-            fsync: true,
-        })
-    }
-
-    #[test]
-    fn appends_and_recovers_last_seq() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("out.jsonl");
-        let mut s = sink(&path);
-        assert_eq!(s.recover(), Ok(None));
-        s.send(&[out(1), out(2)]).expect("send");
-        s.send(&[out(3)]).expect("send");
-        let mut s = sink(&path);
-        assert_eq!(s.recover(), Ok(Some(3)));
-        // Already held records are skipped, the rest appended.
-        s.send(&[out(2), out(3), out(4)]).expect("send");
-        let text = std::fs::read_to_string(&path).expect("read");
-        let seqs: Vec<_> = text.lines().map(|l| l[7..8].to_string()).collect();
-        assert_eq!(seqs, ["1", "2", "3", "4"]);
-    }
-
-    #[test]
-    fn torn_line_is_cut() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("out.jsonl");
-        std::fs::write(&path, "{\"seq\":1}\n{\"seq\":2}\n{\"seq\":3,\"al").expect("write");
-        let mut s = sink(&path);
-        assert_eq!(s.recover(), Ok(Some(2)));
-        assert_eq!(
-            std::fs::read_to_string(&path).expect("read"),
-            "{\"seq\":1}\n{\"seq\":2}\n"
-        );
-        std::fs::write(&path, "{\"seq\":1").expect("write");
-        assert_eq!(sink(&path).recover(), Ok(None));
-        assert_eq!(std::fs::read(&path).expect("read"), b"");
-    }
-
-    #[test]
-    fn long_lines_across_chunks() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("out.jsonl");
-        let pad = "x".repeat(3 * CHUNK as usize);
-        std::fs::write(
-            &path,
-            format!("{{\"seq\":8,\"p\":\"{pad}\"}}\n{{\"seq\":9,\"p\":\"{pad}\"}}\n{pad}"),
-        )
-        .expect("write");
-        assert_eq!(sink(&path).recover(), Ok(Some(9)));
-    }
-
-    #[test]
-    fn foreign_last_line_is_transient_and_kept() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("out.jsonl");
-        std::fs::write(&path, "hello\n").expect("write");
-        assert!(
-            matches!(sink(&path).recover(), Err(SendError::Transient(r)) if r.contains("never overwritten"))
-        );
-        assert_eq!(std::fs::read(&path).expect("read"), b"hello\n");
-    }
-
-    #[test]
-    fn missing_directory_is_transient() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut s = sink(&dir.path().join("no/such/out.jsonl"));
-        assert!(matches!(s.recover(), Err(SendError::Transient(_))));
-        assert!(matches!(
-            s.send(&[out(1)]),
-            Err(SendFailure {
-                delivered: 0,
-                error: SendError::Transient(_)
-            })
-        ));
-    }
 }

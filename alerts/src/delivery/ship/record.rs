@@ -5,12 +5,12 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
-use crate::delivery::Outgoing;
+use crate::delivery::sink::Outgoing;
 use crate::dump::dump_line;
 use crate::error::{Result, io_at};
 use crate::writer::sync_dir;
 
-/// Builds the [`Outgoing`] of a record. Errs with [`AlertsError::BadPayload`]
+/// Builds the [`Outgoing`] of a record. Errs with [`AlertsError::BadPayload`](crate::AlertsError::BadPayload)
 /// if the payload is not a one-line JSON object without `seq` (the engine
 /// never writes one; the shipper dead-letters it rather than stall).
 pub(crate) fn to_outgoing(seq: u64, payload: &[u8]) -> Result<Outgoing> {

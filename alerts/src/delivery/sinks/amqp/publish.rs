@@ -12,8 +12,8 @@ use lapin::{
 };
 use tokio::time::{Instant, timeout_at};
 
-use super::amqp_sink::AmqpSinkConfig;
-use crate::delivery::{Outgoing, SendError, SendFailure};
+use super::config::AmqpSinkConfig;
+use crate::delivery::sink::{Outgoing, SendError, SendFailure};
 
 /// A record on its way: queued for the socket, then awaiting its confirm.
 type InFlight<'a> = Pin<Box<dyn Future<Output = lapin::Result<Confirmation>> + 'a>>;

@@ -1,28 +1,5 @@
-//! The AMQP sink: publishes each alert as one persistent message to a
-//! RabbitMQ exchange (SPEC §4, §5) and returns only once the broker has
-//! confirmed it.
-//!
-//! - **Topology** (declared idempotently on every connect unless `declare` is
-//!   off): exchange `Aldebaran.Alert` (direct, durable) → queue
-//!   `Aldebaran.Alert` (durable), routing key `Alert`. Only the alert part of
-//!   the SPEC §5 topology: the trade side belongs to the ingest crate.
-//! - **Message**: body = the SPEC §3 record (the journal dump line),
-//!   `delivery_mode` 2, `content_type` `application/json`, `message_id` =
-//!   `alert_id` (the consumer deduplicates on it: exactly-once), a `seq`
-//!   header, published `mandatory` so an unroutable alert comes back instead
-//!   of vanishing.
-//! - **Pipelining** (LAPIN-NOTES pitfalls 3, 4): every record of a batch is
-//!   queued for the socket first, then the confirms are awaited in order under
-//!   one deadline; the leading run of acks is what was delivered.
-//! - **Failures** are all [`SendError::Transient`] (broker down, nack,
-//!   timeout, lost connection, unroutable): the connection is dropped and the
-//!   next send reconnects and redeclares. The only permanent failure is an
-//!   `alert_id` too long to be an AMQP `message_id` (255 bytes).
-//!
-//! **Threads**: the sink owns a current-thread tokio runtime and blocks on it
-//! in [`Sink::send`], on the shipper's thread; lapin adds one I/O thread per
-//! connection. [`AmqpSink::new`] does not connect: a broker that is down at
-//! start is a transient error of the first send.
+//! The AMQP sink itself: its own runtime, the connection (opened on first
+//! send, dropped after any failure), the topology declaration, and `send`.
 
 use std::time::Duration;
 
@@ -32,112 +9,25 @@ use lapin::{
         ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
     },
     types::FieldTable,
-    uri::AMQPUri,
 };
 use tokio::time::{Instant, timeout_at};
 
-use super::amqp_publish::publish;
-use super::{DeliveryMode, Outgoing, SendError, SendFailure, Sink};
-use crate::{AlertsError, Result};
-
-/// The SPEC §5 alert exchange (direct, durable).
-pub const DEFAULT_EXCHANGE: &str = "Aldebaran.Alert";
-/// The SPEC §5 alert queue (durable).
-pub const DEFAULT_QUEUE: &str = "Aldebaran.Alert";
-/// The SPEC §5 routing key binding the alert queue to the alert exchange.
-pub const DEFAULT_ROUTING_KEY: &str = "Alert";
-/// The local broker with RabbitMQ's default account and vhost.
-pub const DEFAULT_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
-
-/// The delivery modes an AMQP sink accepts, the default first. Exactly-once
-/// holds when the consumer deduplicates on `message_id` (= `alert_id`).
-pub(crate) const MODES: &[DeliveryMode] = &[
-    DeliveryMode::ExactlyOnce,
-    DeliveryMode::AtLeastOnce,
-    DeliveryMode::AtMostOnce,
-];
+use super::config::{AmqpSinkConfig, MAX_SHORT_STRING, config_err, redact};
+use super::publish::publish;
+use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
+use crate::error::Result;
 
 /// Records per [`Sink::send`]: one batch of pipelined publishes.
 const MAX_BATCH: usize = 1024;
 
-/// The longest AMQP short string (exchange, routing key, queue, message id).
-const MAX_SHORT_STRING: usize = 255;
-
 /// How long closing a dropped connection may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Settings of an AMQP sink (its section of the engine config).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AmqpSinkConfig {
-    /// Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
-    pub url: String,
-    /// Exchange the alerts are published to; `""` is the default exchange
-    /// (then `routing_key` names the queue and no exchange is declared).
-    pub exchange: String,
-    /// Routing key of every publish, and of the queue's binding.
-    pub routing_key: String,
-    /// Queue bound to the exchange with `routing_key`; `""` declares no queue
-    /// (something else must bind one, or every publish comes back unroutable).
-    pub queue: String,
-    /// Declare the exchange, the queue and the binding on every connect
-    /// (idempotent). Off: they must exist.
-    pub declare: bool,
-    /// How long the broker may take to confirm a batch, and to accept a
-    /// connection and set up its channel. Must be > 0.
-    pub confirm_timeout_ms: u64,
-}
-
-impl Default for AmqpSinkConfig {
-    fn default() -> Self {
-        AmqpSinkConfig {
-            url: DEFAULT_URL.to_owned(),
-            exchange: DEFAULT_EXCHANGE.to_owned(),
-            routing_key: DEFAULT_ROUTING_KEY.to_owned(),
-            queue: DEFAULT_QUEUE.to_owned(),
-            declare: true,
-            confirm_timeout_ms: 10_000,
-        }
-    }
-}
-
-impl AmqpSinkConfig {
-    /// Checks what can be checked without a broker.
-    fn validate(&self) -> Result<()> {
-        if let Err(e) = self.url.parse::<AMQPUri>() {
-            return Err(config_err(format!(
-                "invalid url {}: {e}",
-                redact(&self.url)
-            )));
-        }
-        for (what, name) in [
-            ("exchange", &self.exchange),
-            ("routing_key", &self.routing_key),
-            ("queue", &self.queue),
-        ] {
-            if name.len() > MAX_SHORT_STRING {
-                return Err(config_err(format!(
-                    "{what} is {} bytes long, AMQP allows {MAX_SHORT_STRING}",
-                    name.len()
-                )));
-            }
-        }
-        if self.confirm_timeout_ms == 0 {
-            return Err(config_err("confirm_timeout_ms must be > 0".to_owned()));
-        }
-        Ok(())
-    }
-
-    pub(super) fn confirm_timeout(&self) -> Duration {
-        Duration::from_millis(self.confirm_timeout_ms)
-    }
-}
-
 /// A sink publishing alerts to RabbitMQ with publisher confirms.
-pub struct AmqpSink {
+pub(crate) struct AmqpSink {
     cfg: AmqpSinkConfig,
     /// Shown by the broker (`rabbitmqctl list_connections client_properties`).
-    connection_name: String,
+    pub(super) connection_name: String,
     rt: tokio::runtime::Runtime,
     /// The open connection, if any; dropped after any failure.
     link: Option<Link>,
@@ -190,7 +80,7 @@ impl Link {
 impl AmqpSink {
     /// A sink for `cfg`. Checks the config and starts the runtime; does not
     /// connect (the first [`Sink::send`] does).
-    pub fn new(cfg: AmqpSinkConfig) -> Result<Self> {
+    pub(crate) fn new(cfg: AmqpSinkConfig) -> Result<Self> {
         cfg.validate()?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -387,29 +277,3 @@ async fn declare(channel: &Channel, cfg: &AmqpSinkConfig) -> Result<(), String> 
     }
     Ok(())
 }
-
-fn config_err(reason: String) -> AlertsError {
-    AlertsError::Sink {
-        sink: "amqp",
-        reason,
-    }
-}
-
-/// `url` with the password, if any, replaced by `***`.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-#[path = "amqp_sink_tests.rs"]
-mod tests;

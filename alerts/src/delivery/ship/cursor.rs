@@ -14,7 +14,7 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::delivery::DeliveryMode;
+use crate::delivery::mode::DeliveryMode;
 use crate::error::{AlertsError, Result, io_at};
 use crate::writer::sync_dir;
 

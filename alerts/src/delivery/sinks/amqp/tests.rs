@@ -17,8 +17,12 @@ use lapin::{
     types::{AMQPValue, FieldTable},
 };
 
-use super::*;
-use crate::delivery::amqp_publish::returned_index;
+use super::config::{AmqpSinkConfig, MODES, redact};
+use super::publish::returned_index;
+use super::sink::AmqpSink;
+use crate::delivery::mode::DeliveryMode;
+use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
+use crate::error::AlertsError;
 use lapin::BasicProperties;
 
 const BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";

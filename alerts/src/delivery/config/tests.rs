@@ -1,10 +1,11 @@
 //! Tests of sink config parsing.
 
 use super::*;
+use crate::delivery::test_fixtures::overfill_fields;
 
 fn parse(name: &str, text: &str) -> Result<SinkConfig> {
     let table: toml::Table = toml::from_str(text).expect("toml");
-    SinkConfig::from_toml(name, &table)
+    SinkConfig::from_toml(name, &table, &overfill_fields())
 }
 
 fn error(name: &str, text: &str) -> String {
@@ -105,9 +106,92 @@ fn all_sinks_of_a_table() {
     let table: toml::Table =
         toml::from_str("[b]\nkind = \"stdout\"\n[a]\nkind = \"file\"\npath = \"p\"\n")
             .expect("toml");
-    let all = SinkConfig::all_from_toml(&table).expect("parse");
+    let all = SinkConfig::all_from_toml(&table, &overfill_fields()).expect("parse");
     let names: Vec<_> = all.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["a", "b"]);
     let bad: toml::Table = toml::from_str("a = 1").expect("toml");
-    assert!(SinkConfig::all_from_toml(&bad).is_err());
+    assert!(SinkConfig::all_from_toml(&bad, &overfill_fields()).is_err());
+}
+
+#[test]
+fn a_kind_built_without_its_feature_is_a_one_line_error() {
+    for (kind, built) in [
+        ("http", cfg!(feature = "http")),
+        ("smtp", cfg!(feature = "smtp")),
+        ("amqp", cfg!(feature = "amqp")),
+    ] {
+        assert!(OPTIONAL_KINDS.contains(&kind));
+        let result = parse("bus", &format!("kind = {kind:?}"));
+        if built {
+            if let Err(e) = result {
+                assert!(!e.to_string().contains("not built"), "{e}");
+            }
+        } else {
+            assert_eq!(
+                result.expect_err("compiled out").to_string(),
+                format!(
+                    "sink \"bus\": kind \"{kind}\" is not built into this binary \
+                     (it was built without the cargo feature \"{kind}\")"
+                )
+            );
+        }
+    }
+    #[cfg(feature = "http")]
+    assert_eq!(http::KIND, "http");
+    #[cfg(feature = "smtp")]
+    assert_eq!(smtp::KIND, "smtp");
+    #[cfg(feature = "amqp")]
+    assert_eq!(amqp::KIND, "amqp");
+}
+
+#[test]
+fn templates_are_checked_against_the_jobs_fields() {
+    let page = "kind = \"command\"\ncommand = [\"true\"]\nenv = { WHO = \"{client} x{shares}\" }";
+    assert_eq!(
+        error("page", page),
+        "sink \"page\": env.WHO: unknown placeholder {shares} in template \"{client} x{shares}\": \
+         the configured jobs (overfill) have no field shares; known: seq, alert_id, kind, \
+         order_id, client, stock, requested, filled, trigger_id, event_ts, detected_at"
+    );
+    // The sink built later is checked against the same fields.
+    let ok = "kind = \"command\"\ncommand = [\"true\"]\nenv = { WHO = \"{client}\" }";
+    assert!(parse("page", ok).expect("parses").open_sink().is_ok());
+    // Without the overfill job, its fields are unknown.
+    let table: toml::Table = toml::from_str(ok).expect("toml");
+    let e = SinkConfig::from_toml("page", &table, &AlertFields::new())
+        .expect_err("no job has client")
+        .to_string();
+    assert!(
+        e.contains("the configured jobs (none) have no field client"),
+        "{e}"
+    );
+}
+
+#[cfg(feature = "http")]
+#[test]
+fn an_http_form_template_error_names_the_sink_and_the_key() {
+    let sms = "kind = \"http\"\nurl = \"https://sms.example/send\"\nformat = \"form\"\n\
+               form = { To = \"+1555\", Body = \"sold {shares}\" }";
+    let e = error("sms", sms);
+    assert!(
+        e.starts_with(
+            "sink \"sms\": form.Body: unknown placeholder {shares} in template \"sold {shares}\": \
+             the configured jobs (overfill) have no field shares; known: seq, alert_id, kind, \
+             order_id,"
+        ),
+        "{e}"
+    );
+}
+
+#[cfg(feature = "smtp")]
+#[test]
+fn an_smtp_subject_template_error_names_the_sink_and_the_key() {
+    let desk = "kind = \"smtp\"\nhost = \"h\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\n\
+                subject = \"{orderid}\"";
+    let e = error("desk", desk);
+    assert!(
+        e.starts_with("sink \"desk\": subject: unknown placeholder {orderid}"),
+        "{e}"
+    );
+    assert!(e.contains("(overfill) have no field orderid"), "{e}");
 }

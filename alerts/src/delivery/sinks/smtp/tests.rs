@@ -8,8 +8,12 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use super::*;
-use crate::delivery::test_records::{overfill, send_one};
+use super::config::{DEFAULT_MODE, MODES, SmtpSinkConfig, SmtpTls};
+use super::sink::{SmtpSink, message_id, summary};
+use crate::delivery::mode::DeliveryMode;
+use crate::delivery::sink::{Outgoing, SendError, Sink};
+use crate::delivery::template::record_fields;
+use crate::delivery::test_fixtures::{overfill, overfill_fields, send_one};
 
 /// What the server received on one connection.
 #[derive(Debug, Default)]
@@ -91,7 +95,7 @@ fn alert(order: &str) -> Outgoing {
 #[test]
 fn mail_carries_headers_summary_and_record() {
     let (port, server) = smtp_server(&[]);
-    let mut sink = SmtpSink::new(config(port)).expect("sink");
+    let mut sink = SmtpSink::new(config(port), &overfill_fields()).expect("sink");
     assert_eq!(sink.max_batch(), 1);
     let rec = alert("o-1");
     send_one(&mut sink, rec.clone()).expect("sent");
@@ -165,9 +169,17 @@ fn decode_quoted_printable(text: &str) -> String {
 #[test]
 fn resent_alert_keeps_its_message_id() {
     let (p1, s1) = smtp_server(&[]);
-    send_one(&mut SmtpSink::new(config(p1)).expect("sink"), alert("o-2")).expect("first");
+    send_one(
+        &mut SmtpSink::new(config(p1), &overfill_fields()).expect("sink"),
+        alert("o-2"),
+    )
+    .expect("first");
     let (p2, s2) = smtp_server(&[]);
-    send_one(&mut SmtpSink::new(config(p2)).expect("sink"), alert("o-2")).expect("second");
+    send_one(
+        &mut SmtpSink::new(config(p2), &overfill_fields()).expect("sink"),
+        alert("o-2"),
+    )
+    .expect("second");
     let id = |s: Session| {
         s.data
             .lines()
@@ -182,7 +194,7 @@ fn resent_alert_keeps_its_message_id() {
 #[test]
 fn reply_451_to_data_is_transient() {
     let (port, server) = smtp_server(&[("DATA", "451 4.3.0 try again later")]);
-    let mut sink = SmtpSink::new(config(port)).expect("sink");
+    let mut sink = SmtpSink::new(config(port), &overfill_fields()).expect("sink");
     let e = send_one(&mut sink, alert("o-3")).expect_err("451");
     assert!(
         matches!(&e, SendError::Transient(r) if r.contains("451")),
@@ -194,7 +206,7 @@ fn reply_451_to_data_is_transient() {
 #[test]
 fn reply_550_to_rcpt_is_permanent_with_the_reply() {
     let (port, server) = smtp_server(&[("RCPT", "550 5.1.1 no such user")]);
-    let mut sink = SmtpSink::new(config(port)).expect("sink");
+    let mut sink = SmtpSink::new(config(port), &overfill_fields()).expect("sink");
     let e = send_one(&mut sink, alert("o-4")).expect_err("550");
     assert!(
         matches!(&e, SendError::Permanent(r) if r.contains("550") && r.contains("no such user")),
@@ -209,7 +221,7 @@ fn refused_connection_is_transient() {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
-    let mut sink = SmtpSink::new(config(port)).expect("sink");
+    let mut sink = SmtpSink::new(config(port), &overfill_fields()).expect("sink");
     let e = send_one(&mut sink, alert("o-5")).expect_err("refused");
     assert!(matches!(e, SendError::Transient(_)), "{e:?}");
 }
@@ -229,7 +241,7 @@ fn silent_server_times_out_as_transient() {
     });
     let mut cfg = config(port);
     cfg.timeout_ms = 200;
-    let mut sink = SmtpSink::new(cfg).expect("sink");
+    let mut sink = SmtpSink::new(cfg, &overfill_fields()).expect("sink");
     let start = Instant::now();
     let e = send_one(&mut sink, alert("o-6")).expect_err("timeout");
     assert!(matches!(e, SendError::Transient(_)), "{e:?}");
@@ -246,7 +258,7 @@ fn construction_validates_without_connecting() {
     let build = |json: &str| {
         serde_json::from_str::<SmtpSinkConfig>(json)
             .map_err(|e| e.to_string())
-            .and_then(|c| SmtpSink::new(c).map_err(|e| e.to_string()))
+            .and_then(|c| SmtpSink::new(c, &overfill_fields()).map_err(|e| e.to_string()))
     };
     // TLS settings for a relay nobody runs: building must not connect.
     let tls = r#"{"host": "smtp.invalid", "tls": "tls", "from": "a@b.c", "to": ["d@e.f"]}"#;
@@ -387,4 +399,39 @@ proptest! {
         assert_dot_atom(&mid);
         prop_assert_eq!(decode(&mid), Some(id.into_bytes()));
     }
+}
+
+#[test]
+fn a_body_template_replaces_the_default_body() {
+    let (port, server) = smtp_server(&[]);
+    let mut cfg = config(port);
+    cfg.body = Some("Order {order_id} of {client}: {filled} of {requested} bought.".into());
+    let mut sink = SmtpSink::new(cfg, &overfill_fields()).expect("sink");
+    send_one(&mut sink, alert("o-9")).expect("sent");
+    let s = server.join().expect("server");
+    let body = decode_quoted_printable(s.data.split_once("\r\n\r\n").expect("body").1);
+    assert_eq!(body.trim_end(), "Order o-9 of c1: 150 of 100 bought.");
+}
+
+#[test]
+fn an_unknown_field_in_the_body_or_subject_is_refused() {
+    for key in ["subject", "body"] {
+        let json = format!(
+            r#"{{"host": "h", "from": "a@b.c", "to": ["d@e.f"], "{key}": "{{shares}} sold"}}"#
+        );
+        let cfg: SmtpSinkConfig = serde_json::from_str(&json).expect("config");
+        let e = SmtpSink::new(cfg, &overfill_fields())
+            .expect_err("unknown field")
+            .to_string();
+        assert!(
+            e.contains(&format!(
+                "{key}: unknown placeholder {{shares}} in template \"{{shares}} sold\": the \
+                 configured jobs (overfill) have no field shares; known: seq, alert_id"
+            )),
+            "{e}"
+        );
+    }
+    let cfg: SmtpSinkConfig =
+        serde_json::from_str(r#"{"host": "h", "from": "a@b.c", "to": ["d@e.f"]}"#).expect("config");
+    assert_eq!(cfg.body, None);
 }

@@ -5,8 +5,13 @@ use std::net::TcpListener;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::*;
-use crate::delivery::test_records::{overfill, send_one};
+use base64::Engine as _;
+
+use super::config::{DEFAULT_MODE, HttpFormat, HttpSinkConfig, MODES};
+use super::sink::{HttpSink, classify};
+use crate::delivery::mode::DeliveryMode;
+use crate::delivery::sink::{Outgoing, SendError, Sink};
+use crate::delivery::test_fixtures::{overfill, overfill_fields, send_one};
 
 /// One request as the server saw it.
 #[derive(Debug)]
@@ -75,7 +80,7 @@ fn json_post_carries_record_and_idempotency_key() {
     let (url, server) = serve(&[(200, "ok"), (204, "")]);
     let mut cfg = config(&url);
     cfg.headers.insert("X-Tenant".into(), "desk-7".into());
-    let mut sink = HttpSink::new(cfg).expect("sink");
+    let mut sink = HttpSink::new(cfg, &overfill_fields()).expect("sink");
     assert_eq!(sink.max_batch(), 1);
     let (a, b) = (alert(1, "o-1"), alert(2, "o-2"));
     sink.send(std::slice::from_ref(&a)).expect("first");
@@ -100,7 +105,7 @@ fn twilio_style_form_with_basic_auth() {
             "form": {{"To": "+15550001", "From": "+15550002",
                       "Body": "Aldebaran {{kind}} on order {{order_id}}: {{filled}} of {{requested}} filled{{event_ts}}"}}}}"#
     ));
-    let mut sink = HttpSink::new(cfg).expect("sink");
+    let mut sink = HttpSink::new(cfg, &overfill_fields()).expect("sink");
     send_one(&mut sink, alert(3, "o&3")).expect("sent");
 
     let seen = server.join().expect("server");
@@ -137,7 +142,7 @@ fn password_from_environment_variable() {
     let mut cfg = config(&url);
     cfg.username = Some("u".into());
     cfg.password_env = Some("PATH".into());
-    let mut sink = HttpSink::new(cfg).expect("sink");
+    let mut sink = HttpSink::new(cfg, &overfill_fields()).expect("sink");
     send_one(&mut sink, alert(1, "o")).expect("sent");
     let seen = server.join().expect("server");
     let expected = format!(
@@ -156,7 +161,7 @@ fn server_errors_are_transient_client_errors_permanent() {
         (422, &long),
         (429, ""),
     ]);
-    let mut sink = HttpSink::new(config(&url)).expect("sink");
+    let mut sink = HttpSink::new(config(&url), &overfill_fields()).expect("sink");
 
     let e = send_one(&mut sink, alert(1, "a")).expect_err("503");
     assert_eq!(e, SendError::Transient("HTTP 503: busy".into()));
@@ -175,7 +180,7 @@ fn server_errors_are_transient_client_errors_permanent() {
 #[test]
 fn redirect_is_permanent_and_not_followed() {
     let (url, server) = serve(&[(302, "")]);
-    let mut sink = HttpSink::new(config(&url)).expect("sink");
+    let mut sink = HttpSink::new(config(&url), &overfill_fields()).expect("sink");
     let e = send_one(&mut sink, alert(1, "a")).expect_err("302");
     assert!(
         matches!(&e, SendError::Permanent(r) if r.starts_with("HTTP 302")),
@@ -199,7 +204,7 @@ fn silent_server_times_out_as_transient() {
     });
     let mut cfg = config(&format!("http://127.0.0.1:{port}/"));
     cfg.timeout_ms = 200;
-    let mut sink = HttpSink::new(cfg).expect("sink");
+    let mut sink = HttpSink::new(cfg, &overfill_fields()).expect("sink");
     let start = Instant::now();
     let e = send_one(&mut sink, alert(1, "a")).expect_err("timeout");
     assert!(matches!(e, SendError::Transient(_)), "{e:?}");
@@ -217,7 +222,11 @@ fn refused_connection_is_transient() {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
-    let mut sink = HttpSink::new(config(&format!("http://127.0.0.1:{port}/"))).expect("sink");
+    let mut sink = HttpSink::new(
+        config(&format!("http://127.0.0.1:{port}/")),
+        &overfill_fields(),
+    )
+    .expect("sink");
     let e = send_one(&mut sink, alert(1, "a")).expect_err("refused");
     assert!(matches!(e, SendError::Transient(_)), "{e:?}");
 }
@@ -225,8 +234,12 @@ fn refused_connection_is_transient() {
 #[test]
 fn construction_validates_without_connecting() {
     // Nothing listens on port 9 of a TEST-NET address: building must not care.
-    assert!(HttpSink::new(config("https://192.0.2.1:9/x")).is_ok());
-    let bad = |json: &str| HttpSink::new(toml_like(json)).expect_err(json).to_string();
+    assert!(HttpSink::new(config("https://192.0.2.1:9/x"), &overfill_fields()).is_ok());
+    let bad = |json: &str| {
+        HttpSink::new(toml_like(json), &overfill_fields())
+            .expect_err(json)
+            .to_string()
+    };
     assert!(bad(r#"{"url": "ftp://h/x"}"#).contains("not an http(s) URL"));
     assert!(bad(r#"{"url": "no url"}"#).contains("url"));
     assert!(
@@ -277,4 +290,80 @@ fn classify_maps_every_status_class() {
             "{s}"
         );
     }
+}
+
+#[test]
+fn json_template_posts_an_object_of_rendered_strings() {
+    let (url, server) = serve(&[(200, "ok")]);
+    let cfg = toml_like(&format!(
+        r##"{{"url": "{url}", "format": "json-template",
+            "json": {{"text": "Aldebaran {{kind}}: order {{order_id}} ({{filled}} of {{requested}}) \"quoted\"",
+                      "channel": "#desk", "ts": "{{event_ts}}"}}}}"##
+    ));
+    let mut sink = HttpSink::new(cfg, &overfill_fields()).expect("sink");
+    let rec = alert(4, "o-4");
+    send_one(&mut sink, rec.clone()).expect("sent");
+
+    let seen = server.join().expect("server");
+    let s = &seen[0];
+    assert_eq!(s.header("Content-Type"), Some("application/json"));
+    assert_eq!(s.header("Idempotency-Key"), Some(rec.alert_id.as_str()));
+    let body: serde_json::Value = serde_json::from_slice(&s.body).expect("a JSON body");
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "text": "Aldebaran overfill: order o-4 (150 of 100) \"quoted\"",
+            "channel": "#desk",
+            "ts": "",
+        })
+    );
+}
+
+#[test]
+fn json_template_is_checked_at_construction() {
+    let bad = |json: &str| {
+        HttpSink::new(toml_like(json), &overfill_fields())
+            .expect_err(json)
+            .to_string()
+    };
+    let e = bad(
+        r#"{"url": "http://h/", "format": "json-template", "json": {"text": "{shares} sold"}}"#,
+    );
+    assert!(
+        e.contains(
+            "json.text: unknown placeholder {shares} in template \"{shares} sold\": the \
+             configured jobs (overfill) have no field shares; known: seq, alert_id, kind, order_id"
+        ),
+        "{e}"
+    );
+    let e = bad(r#"{"url": "http://h/", "format": "json-template"}"#);
+    assert!(e.contains("needs a `json` table"), "{e}");
+    let e = bad(r#"{"url": "http://h/", "json": {"text": "x"}}"#);
+    assert!(e.contains("`json` is set but `format` is not"), "{e}");
+    let e =
+        bad(r#"{"url": "http://h/", "format": "form", "form": {"A": "x"}, "json": {"text": "x"}}"#);
+    assert!(e.contains("`json` is set"), "{e}");
+    let e = bad(
+        r#"{"url": "http://h/", "format": "json-template", "json": {"t": "x"}, "form": {"A": "x"}}"#,
+    );
+    assert!(e.contains("`form` is set"), "{e}");
+    assert_eq!(
+        toml_like(r#"{"url": "http://h/", "format": "json-template"}"#).format,
+        HttpFormat::JsonTemplate
+    );
+}
+
+#[test]
+fn a_form_template_naming_an_unknown_field_is_refused() {
+    let e = HttpSink::new(
+        toml_like(r#"{"url": "http://h/", "format": "form", "form": {"Body": "{shares}"}}"#),
+        &overfill_fields(),
+    )
+    .expect_err("unknown field")
+    .to_string();
+    assert!(
+        e.contains("form.Body: unknown placeholder {shares}")
+            && e.contains("the configured jobs (overfill) have no field shares"),
+        "{e}"
+    );
 }

@@ -1,39 +1,18 @@
-//! HTTP sink: one POST per alert, to a webhook (JSON body) or to an SMS/chat
-//! provider's form API such as Twilio's (`application/x-www-form-urlencoded`
-//! built from templates, HTTP basic auth).
-//!
-//! Every request carries `Idempotency-Key: <alert_id>`, so a receiver that
-//! deduplicates on it sees each alert once even when the shipper resends an
-//! in-doubt one: hence `exactly-once` is the default mode. The outcome of a
-//! request maps onto the shipper's retry policy by [`classify`], a pure
-//! function of the status code.
-//!
-//! Blocking (`ureq`), on the shipper's thread. Construction validates the URL,
-//! headers and templates but never connects: an endpoint that is down at start
-//! is just a transient failure later.
+//! The HTTP sink itself: building the request once from the config, one
+//! POST per alert, and the status code → retry policy mapping.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::Duration;
 
 use base64::Engine as _;
 use ureq::http::{HeaderName, HeaderValue, Uri};
 
-use super::secret::{Secret, resolve_password};
-use super::template::{Template, record_fields};
-use super::{DeliveryMode, Outgoing, SendError, SendFailure, Sink};
-use crate::AlertsError;
-
-/// The delivery modes an HTTP sink may be configured with. All three: the
-/// receiver can deduplicate on `Idempotency-Key`.
-pub const MODES: &[DeliveryMode] = &[
-    DeliveryMode::ExactlyOnce,
-    DeliveryMode::AtLeastOnce,
-    DeliveryMode::AtMostOnce,
-];
-
-/// The mode used when the config names none.
-pub const DEFAULT_MODE: DeliveryMode = DeliveryMode::ExactlyOnce;
+use super::body::{Body, Payload};
+use super::config::HttpSinkConfig;
+use crate::delivery::fields::AlertFields;
+use crate::delivery::secret::resolve_password;
+use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
+use crate::error::AlertsError;
 
 /// How much of an error response's body goes into the failure reason.
 const REASON_BODY_BYTES: u64 = 200;
@@ -42,61 +21,9 @@ const REASON_BODY_BYTES: u64 = 200;
 /// connection can be reused; a larger body just costs a new connection.
 const DRAIN_BODY_BYTES: u64 = 64 * 1024;
 
-/// Configuration of one HTTP sink.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpSinkConfig {
-    /// The `http://` or `https://` URL to POST to.
-    pub url: String,
-    /// Whole-request timeout (connect, send, response), milliseconds.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-    /// Extra request headers, e.g. `Authorization = "Bearer …"`.
-    /// `Idempotency-Key` and `Content-Type` are set by the sink.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// What the body is.
-    #[serde(default)]
-    pub format: HttpFormat,
-    /// For `format = "form"`: form field → template with `{field}`
-    /// placeholders from the alert record.
-    #[serde(default)]
-    pub form: BTreeMap<String, String>,
-    /// HTTP basic auth user.
-    pub username: Option<String>,
-    /// HTTP basic auth password; prefer `password_env`.
-    pub password: Option<Secret>,
-    /// The name of an environment variable holding the basic auth password.
-    pub password_env: Option<String>,
-}
-
-fn default_timeout_ms() -> u64 {
-    5000
-}
-
-/// The body an HTTP sink sends.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum HttpFormat {
-    /// The alert record itself, `Content-Type: application/json` (webhooks).
-    #[default]
-    Json,
-    /// `application/x-www-form-urlencoded` from the `form` templates (SMS
-    /// provider APIs). Such providers rarely deduplicate on
-    /// `Idempotency-Key`: configure `at-least-once` or `at-most-once` there.
-    Form,
-}
-
-/// The body, ready to fill per alert.
-#[derive(Debug)]
-enum Body {
-    Json,
-    Form(Vec<(String, Template)>),
-}
-
 /// A sink that POSTs each alert to one URL.
 #[derive(Debug)]
-pub struct HttpSink {
+pub(crate) struct HttpSink {
     agent: ureq::Agent,
     uri: Uri,
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -104,8 +31,9 @@ pub struct HttpSink {
 }
 
 impl HttpSink {
-    /// Validates `cfg` and builds the sink, without connecting.
-    pub fn new(cfg: HttpSinkConfig) -> Result<HttpSink, AlertsError> {
+    /// Validates `cfg` (its templates against `fields`) and builds the sink,
+    /// without connecting.
+    pub(crate) fn new(cfg: HttpSinkConfig, fields: &AlertFields) -> Result<HttpSink, AlertsError> {
         let bad = |reason: String| AlertsError::Sink {
             sink: "http",
             reason,
@@ -138,11 +66,8 @@ impl HttpSink {
             headers.push((name, value));
         }
 
-        let password = resolve_password(
-            "http sink",
-            cfg.password.as_ref(),
-            cfg.password_env.as_deref(),
-        )?;
+        let password =
+            resolve_password("http", cfg.password.as_ref(), cfg.password_env.as_deref())?;
         match (&cfg.username, password) {
             (Some(user), password) => {
                 // RFC 7617: the first ':' ends the user-id.
@@ -166,26 +91,7 @@ impl HttpSink {
             (None, None) => {}
         }
 
-        let body = match cfg.format {
-            HttpFormat::Json if !cfg.form.is_empty() => {
-                return Err(bad("`form` is set but `format` is not \"form\"".into()));
-            }
-            HttpFormat::Json => Body::Json,
-            HttpFormat::Form if cfg.form.is_empty() => {
-                return Err(bad("`format = \"form\"` needs a `form` table".into()));
-            }
-            HttpFormat::Form => Body::Form(
-                cfg.form
-                    .iter()
-                    .map(|(k, v)| {
-                        Ok((
-                            k.clone(),
-                            Template::parse(v).map_err(|e| bad(format!("form.{k}: {e}")))?,
-                        ))
-                    })
-                    .collect::<Result<_, AlertsError>>()?,
-            ),
-        };
+        let body = Body::new(&cfg, fields).map_err(bad)?;
 
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_millis(cfg.timeout_ms)))
@@ -221,12 +127,9 @@ impl HttpSink {
         for (name, value) in &self.headers {
             req = req.header(name, value);
         }
-        let sent = match &self.body {
-            Body::Json => req.content_type("application/json").send(&rec.json[..]),
-            Body::Form(fields) => {
-                let record = record_fields(&rec.json).map_err(SendError::Permanent)?;
-                req.send_form(fields.iter().map(|(k, t)| (k.as_str(), t.render(&record))))
-            }
+        let sent = match self.body.payload(rec)? {
+            Payload::Json(json) => req.content_type("application/json").send(&json[..]),
+            Payload::Form(pairs) => req.send_form(pairs),
         };
         let mut resp = sent.map_err(transport_error)?;
         let status = resp.status().as_u16();
@@ -289,7 +192,3 @@ fn transport_error(e: ureq::Error) -> SendError {
         e => SendError::Transient(e.to_string()),
     }
 }
-
-#[cfg(test)]
-#[path = "http_sink_tests.rs"]
-mod tests;

@@ -1,0 +1,123 @@
+//! `kind = "amqp"`: its settings (the SPEC §5 alert topology by default),
+//! the checks that need no broker, and the modes it honours.
+
+use std::time::Duration;
+
+use lapin::uri::AMQPUri;
+
+use crate::delivery::mode::DeliveryMode;
+use crate::error::{AlertsError, Result};
+
+pub(crate) const KIND: &str = "amqp";
+
+/// The SPEC §5 alert exchange (direct, durable).
+pub(crate) const DEFAULT_EXCHANGE: &str = "Aldebaran.Alert";
+/// The SPEC §5 alert queue (durable).
+pub(crate) const DEFAULT_QUEUE: &str = "Aldebaran.Alert";
+/// The SPEC §5 routing key binding the alert queue to the alert exchange.
+pub(crate) const DEFAULT_ROUTING_KEY: &str = "Alert";
+/// The local broker with RabbitMQ's default account and vhost.
+pub(crate) const DEFAULT_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// The delivery modes an AMQP sink accepts, the default first. Exactly-once
+/// holds when the consumer deduplicates on `message_id` (= `alert_id`).
+pub(crate) const MODES: &[DeliveryMode] = &[
+    DeliveryMode::ExactlyOnce,
+    DeliveryMode::AtLeastOnce,
+    DeliveryMode::AtMostOnce,
+];
+
+/// The mode used when the config names none.
+pub(crate) const DEFAULT_MODE: DeliveryMode = DeliveryMode::ExactlyOnce;
+
+/// The longest AMQP short string (exchange, routing key, queue, message id).
+pub(super) const MAX_SHORT_STRING: usize = 255;
+
+/// Settings of an AMQP sink (its section of the engine config).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AmqpSinkConfig {
+    /// Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
+    pub url: String,
+    /// Exchange the alerts are published to; `""` is the default exchange
+    /// (then `routing_key` names the queue and no exchange is declared).
+    pub exchange: String,
+    /// Routing key of every publish, and of the queue's binding.
+    pub routing_key: String,
+    /// Queue bound to the exchange with `routing_key`; `""` declares no queue
+    /// (something else must bind one, or every publish comes back unroutable).
+    pub queue: String,
+    /// Declare the exchange, the queue and the binding on every connect
+    /// (idempotent). Off: they must exist.
+    pub declare: bool,
+    /// How long the broker may take to confirm a batch, and to accept a
+    /// connection and set up its channel. Must be > 0.
+    pub confirm_timeout_ms: u64,
+}
+
+impl Default for AmqpSinkConfig {
+    fn default() -> Self {
+        AmqpSinkConfig {
+            url: DEFAULT_URL.to_owned(),
+            exchange: DEFAULT_EXCHANGE.to_owned(),
+            routing_key: DEFAULT_ROUTING_KEY.to_owned(),
+            queue: DEFAULT_QUEUE.to_owned(),
+            declare: true,
+            confirm_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl AmqpSinkConfig {
+    /// Checks what can be checked without a broker.
+    pub(super) fn validate(&self) -> Result<()> {
+        if let Err(e) = self.url.parse::<AMQPUri>() {
+            return Err(config_err(format!(
+                "invalid url {}: {e}",
+                redact(&self.url)
+            )));
+        }
+        for (what, name) in [
+            ("exchange", &self.exchange),
+            ("routing_key", &self.routing_key),
+            ("queue", &self.queue),
+        ] {
+            if name.len() > MAX_SHORT_STRING {
+                return Err(config_err(format!(
+                    "{what} is {} bytes long, AMQP allows {MAX_SHORT_STRING}",
+                    name.len()
+                )));
+            }
+        }
+        if self.confirm_timeout_ms == 0 {
+            return Err(config_err("confirm_timeout_ms must be > 0".to_owned()));
+        }
+        Ok(())
+    }
+
+    pub(super) fn confirm_timeout(&self) -> Duration {
+        Duration::from_millis(self.confirm_timeout_ms)
+    }
+}
+
+pub(super) fn config_err(reason: String) -> AlertsError {
+    AlertsError::Sink {
+        sink: "amqp",
+        reason,
+    }
+}
+
+/// `url` with the password, if any, replaced by `***`.
+pub(super) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}

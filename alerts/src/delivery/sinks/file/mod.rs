@@ -1,0 +1,13 @@
+//! The `file` sink: appends each alert as its dump line to a JSON Lines file.
+//! Exactly-once by reading its own tail: `recover` cuts a torn last line and
+//! reports the last complete line's `seq`, and `send` never writes a record
+//! the file already holds (it re-checks the tail after any failure).
+
+mod config;
+mod sink;
+#[cfg(test)]
+mod tests;
+
+pub use config::FileSinkConfig;
+pub(crate) use config::{DEFAULT_MODE, KIND, MODES};
+pub(crate) use sink::FileSink;

@@ -353,3 +353,88 @@ fn an_order_reopened_after_its_tombstone_reaches_a_deduplicating_sink_twice() {
         "every episode is its own alert after deduplication"
     );
 }
+
+/// The third job end to end: `replay --job overfill,large_order` journals
+/// both jobs' alerts, and `run` ships a large_order alert through an HTTP
+/// form template built from that job's own fields; naming a field no
+/// configured job has is a one-line error naming the field and the jobs.
+#[test]
+fn large_order_alerts_reach_a_template_of_their_own_fields() {
+    let fx = Fx::new();
+    let t = 1_700_000_000_000u64;
+    let ev = |id: &str, order: Option<&str>, shares: u64, ts: u64| {
+        let mut v = serde_json::json!({"id": id, "#shares": shares, "client": "desk-7", "stock": "ACME", "ts": ts});
+        if let Some(o) = order {
+            v["initial_order_id"] = Value::from(o);
+        }
+        v.to_string()
+    };
+    let lines = [
+        ev("big", None, 5_000_000, t),
+        ev("big", None, 5_000_000, t + 1), // redelivered: no second alert
+        ev("p1", Some("big"), 5_000_001, t + 2),
+        ev("small", None, 10, t + 3),
+    ];
+    let input = fx.p("large.jsonl");
+    fs::write(&input, lines.join("\n") + "\n").expect("input");
+
+    let journal = fx.p("replayed");
+    ok(&aldebaran(&[
+        "replay",
+        input.to_str().expect("utf-8"),
+        "--job",
+        "overfill,large_order",
+        "--journal",
+        journal.to_str().expect("utf-8"),
+        "-q",
+    ]));
+    let dump = ok(&aldebaran(&[
+        "journal",
+        "dump",
+        journal.to_str().expect("utf-8"),
+    ]));
+    let ids: Vec<String> = dump
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("json")["alert_id"]
+                .as_str()
+                .expect("id")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids, ["large_order:big", "overfill:big:p1"], "{dump}");
+
+    let hook = sink_endpoints::HttpEndpoint::start(0);
+    let sinks = format!(
+        "[large_order]\nmax_shares = 1000000\n\
+         [sinks.desk]\nkind = \"http\"\nurl = \"{}\"\nformat = \"form\"\n\
+         form = {{ Body = \"{{kind}} {{order_id}} by {{client}}: {{shares}} > {{max_shares}}\" }}\n",
+        hook.url
+    );
+    // A top-level key goes before the tables the fixture writes.
+    let with_jobs = |jobs: &str| {
+        let c = fx.config(&input, &sinks);
+        let text = fs::read_to_string(&c).expect("config");
+        fs::write(&c, format!("job = \"{jobs}\"\n{text}")).expect("config");
+        c
+    };
+    ok(&fx.run(&with_jobs("overfill,large_order")));
+    let bodies: Vec<String> = hook.hits().into_iter().map(|h| h.body).collect();
+    assert!(
+        bodies.contains(&"Body=large_order+big+by+desk-7%3A+5000000+%3E+1000000".to_owned()),
+        "{bodies:?}"
+    );
+    // An overfill record has no shares: the field renders as nothing there.
+    assert!(
+        bodies.contains(&"Body=overfill+big+by+desk-7%3A++%3E+".to_owned()),
+        "{bodies:?}"
+    );
+
+    // With overfill alone, {shares} is no field of any configured job.
+    fs::remove_dir_all(fx.p("journal")).expect("fresh journal");
+    fs::remove_dir_all(fx.p("state")).expect("fresh state");
+    one_line_error(
+        &fx.run(&with_jobs("overfill")),
+        &["desk", "{shares}", "overfill"],
+    );
+}

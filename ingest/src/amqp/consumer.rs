@@ -278,7 +278,7 @@ impl Source {
         let o = &self.opts;
         let conn = match Connection::connect(&o.url, ConnectionProperties::default()).await {
             Ok(c) => c,
-            Err(e) => return Ended::Lost(format!("connect {}: {e}", redact(&o.url))),
+            Err(e) => return Ended::Lost(format!("connect {}: {e}", broker::redact(&o.url))),
         };
         let setup = async {
             let ch = conn.create_channel().await.map_err(|e| e.to_string())?;
@@ -344,17 +344,5 @@ impl Source {
                 }
             }
         }
-    }
-}
-
-/// The URL without its password, for logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            let user = creds.split(':').next().unwrap_or("");
-            format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
-        }
-        _ => url.to_owned(),
     }
 }

@@ -13,18 +13,9 @@ use lapin::{
 
 use crate::{IngestError, Result};
 
-/// The trade exchange (direct, durable).
-pub const TRADE_EXCHANGE: &str = "Aldebaran.Trade_Data";
-/// The trade queue (durable).
-pub const TRADE_QUEUE: &str = "Aldebaran.Trade_Data";
-/// The routing key binding the trade queue to the trade exchange.
-pub const TRADE_ROUTING_KEY: &str = "Aldebaran.Trade_Data";
-/// The alert exchange (direct, durable).
-pub const ALERT_EXCHANGE: &str = "Aldebaran.Alert";
-/// The alert queue (durable).
-pub const ALERT_QUEUE: &str = "Aldebaran.Alert";
-/// The routing key binding the alert queue to the alert exchange.
-pub const ALERT_ROUTING_KEY: &str = "Alert";
+pub use broker::names::{
+    ALERT_EXCHANGE, ALERT_QUEUE, ALERT_ROUTING_KEY, TRADE_EXCHANGE, TRADE_QUEUE, TRADE_ROUTING_KEY,
+};
 
 /// Names of the exchanges, queues and routing keys in use.
 ///
@@ -170,10 +161,13 @@ pub(crate) async fn connect(url: &str) -> Result<Connection> {
     let connecting = Connection::connect(url, ConnectionProperties::default());
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(amqp_err(format!("cannot connect to {}", redact(url)), e)),
+        Ok(Err(e)) => Err(amqp_err(
+            format!("cannot connect to {}", broker::redact(url)),
+            e,
+        )),
         Err(_) => Err(IngestError::Amqp(format!(
             "cannot connect to {}: no answer within {} s",
-            redact(url),
+            broker::redact(url),
             CONNECT_TIMEOUT.as_secs()
         ))),
     }
@@ -201,21 +195,6 @@ pub(crate) fn amqp_err(what: impl std::fmt::Display, e: lapin::Error) -> IngestE
     IngestError::Amqp(format!("{what}: {e}"))
 }
 
-/// `url` with the password, if any, replaced by `***`.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,17 +218,5 @@ mod tests {
         assert_eq!(t.trade_routing_key, "q-1");
         assert_eq!(t.trade_exchange, TRADE_EXCHANGE);
         assert_eq!(t.alert_queue, ALERT_QUEUE);
-    }
-
-    #[test]
-    fn redact_hides_the_password_only() {
-        assert_eq!(
-            redact("amqp://guest:guest@127.0.0.1:5672/%2f"),
-            "amqp://guest:***@127.0.0.1:5672/%2f"
-        );
-        assert_eq!(redact("amqp://127.0.0.1:5672"), "amqp://127.0.0.1:5672");
-        assert_eq!(redact("amqp://u@h/v"), "amqp://u@h/v");
-        assert_eq!(redact("not a url"), "not a url");
-        assert_eq!(redact("amqp://a:b@c@h:1/v"), "amqp://a:***@h:1/v");
     }
 }

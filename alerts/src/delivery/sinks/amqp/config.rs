@@ -10,14 +10,12 @@ use crate::error::{AlertsError, Result};
 
 pub(crate) const KIND: &str = "amqp";
 
-/// The SPEC §5 alert exchange (direct, durable).
-pub(crate) const DEFAULT_EXCHANGE: &str = "Aldebaran.Alert";
-/// The SPEC §5 alert queue (durable).
-pub(crate) const DEFAULT_QUEUE: &str = "Aldebaran.Alert";
-/// The SPEC §5 routing key binding the alert queue to the alert exchange.
-pub(crate) const DEFAULT_ROUTING_KEY: &str = "Alert";
-/// The local broker with RabbitMQ's default account and vhost.
-pub(crate) const DEFAULT_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+/// The SPEC §5 alert exchange, queue and routing key, and the local broker.
+pub(crate) use broker::names::{
+    ALERT_EXCHANGE as DEFAULT_EXCHANGE, ALERT_QUEUE as DEFAULT_QUEUE,
+    ALERT_ROUTING_KEY as DEFAULT_ROUTING_KEY, DEFAULT_URL,
+};
+pub(crate) use broker::redact;
 
 /// The delivery modes an AMQP sink accepts, the default first. Exactly-once
 /// holds when the consumer deduplicates on `message_id` (= `alert_id`).
@@ -104,20 +102,5 @@ pub(super) fn config_err(reason: String) -> AlertsError {
     AlertsError::Sink {
         sink: "amqp",
         reason,
-    }
-}
-
-/// `url` with the password, if any, replaced by `***`.
-pub(super) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
     }
 }

@@ -61,6 +61,7 @@ pub mod delivery;
 mod dump;
 mod error;
 mod frame;
+mod lock;
 mod reader;
 mod recovery;
 mod segment;

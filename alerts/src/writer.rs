@@ -1,12 +1,13 @@
 //! [`Journal`]: the single writer. Opening recovers (scan → [`decide`] → execute);
 //! appends are framed into a user-space buffer; `sync` makes them durable.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{AlertsError, Result, io_at};
 use crate::frame::{self, HEADER_LEN, MAX_PAYLOAD};
+use crate::lock::LockedFile;
 use crate::recovery::{TruncatedTail, decide};
 use crate::segment::{list_segments, scan_file, segment_name};
 
@@ -61,7 +62,7 @@ pub struct Journal {
     bytes_written: u64,
     poisoned: bool,
     /// Held for the lifetime of the handle; the OS lock is released on drop.
-    _lock: File,
+    _lock: LockedFile,
 }
 
 const _: () = {
@@ -214,7 +215,7 @@ impl Drop for Journal {
     }
 }
 
-fn lock_dir(dir: &Path) -> Result<File> {
+fn lock_dir(dir: &Path) -> Result<LockedFile> {
     let path = dir.join(LOCK_FILE);
     let file = OpenOptions::new()
         .create(true)
@@ -222,11 +223,7 @@ fn lock_dir(dir: &Path) -> Result<File> {
         .write(true)
         .open(&path)
         .map_err(io_at(&path))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(AlertsError::Locked { path }),
-        Err(TryLockError::Error(source)) => Err(AlertsError::Io { path, source }),
-    }
+    LockedFile::try_lock(file, &path)
 }
 
 fn truncate(tail: &TruncatedTail) -> Result<()> {

@@ -285,3 +285,36 @@ fn large_batches_spill_to_the_os_before_sync() {
     j.sync().expect("sync");
     assert_eq!(read_all(dir.path()).len(), 2 * FLUSH_AT / p.len());
 }
+
+/// As for the cursors (`lock.rs`): a journal closed while another thread
+/// spawns processes can be opened again at once, although each child holds a
+/// copy of the lock's descriptor until its exec.
+#[test]
+fn a_closed_journal_can_be_opened_again_while_processes_are_spawned() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let spawners: Vec<_> = (0..3)
+        .map(|_| {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = std::process::Command::new("true").status();
+                }
+            })
+        })
+        .collect();
+    let mut refused = 0;
+    for _ in 0..2000 {
+        match Journal::open(dir.path(), JournalOptions::default()) {
+            Ok(j) => drop(j),
+            Err(AlertsError::Locked { .. }) => refused += 1,
+            Err(e) => panic!("open: {e}"),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for s in spawners {
+        s.join().expect("spawner");
+    }
+    assert_eq!(refused, 0, "a closed journal was still locked");
+}

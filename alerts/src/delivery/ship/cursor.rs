@@ -9,13 +9,14 @@
 //! the valid slot with the highest generation. Slots sit in different
 //! 512-byte sectors so one torn sector cannot damage both.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::delivery::mode::DeliveryMode;
 use crate::error::{AlertsError, Result, io_at};
+use crate::lock::LockedFile;
 use crate::writer::sync_dir;
 
 /// The directory of cursors under a journal directory.
@@ -50,7 +51,7 @@ impl CursorState {
 /// The open, locked cursor file of one sink.
 pub(crate) struct CursorFile {
     path: PathBuf,
-    file: File,
+    file: LockedFile,
     generation: u64,
     state: CursorState,
     /// After a failed write or fsync what reached the disk is unknown (and a
@@ -85,12 +86,8 @@ impl CursorFile {
             .write(true)
             .open(&path)
             .map_err(io_at(&path))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(AlertsError::Locked { path }),
-            Err(TryLockError::Error(source)) => return Err(AlertsError::Io { path, source }),
-        }
-        let (generation, state) = load_from(&file, &path)?;
+        let file = LockedFile::try_lock(file, &path)?;
+        let (generation, state) = load_from(file.file(), &path)?;
         Ok(Self {
             path,
             file,
@@ -113,8 +110,9 @@ impl CursorFile {
         let slot = encode_slot(generation, state);
         let result = self
             .file
+            .file()
             .write_all_at(&slot, slot_offset(generation))
-            .and_then(|()| self.file.sync_data());
+            .and_then(|()| self.file.file().sync_data());
         if let Err(source) = result {
             self.poisoned = true;
             return Err(AlertsError::Io {
@@ -290,6 +288,43 @@ mod tests {
             delivered,
             in_flight_to,
         }
+    }
+
+    /// The flake of `in_flight_range_already_in_the_file_is_not_written_twice`
+    /// beside the command-sink tests: a process spawned by another thread
+    /// holds a copy of every descriptor between its fork and its exec (they
+    /// are close-on-exec, so only until then), and an flock belongs to the
+    /// open file description, so a cursor closed in that window stayed
+    /// locked and its next open was refused. The cursor now unlocks before
+    /// it closes.
+    #[test]
+    fn a_released_cursor_can_be_taken_again_while_processes_are_spawned() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let spawners: Vec<_> = (0..3)
+            .map(|_| {
+                let stop = std::sync::Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let _ = std::process::Command::new("true").status();
+                    }
+                })
+            })
+            .collect();
+        let mut refused = 0;
+        for _ in 0..3000 {
+            match CursorFile::open(dir.path(), "s") {
+                Ok(cursor) => drop(cursor),
+                Err(AlertsError::Locked { .. }) => refused += 1,
+                Err(e) => panic!("open: {e}"),
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for s in spawners {
+            s.join().expect("spawner");
+        }
+        assert_eq!(refused, 0, "a released cursor was still locked");
     }
 
     #[test]

@@ -58,8 +58,14 @@ mod tests {
     fn exact_format() {
         let dir = tempfile::tempdir().expect("tempdir");
         {
-            let (mut j, _) =
-                Journal::open(dir.path(), JournalOptions { segment_bytes: 64 }).expect("open");
+            let (mut j, _) = Journal::open(
+                dir.path(),
+                JournalOptions {
+                    segment_bytes: 64,
+                    ..JournalOptions::default()
+                },
+            )
+            .expect("open");
             for p in [
                 &br#"{"alert_id":"overfill:o1","kind":"overfill","requested":null}"#[..],
                 b"{}",

@@ -19,6 +19,27 @@ pub enum AlertsError {
         offset: u64,
         reason: String,
     },
+    /// Records that something durable relied on (a checkpoint, a sink
+    /// cursor) are torn off the end of the journal or missing: not a torn
+    /// tail to truncate, since the journal would then give their seqs to
+    /// other alerts. Never repaired automatically.
+    #[error(
+        "journal {} at offset {offset}: seq {from}..={to} {what}, but {claim}: refusing to start, \
+         since giving those seqs to other alerts would send sinks that hold them something else \
+         under the same numbers; restore the journal from a backup, or move the journal and the \
+         state directory away to rebuild both from the input (sinks then receive every alert again)",
+        segment.display()
+    )]
+    Lost {
+        segment: PathBuf,
+        offset: u64,
+        from: u64,
+        to: u64,
+        /// e.g. "are torn off (incomplete final frame)".
+        what: String,
+        /// Who says they were durable, e.g. "the checkpoint … covers seq 41".
+        claim: String,
+    },
     /// Another process (or handle) holds the writer lock of this journal.
     #[error("journal {} is locked by another writer", path.display())]
     Locked { path: PathBuf },

@@ -78,4 +78,4 @@ pub use error::{AlertsError, Result};
 pub use reader::JournalReader;
 pub use recovery::TruncatedTail;
 pub use verify::{VerifyReport, verify};
-pub use writer::{Journal, JournalOptions, OpenReport};
+pub use writer::{DurableClaim, Journal, JournalOptions, OpenReport};

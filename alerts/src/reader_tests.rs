@@ -4,9 +4,15 @@ use super::*;
 use crate::{Journal, JournalOptions};
 
 fn open(dir: &Path, segment_bytes: u64) -> Journal {
-    Journal::open(dir, JournalOptions { segment_bytes })
-        .expect("open")
-        .0
+    Journal::open(
+        dir,
+        JournalOptions {
+            segment_bytes,
+            ..JournalOptions::default()
+        },
+    )
+    .expect("open")
+    .0
 }
 
 fn seqs(reader: &mut JournalReader) -> Vec<u64> {

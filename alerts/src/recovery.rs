@@ -53,12 +53,21 @@ pub(crate) enum Recovery {
         offset: u64,
         reason: String,
     },
+    /// Seqs `from..=to` were durable (a checkpoint or a cursor relied on
+    /// them) but would not survive: torn off, or missing.
+    Lost {
+        segment: PathBuf,
+        offset: u64,
+        from: u64,
+        to: u64,
+        what: String,
+    },
 }
 
 impl Recovery {
     /// What survives, and the torn tail to cut (if any); corruption is
     /// [`AlertsError::Corrupt`], naming the segment and offset.
-    pub(crate) fn accept(self) -> Result<(Kept, Option<TruncatedTail>)> {
+    pub(crate) fn accept(self, claim: &str) -> Result<(Kept, Option<TruncatedTail>)> {
         match self {
             Recovery::Clean(kept) => Ok((kept, None)),
             Recovery::TruncateTail { tail, kept } => Ok((kept, Some(tail))),
@@ -71,7 +80,67 @@ impl Recovery {
                 offset,
                 reason,
             }),
+            Recovery::Lost {
+                segment,
+                offset,
+                from,
+                to,
+                what,
+            } => Err(AlertsError::Lost {
+                segment,
+                offset,
+                from,
+                to,
+                what,
+                claim: claim.to_owned(),
+            }),
         }
+    }
+}
+
+/// Holds a decision to what the rest of the system already relied on: every
+/// seq through `durable_through` was durable (a checkpoint's journal seq, the
+/// highest seq a sink cursor recorded). A decision that keeps less — a torn
+/// tail cut below it, or a journal that simply ends before it — becomes
+/// [`Recovery::Lost`]; anything else stands. Pure: the caller passes what it
+/// read (`last` is the last segment's path and valid length, if any).
+pub(crate) fn require_durable(
+    recovery: Recovery,
+    durable_through: u64,
+    last: Option<(&std::path::Path, u64)>,
+) -> Recovery {
+    let (kept, tail) = match &recovery {
+        Recovery::Clean(kept) => (kept, None),
+        Recovery::TruncateTail { tail, kept } => (kept, Some(tail)),
+        Recovery::Corrupt { .. } | Recovery::Lost { .. } => return recovery,
+    };
+    let from = kept.next_seq();
+    if from > durable_through {
+        return recovery;
+    }
+    let (segment, offset, what) = match (tail, last) {
+        (Some(t), _) => (
+            t.segment.clone(),
+            t.offset,
+            format!("are torn off ({})", t.reason),
+        ),
+        (None, Some((path, end))) => (
+            path.to_path_buf(),
+            end,
+            "are missing: the journal ends before them".to_owned(),
+        ),
+        (None, None) => (
+            PathBuf::new(),
+            0,
+            "are missing: the journal holds no segment".to_owned(),
+        ),
+    };
+    Recovery::Lost {
+        segment,
+        offset,
+        from,
+        to: durable_through,
+        what,
     }
 }
 

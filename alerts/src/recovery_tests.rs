@@ -280,6 +280,71 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+    /// `require_durable` against its rule: a decision that would keep fewer
+    /// records than were durable becomes `Lost`, naming exactly the missing
+    /// seqs and where the journal stops; every other decision stands.
+    #[test]
+    fn a_decision_below_what_was_durable_is_lost(
+        payloads in journal(),
+        damage in damage(),
+        through in 0u64..40,
+    ) {
+        let (segs, _) = model(&payloads, &damage);
+        let base = decide_bytes(&segs);
+        let last = segs.last().map(|s| (s.path(), s.bytes.len() as u64));
+        let got = require_durable(base.clone(), through, last.as_ref().map(|(p, l)| (p.as_path(), *l)));
+        let kept = match &base {
+            Recovery::Clean(k) | Recovery::TruncateTail { kept: k, .. } => Some(k.clone()),
+            _ => None,
+        };
+        match kept {
+            Some(k) if k.next_seq() <= through => match got {
+                Recovery::Lost { from, to, ref segment, offset, .. } => {
+                    prop_assert_eq!((from, to), (k.next_seq(), through));
+                    if let Recovery::TruncateTail { tail, .. } = &base {
+                        prop_assert_eq!((segment, offset), (&tail.segment, tail.offset));
+                    }
+                }
+                other => prop_assert!(false, "expected Lost, got {:?}", other),
+            },
+            _ => prop_assert_eq!(got, base),
+        }
+    }
+}
+
+#[test]
+fn what_nothing_relied_on_is_still_a_torn_tail() {
+    // Three records, the third torn: with the checkpoint at seq 2 the tail is
+    // cut as before; at seq 3 it is a loss.
+    let segs = build(
+        &[vec![b"{}".to_vec(), b"{}".to_vec(), b"{}".to_vec()]],
+        None,
+    );
+    let mut segs = segs;
+    let cut = segs[0].bytes.len() - 3;
+    segs[0].bytes.truncate(cut);
+    let base = decide_bytes(&segs);
+    assert!(matches!(base, Recovery::TruncateTail { .. }), "{base:?}");
+    let path = segs[0].path();
+    let last = Some((path.as_path(), cut as u64));
+    assert_eq!(require_durable(base.clone(), 2, last), base);
+    assert!(matches!(
+        require_durable(base.clone(), 3, last),
+        Recovery::Lost { from: 3, to: 3, .. }
+    ));
+    // A journal that simply ends before the claim: missing, not torn.
+    let whole = build(&[vec![b"{}".to_vec()]], None);
+    let end = whole[0].bytes.len() as u64;
+    let p = whole[0].path();
+    let got = require_durable(decide_bytes(&whole), 5, Some((p.as_path(), end)));
+    assert!(
+        matches!(&got, Recovery::Lost { from: 2, to: 5, what, .. } if what.contains("missing")),
+        "{got:?}"
+    );
+}
+
 #[test]
 fn empty_journal_is_clean_from_seq_1() {
     let got = decide(&[]);

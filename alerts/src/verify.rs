@@ -29,7 +29,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         .iter()
         .map(|(seq, path)| scan_file(*seq, path))
         .collect::<Result<Vec<_>>>()?;
-    let (kept, torn_tail) = decide(&scans).accept()?;
+    let (kept, torn_tail) = decide(&scans).accept("")?;
     Ok(VerifyReport {
         segments: kept.segments,
         records: kept.records,
@@ -63,8 +63,14 @@ mod tests {
     fn reports_and_never_modifies() {
         let dir = tempfile::tempdir().expect("tempdir");
         {
-            let (mut j, _) =
-                Journal::open(dir.path(), JournalOptions { segment_bytes: 100 }).expect("open");
+            let (mut j, _) = Journal::open(
+                dir.path(),
+                JournalOptions {
+                    segment_bytes: 100,
+                    ..JournalOptions::default()
+                },
+            )
+            .expect("open");
             for i in 0..10u8 {
                 j.append(&[i; 20]).expect("append");
             }

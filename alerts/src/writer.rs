@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{AlertsError, Result, io_at};
 use crate::frame::{self, HEADER_LEN, MAX_PAYLOAD};
 use crate::lock::LockedFile;
-use crate::recovery::{TruncatedTail, decide};
+use crate::recovery::{TruncatedTail, decide, require_durable};
 use crate::segment::{list_segments, scan_file, segment_name};
 
 /// Buffered bytes past which `append` hands them to the OS before framing more.
@@ -21,12 +21,25 @@ pub struct JournalOptions {
     /// A segment is closed (synced) and a new one started once the next record
     /// would take it past this size. A single larger record gets its own segment.
     pub segment_bytes: u64,
+    /// What the rest of the system relied on as durable, if anything: open
+    /// refuses ([`AlertsError::Lost`]) rather than truncate or reuse a seq
+    /// at or below it.
+    pub durable: Option<DurableClaim>,
+}
+
+/// Every seq through `through` was durable, as `by` knows: e.g. "the
+/// checkpoint ./state/checkpoint covers seq 41".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DurableClaim {
+    pub through: u64,
+    pub by: String,
 }
 
 impl Default for JournalOptions {
     fn default() -> Self {
         Self {
             segment_bytes: 64 << 20,
+            durable: None,
         }
     }
 }
@@ -81,7 +94,15 @@ impl Journal {
             .iter()
             .map(|(seq, path)| scan_file(*seq, path))
             .collect::<Result<Vec<_>>>()?;
-        let (kept, truncated) = decide(&scans).accept()?;
+        let (through, claim) = opts
+            .durable
+            .as_ref()
+            .map_or((0, ""), |c| (c.through, c.by.as_str()));
+        let last = segments
+            .last()
+            .zip(scans.last())
+            .map(|((_, path), scan)| (path.as_path(), scan.valid_end));
+        let (kept, truncated) = require_durable(decide(&scans), through, last).accept(claim)?;
         if let Some(tail) = &truncated {
             truncate(tail)?;
         }

@@ -5,7 +5,10 @@ use crate::segment::list_segments;
 use crate::{JournalReader, verify};
 
 fn opts(segment_bytes: u64) -> JournalOptions {
-    JournalOptions { segment_bytes }
+    JournalOptions {
+        segment_bytes,
+        ..JournalOptions::default()
+    }
 }
 
 fn payload(i: u64) -> Vec<u8> {

@@ -15,7 +15,14 @@ use alerts::{
 };
 
 fn write_journal(dir: &Path, from: u64, to: u64) {
-    let (mut j, _) = Journal::open(dir, JournalOptions { segment_bytes: 512 }).expect("open");
+    let (mut j, _) = Journal::open(
+        dir,
+        JournalOptions {
+            segment_bytes: 512,
+            ..JournalOptions::default()
+        },
+    )
+    .expect("open");
     for i in from..=to {
         let payload = format!(r#"{{"alert_id":"overfill:o{i}","kind":"overfill","filled":{i}}}"#);
         assert_eq!(j.append(payload.as_bytes()).expect("append"), i);

@@ -122,8 +122,14 @@ mod tests {
     fn last_seq_across_rolls() {
         let dir = tempfile::tempdir().expect("tempdir");
         assert_eq!(journal_last_seq(dir.path()).expect("empty dir"), None);
-        let (mut j, _) =
-            Journal::open(dir.path(), JournalOptions { segment_bytes: 100 }).expect("open");
+        let (mut j, _) = Journal::open(
+            dir.path(),
+            JournalOptions {
+                segment_bytes: 100,
+                ..JournalOptions::default()
+            },
+        )
+        .expect("open");
         assert_eq!(journal_last_seq(dir.path()).expect("new journal"), None);
         for n in 1..=7u64 {
             j.append(&[1; 20]).expect("append");

@@ -34,6 +34,7 @@ mod checkpoint_policy;
 mod checkpoint_writer;
 mod dead_letters;
 mod delivery;
+mod durable_claim;
 mod journal_writer;
 mod latency;
 mod options;

@@ -1,7 +1,7 @@
 //! The outputs of a run — the journal, the dead-letter file, the stats file —
 //! opened before any input is read, so a bad path fails first.
 
-use alerts::{Journal, JournalOptions};
+use alerts::{DurableClaim, Journal, JournalOptions};
 
 use crate::{
     PipelineError, Result,
@@ -33,11 +33,13 @@ impl Outputs {
     }
 
     /// Opens the outputs; `dead_letter_len` continues the dead-letter file
-    /// from that length (`run`) instead of starting it afresh (`replay`).
+    /// from that length (`run`) instead of starting it afresh (`replay`);
+    /// the journal refuses to open below what `durable` says it held.
     pub(crate) fn open(
         journal: &JournalSetup,
         outputs: &OutputSetup,
         dead_letter_len: Option<u64>,
+        durable: Option<DurableClaim>,
     ) -> Result<Self> {
         if journal.dir.exists() && !journal.dir.is_dir() {
             return Err(PipelineError::Config(format!(
@@ -49,6 +51,7 @@ impl Outputs {
             &journal.dir,
             JournalOptions {
                 segment_bytes: journal.segment_bytes,
+                durable,
             },
         )?;
         let mut notes = Vec::new();

@@ -8,6 +8,7 @@ use ingest::{Input, start_replay};
 use crate::{
     PipelineError, Progress, Result, Summary,
     config::Config,
+    durable_claim::durable_claim,
     metrics::{Health, Metrics, serve},
     options::ReplaySetup,
     outputs::Outputs,
@@ -29,7 +30,8 @@ pub fn replay(plan: &ReplayPlan, on_progress: impl FnMut(&Progress)) -> Result<S
     let setup = ReplaySetup::from_config(&plan.config);
     let stages = &setup.stages;
     let mut engine = stages.engine.build()?;
-    let outputs = Outputs::open(&stages.journal, &stages.outputs, None)?;
+    let durable = durable_claim(&stages.journal.dir, None)?;
+    let outputs = Outputs::open(&stages.journal, &stages.outputs, None, durable)?;
     let metrics = setup
         .metrics_listen
         .as_ref()

@@ -19,6 +19,8 @@ pub(crate) struct Restored {
     pub(crate) dead_letter_bytes: u64,
     /// For the summary.
     pub(crate) note: Option<String>,
+    /// The checkpoint restored, if any.
+    pub(crate) path: Option<std::path::PathBuf>,
 }
 
 /// Restores `engine` from the newest checkpoint in `state.dir`, if any.
@@ -34,6 +36,7 @@ pub(crate) fn restore(
             journal_next_seq: 1,
             dead_letter_bytes: 0,
             note: None,
+            path: None,
         });
     };
     if let Some(why) = source_id::mismatch(&ckpt.source, source_id, source)? {
@@ -61,5 +64,6 @@ pub(crate) fn restore(
             path.display(),
             ckpt.journal_next_seq.saturating_sub(1)
         )),
+        path: Some(path),
     })
 }

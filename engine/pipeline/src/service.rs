@@ -10,6 +10,7 @@ use crate::{
     checkpoint_policy::CheckpointPolicy,
     config::Config,
     delivery::Shippers,
+    durable_claim::durable_claim,
     metrics::{Health, Metrics, MetricsServer, serve},
     options::ServiceSetup,
     outputs::Outputs,
@@ -35,10 +36,16 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
     let source_id = source_id::identify(&setup.source)?;
     let restored = restore(&setup.state, &setup.source, &mut engine, &source_id)?;
     let (resume, journal_from) = (restored.resume, restored.journal_next_seq);
+    let checkpoint = restored
+        .path
+        .as_deref()
+        .map(|p| (p, journal_from.saturating_sub(1)));
+    let durable = durable_claim(&stages.journal.dir, checkpoint)?;
     let mut outputs = Outputs::open(
         &stages.journal,
         &stages.outputs,
         Some(restored.dead_letter_bytes),
+        durable,
     )?;
     outputs.sync_journal()?;
     let already = AlreadyJournaled::read(&stages.journal.dir, journal_from)?;

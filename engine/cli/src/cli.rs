@@ -96,6 +96,10 @@ pub struct ReplayArgs {
     /// Write per-micro-batch stats: CSV, or Parquet if FILE ends in .parquet.
     #[arg(long, value_name = "FILE")]
     pub stats: Option<PathBuf>,
+    /// Replay into a journal that already holds alerts, appending only those
+    /// it does not hold (by alert_id) [config: replay.append].
+    #[arg(long)]
+    pub append: bool,
     /// No progress bar, even on a terminal.
     #[arg(long, short)]
     pub quiet: bool,

@@ -93,4 +93,7 @@ fn apply_flags(cfg: &mut Config, a: &ReplayArgs) {
     if let Some(v) = a.rate {
         cfg.replay.rate = v;
     }
+    if a.append {
+        cfg.replay.append = true;
+    }
 }

@@ -1092,7 +1092,7 @@ fn unwritable_outputs_are_one_line_errors() {
     let input = ttl_file(&fx);
     for flag in ["--stats", "--dead-letter"] {
         let bad = fx.p("no-such-dir").join("out.csv");
-        let o = fx.replay(&input, &j, &[flag, s(&bad)]);
+        let o = fx.replay(&input, &j, &["--append", flag, s(&bad)]);
         o.assert_one_line_error(&["no-such-dir"]);
         fx.verify_clean(&j);
     }
@@ -1423,7 +1423,19 @@ fn replaying_twice_into_one_journal_continues_seq() {
         "{}",
         first.stdout
     );
-    let second = fx.run_with(&args, &env);
+    // Another capture (other order ids), appended.
+    let other = fx.gen_file(
+        "other.jsonl",
+        &["--orders", "1500", "--open", "300", "--seed", "8"],
+    );
+    let renamed = fs::read_to_string(&other)
+        .expect("other capture")
+        .replace("\"o-", "\"second-o-");
+    fs::write(&other, renamed).expect("rename orders");
+    let second = fx.run_with(
+        &["replay", s(&other), "--journal", s(&j), "-q", "--append"],
+        &env,
+    );
     second.assert_ok();
     assert!(
         second
@@ -1444,6 +1456,40 @@ fn replaying_twice_into_one_journal_continues_seq() {
         "{}",
         v.stdout
     );
+}
+
+/// A second `replay` into a journal that holds alerts would append every one
+/// of them again (each `alert_id` twice): refused, one line, unless asked
+/// with `--append`, which appends only what the journal does not hold yet.
+#[test]
+fn replay_into_a_journal_with_alerts_needs_append_and_appends_no_repeat() {
+    let fx = Fx::new();
+    let input = rich_file(&fx);
+    let j = fx.p("j");
+    fx.replay_ok(&input, &j, &[]);
+    let before = fx.dump_stable(&j);
+    assert!(!before.is_empty());
+
+    let o = fx.replay(&input, &j, &[]);
+    o.assert_one_line_error(&["--append", s(&j)]);
+    assert_eq!(fx.dump_stable(&j), before, "nothing appended");
+
+    // The same input again with --append: every alert is already there.
+    let o = fx.replay_ok(&input, &j, &["--append"]);
+    assert_eq!(fx.dump_stable(&j), before, "no alert twice");
+    assert!(o.stdout.contains("already"), "{}", o.stdout);
+
+    // Another input with --append: only its own alerts are added.
+    let more = fx.write(
+        "more.jsonl",
+        lines(&[ev("Z", 1, None, Some(1)), ev("z1", 2, Some("Z"), Some(2))]),
+    );
+    fx.replay_ok(&more, &j, &["--append"]);
+    let after = fx.dump(&j);
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(after[before.len()]["alert_id"], "overfill:Z:z1");
+    let ids: BTreeSet<&str> = after.iter().map(|x| str_field(x, "alert_id")).collect();
+    assert_eq!(ids.len(), after.len(), "each alert_id once");
 }
 
 #[test]
@@ -1544,7 +1590,7 @@ fn torn_tail_is_reported_by_verify_and_truncated_by_the_next_replay() {
     assert_eq!(fx.dump(&j).len(), n - 1);
 
     let small = ttl_file(&fx);
-    let o = fx.replay_ok(&small, &j, &[]);
+    let o = fx.replay_ok(&small, &j, &["--append"]);
     let note = o.line("note");
     assert!(note.contains("truncated"), "note `{note}`");
     assert!(
@@ -1560,7 +1606,7 @@ fn torn_tail_is_reported_by_verify_and_truncated_by_the_next_replay() {
         assert_eq!(x["seq"], i as u64 + 1, "seq continues after the cut");
     }
     assert_eq!(a[n - 1]["alert_id"], "overfill:A:A");
-    // A further replay has nothing to report.
-    let o = fx.replay_ok(&small, &j, &[]);
-    assert!(!o.stdout.contains("note"), "{}", o.stdout);
+    // A further replay has nothing to report but what it did not append.
+    let o = fx.replay_ok(&small, &j, &["--append"]);
+    assert!(!o.stdout.contains("truncated"), "{}", o.stdout);
 }

@@ -195,6 +195,8 @@ pub struct ReplaySection {
     pub dead_letter: String,
     /// Stats file, or "".
     pub stats: String,
+    /// Replay into a journal that holds alerts, adding only new ones.
+    pub append: bool,
 }
 
 impl Config {

@@ -157,6 +157,8 @@ impl Stages {
 pub(crate) struct ReplaySetup {
     pub(crate) stages: Stages,
     pub(crate) metrics_listen: Option<String>,
+    /// Add to a journal that holds alerts (only what it does not hold yet).
+    pub(crate) append: bool,
 }
 
 impl ReplaySetup {
@@ -164,6 +166,7 @@ impl ReplaySetup {
         ReplaySetup {
             stages: Stages::from_config(cfg),
             metrics_listen: addr_opt(&cfg.metrics.replay_listen),
+            append: cfg.replay.append,
         }
     }
 }

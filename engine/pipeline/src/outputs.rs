@@ -34,12 +34,15 @@ impl Outputs {
 
     /// Opens the outputs; `dead_letter_len` continues the dead-letter file
     /// from that length (`run`) instead of starting it afresh (`replay`);
-    /// the journal refuses to open below what `durable` says it held.
+    /// the journal refuses to open below what `durable` says it held. Once
+    /// the journal is open (and locked), `admit` sees the seq it appends next
+    /// and may refuse the run before any other file is touched.
     pub(crate) fn open(
         journal: &JournalSetup,
         outputs: &OutputSetup,
         dead_letter_len: Option<u64>,
         durable: Option<DurableClaim>,
+        admit: impl FnOnce(u64) -> Result<()>,
     ) -> Result<Self> {
         if journal.dir.exists() && !journal.dir.is_dir() {
             return Err(PipelineError::Config(format!(
@@ -54,6 +57,7 @@ impl Outputs {
                 durable,
             },
         )?;
+        admit(journal.next_seq())?;
         let mut notes = Vec::new();
         if let Some(t) = &report.truncated {
             // The journal already logged it; the summary repeats it.

@@ -31,12 +31,17 @@ pub(crate) struct AlreadyJournaled {
     left: u64,
     /// Re-produced alerts kept out of the journal so far.
     pub(crate) suppressed: u64,
+    /// What the summary's note calls this (`recovery`, `append`).
+    label: &'static str,
 }
 
 impl AlreadyJournaled {
     /// Reads the records of the journal in `dir` from `from_seq` on.
     pub(crate) fn read(dir: &Path, from_seq: u64) -> Result<Self> {
-        let mut me = AlreadyJournaled::default();
+        let mut me = AlreadyJournaled {
+            label: "recovery",
+            ..AlreadyJournaled::default()
+        };
         if !dir.exists() {
             return Ok(me);
         }
@@ -58,18 +63,26 @@ impl AlreadyJournaled {
         self.left
     }
 
-    /// The summary's note on what recovery kept out of the journal, if any.
+    /// The same, named `label` in the summary.
+    pub(crate) fn labelled(self, label: &'static str) -> Self {
+        AlreadyJournaled { label, ..self }
+    }
+
+    /// The summary's note on what was kept out of the journal, if any.
     pub(crate) fn note(&self) -> Option<String> {
         if self.suppressed == 0 && self.left == 0 {
             return None;
         }
-        let unmatched = match self.left {
-            0 => String::new(),
-            n => format!(" ({n} journaled alerts past the checkpoint were not re-produced)"),
+        let unmatched = match (self.left, self.label) {
+            (0, _) => String::new(),
+            (n, "recovery") => {
+                format!(" ({n} journaled alerts past the checkpoint were not re-produced)")
+            }
+            (n, _) => format!(" ({n} journaled alerts were not produced by this input)"),
         };
         Some(format!(
-            "recovery: {} re-produced alerts were already in the journal and not appended again{unmatched}",
-            self.suppressed
+            "{}: {} re-produced alerts were already in the journal and not appended again{unmatched}",
+            self.label, self.suppressed
         ))
     }
 

@@ -1,7 +1,7 @@
 //! `replay`: a captured file (or stdin) through ingest, the engine and the
 //! journal, to the end of its input.
 
-use std::sync::Arc;
+use std::{path::Path, sync::Arc};
 
 use ingest::{Input, start_replay};
 
@@ -12,6 +12,7 @@ use crate::{
     metrics::{Health, Metrics, serve},
     options::ReplaySetup,
     outputs::Outputs,
+    recovery::AlreadyJournaled,
     run_loop::{LoopOptions, run_loop},
     source::Source,
 };
@@ -30,8 +31,15 @@ pub fn replay(plan: &ReplayPlan, on_progress: impl FnMut(&Progress)) -> Result<S
     let setup = ReplaySetup::from_config(&plan.config);
     let stages = &setup.stages;
     let mut engine = stages.engine.build()?;
-    let durable = durable_claim(&stages.journal.dir, None)?;
-    let outputs = Outputs::open(&stages.journal, &stages.outputs, None, durable)?;
+    let dir = &stages.journal.dir;
+    let durable = durable_claim(dir, None)?;
+    let outputs = Outputs::open(&stages.journal, &stages.outputs, None, durable, |next| {
+        admit(dir, next, setup.append)
+    })?;
+    let already = match outputs.next_seq() > 1 {
+        true => Some(AlreadyJournaled::read(dir, 1)?.labelled("append")),
+        false => None,
+    };
     let metrics = setup
         .metrics_listen
         .as_ref()
@@ -55,7 +63,7 @@ pub fn replay(plan: &ReplayPlan, on_progress: impl FnMut(&Progress)) -> Result<S
             drain: stages.drain,
             metrics,
             checkpoint: None,
-            already: None,
+            already,
             durable: None,
         },
         on_progress,
@@ -64,4 +72,20 @@ pub fn replay(plan: &ReplayPlan, on_progress: impl FnMut(&Progress)) -> Result<S
         s.stop();
     }
     summary
+}
+
+/// A journal that already holds alerts (`next_seq` past 1) is refused unless
+/// `append`; then its alerts are the ones the replay does not append again
+/// (by `alert_id`, as `run` keeps re-produced alerts out after a crash).
+fn admit(dir: &Path, next_seq: u64, append: bool) -> Result<()> {
+    if next_seq <= 1 || append {
+        return Ok(());
+    }
+    Err(PipelineError::Config(format!(
+        "journal {} already holds alerts (seq 1..={}): a replay would append them again; \
+         pass --append (replay.append) to add only the alerts it does not hold, or name a \
+         fresh directory with --journal",
+        dir.display(),
+        next_seq - 1
+    )))
 }

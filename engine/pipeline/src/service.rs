@@ -46,6 +46,7 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
         &stages.outputs,
         Some(restored.dead_letter_bytes),
         durable,
+        |_| Ok(()),
     )?;
     outputs.sync_journal()?;
     let already = AlreadyJournaled::read(&stages.journal.dir, journal_from)?;

@@ -40,6 +40,13 @@ pub enum AlertsError {
         /// Who says they were durable, e.g. "the checkpoint … covers seq 41".
         claim: String,
     },
+    /// A reader asked for seqs that retention already deleted.
+    #[error("journal {}: seq {from} is no longer kept (the journal keeps seqs from {oldest} on)", dir.display())]
+    NotKept {
+        dir: PathBuf,
+        from: u64,
+        oldest: u64,
+    },
     /// Another process (or handle) holds the writer lock of this journal.
     #[error("journal {} is locked by another writer", path.display())]
     Locked { path: PathBuf },

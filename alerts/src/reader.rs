@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{AlertsError, Result, io_at};
 use crate::frame::{FrameReader, HEADER_LEN, Next};
 use crate::recovery::{Verdict, classify, describe};
+use crate::retention::oldest_kept;
 use crate::segment::{HeaderFact, list_segments, read_header};
 
 /// Yields `(seq, payload)` in seq order from `from_seq` on.
@@ -61,12 +62,24 @@ impl JournalReader {
                     let Some((first, first_path)) = segments.first() else {
                         return Ok(None);
                     };
-                    if *first != 1 {
+                    let oldest = oldest_kept(&self.dir)?;
+                    if *first > oldest {
                         return Err(corrupt(
                             first_path,
                             0,
-                            format!("first segment starts at seq {first}, expected 1"),
+                            format!(
+                                "first segment starts at seq {first}, expected {oldest}: the segments before it are missing"
+                            ),
                         ));
+                    }
+                    // Never start past what was asked: seqs retention deleted
+                    // are an error, not a silent skip to the oldest kept.
+                    if self.from_seq.max(1) < *first {
+                        return Err(AlertsError::NotKept {
+                            dir: self.dir.clone(),
+                            from: self.from_seq,
+                            oldest: *first,
+                        });
                     }
                     let (name, path) = segments
                         .iter()

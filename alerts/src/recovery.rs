@@ -25,8 +25,11 @@ pub struct TruncatedTail {
 }
 
 /// What survives recovery.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Kept {
+    /// The first seq the journal keeps (1, or later once retention deleted
+    /// older segments): the next seq of a journal that holds no record.
+    pub base: u64,
     pub segments: usize,
     pub records: u64,
     pub first_seq: Option<u64>,
@@ -35,9 +38,23 @@ pub(crate) struct Kept {
     pub bytes: u64,
 }
 
+impl Default for Kept {
+    fn default() -> Self {
+        Kept {
+            base: 1,
+            segments: 0,
+            records: 0,
+            first_seq: None,
+            last_seq: None,
+            bytes: 0,
+        }
+    }
+}
+
 impl Kept {
     pub(crate) fn next_seq(&self) -> u64 {
-        self.last_seq.map_or(1, |s| s.saturating_add(1))
+        self.last_seq
+            .map_or(self.base.max(1), |s| s.saturating_add(1))
     }
 }
 
@@ -176,13 +193,19 @@ pub(crate) fn describe(bad: &BadFrame) -> String {
     format!("{what} in a segment that is not the last")
 }
 
-/// Decides recovery for `segments`, sorted by `name_seq`.
-pub(crate) fn decide(segments: &[SegmentScan]) -> Recovery {
+/// Decides recovery for `segments`, sorted by `name_seq`, of a journal that
+/// keeps records from seq `oldest` on (1, unless retention deleted older
+/// segments: see `retention`). A first segment that starts after `oldest`
+/// lost its predecessors: corruption. One that starts before it is what an
+/// interrupted retention left (the marker is written before the deletes).
+pub(crate) fn decide(segments: &[SegmentScan], oldest: u64) -> Recovery {
+    let oldest = oldest.max(1);
+    let mut expected = segments.first().map_or(oldest, |s| s.name_seq.min(oldest));
     let mut kept = Kept {
+        base: expected,
         segments: segments.len(),
         ..Kept::default()
     };
-    let mut expected = 1u64;
     for (i, s) in segments.iter().enumerate() {
         let last = i + 1 == segments.len();
         let corrupt = |offset, reason: String| Recovery::Corrupt {
@@ -201,7 +224,10 @@ pub(crate) fn decide(segments: &[SegmentScan]) -> Recovery {
         };
         if s.name_seq != expected {
             let reason = match kept.last_seq {
-                None => format!("first segment starts at seq {}, expected 1", s.name_seq),
+                None => format!(
+                    "first segment starts at seq {}, expected {expected}: the segments before it are missing",
+                    s.name_seq
+                ),
                 Some(prev) => format!(
                     "seq gap: segment starts at seq {} but the previous one ends at {prev}",
                     s.name_seq

@@ -50,7 +50,7 @@ fn decide_bytes(segs: &[Seg]) -> Recovery {
                 .expect("in-memory scan")
         })
         .collect();
-    decide(&scans)
+    decide(&scans, 1)
 }
 
 fn records(segs: &[Seg]) -> u64 {
@@ -347,7 +347,7 @@ fn what_nothing_relied_on_is_still_a_torn_tail() {
 
 #[test]
 fn empty_journal_is_clean_from_seq_1() {
-    let got = decide(&[]);
+    let got = decide(&[], 1);
     assert_eq!(got, Recovery::Clean(Kept::default()));
     assert_eq!(Kept::default().next_seq(), 1);
 }

@@ -29,7 +29,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         .iter()
         .map(|(seq, path)| scan_file(*seq, path))
         .collect::<Result<Vec<_>>>()?;
-    let (kept, torn_tail) = decide(&scans).accept("")?;
+    let (kept, torn_tail) = decide(&scans, crate::retention::oldest_kept(dir)?).accept("")?;
     Ok(VerifyReport {
         segments: kept.segments,
         records: kept.records,

@@ -9,6 +9,7 @@ use crate::error::{AlertsError, Result, io_at};
 use crate::frame::{self, HEADER_LEN, MAX_PAYLOAD};
 use crate::lock::LockedFile;
 use crate::recovery::{TruncatedTail, decide, require_durable};
+use crate::retention::{oldest_kept, write_oldest};
 use crate::segment::{list_segments, scan_file, segment_name};
 
 /// Buffered bytes past which `append` hands them to the OS before framing more.
@@ -25,6 +26,9 @@ pub struct JournalOptions {
     /// refuses ([`AlertsError::Lost`]) rather than truncate or reuse a seq
     /// at or below it.
     pub durable: Option<DurableClaim>,
+    /// The seq of the first record of a journal created empty (1 for an
+    /// alert journal; an input log continues after its checkpoint).
+    pub first_seq: u64,
 }
 
 /// Every seq through `through` was durable, as `by` knows: e.g. "the
@@ -40,6 +44,7 @@ impl Default for JournalOptions {
         Self {
             segment_bytes: 64 << 20,
             durable: None,
+            first_seq: 1,
         }
     }
 }
@@ -102,7 +107,17 @@ impl Journal {
             .last()
             .zip(scans.last())
             .map(|((_, path), scan)| (path.as_path(), scan.valid_end));
-        let (kept, truncated) = require_durable(decide(&scans), through, last).accept(claim)?;
+        let oldest = match segments.is_empty() {
+            // A new journal starts where it is asked to (an input log
+            // continues after the frames its checkpoint already holds).
+            true if opts.first_seq > 1 => {
+                write_oldest(dir, opts.first_seq)?;
+                opts.first_seq
+            }
+            _ => oldest_kept(dir)?,
+        };
+        let recovery = require_durable(decide(&scans, oldest), through, last);
+        let (kept, truncated) = recovery.accept(claim)?;
         if let Some(tail) = &truncated {
             truncate(tail)?;
         }

@@ -81,6 +81,52 @@ impl TradeBatch {
         }
     }
 
+    /// A batch from columns read back (an input log, a replication peer):
+    /// the record must have exactly the trade schema, else
+    /// [`crate::ColumnarError::Schema`] says which column differs.
+    pub fn from_parts(
+        record: RecordBatch,
+        dead_letters: DeadLetters,
+        skipped_blank: u64,
+        mark: Option<SourceMark>,
+    ) -> crate::Result<Self> {
+        let want = crate::schema::trade_schema();
+        let got = record.schema();
+        if got.fields().len() != want.fields().len() {
+            return Err(crate::ColumnarError::Schema(format!(
+                "{} columns, expected {}",
+                got.fields().len(),
+                want.fields().len()
+            )));
+        }
+        for (g, w) in got.fields().iter().zip(want.fields()) {
+            if g.name() != w.name()
+                || g.data_type() != w.data_type()
+                || (g.is_nullable() && !w.is_nullable())
+            {
+                return Err(crate::ColumnarError::Schema(format!(
+                    "column {} is {:?}{}, expected {} {:?}",
+                    g.name(),
+                    g.data_type(),
+                    if g.is_nullable() { " (nullable)" } else { "" },
+                    w.name(),
+                    w.data_type()
+                )));
+            }
+        }
+        // Nullable where the schema says not null: refuse actual nulls.
+        for (i, w) in want.fields().iter().enumerate() {
+            if !w.is_nullable() && record.column(i).null_count() > 0 {
+                return Err(crate::ColumnarError::Schema(format!(
+                    "column {} holds nulls",
+                    w.name()
+                )));
+            }
+        }
+        let record = RecordBatch::try_new(want, record.columns().to_vec())?;
+        Ok(TradeBatch::new(record, dead_letters, skipped_blank, mark))
+    }
+
     /// Number of accepted events.
     pub fn len(&self) -> usize {
         self.record.num_rows()
@@ -193,5 +239,46 @@ impl TradeBatch {
     /// Blank lines skipped while this batch was cut.
     pub fn skipped_blank(&self) -> u64 {
         self.skipped_blank
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, RecordBatch, UInt64Array};
+    use arrow_schema::{DataType, Field, Schema};
+
+    use crate::{DeadLetters, TradeBatch, TradeBatchBuilder, TradeEventRef};
+
+    #[test]
+    fn a_batch_survives_its_parts_and_other_columns_are_refused() {
+        let mut b = TradeBatchBuilder::new(2);
+        let ev = TradeEventRef {
+            id: "o1",
+            shares: 5,
+            client: "c",
+            stock: "s",
+            initial_order_id: None,
+            ts: Some(1),
+        };
+        b.append(3, 9, &ev);
+        let batch = b.finish().expect("batch");
+        let back = TradeBatch::from_parts(batch.record().clone(), DeadLetters::default(), 0, None)
+            .expect("same schema");
+        assert_eq!(back.pos(), &[3]);
+        assert_eq!(back.order_id(0), "o1");
+        let other = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new(
+                "pos",
+                DataType::UInt64,
+                false,
+            )])),
+            vec![Arc::new(UInt64Array::from(vec![1u64])) as ArrayRef],
+        )
+        .expect("record");
+        let err =
+            TradeBatch::from_parts(other, DeadLetters::default(), 0, None).expect_err("one column");
+        assert!(err.to_string().contains("1 columns"), "{err}");
     }
 }

@@ -259,6 +259,26 @@ impl Engine {
 
     /// Processes one batch; appends its alerts to `out` in output order.
     pub fn process(&mut self, batch: &TradeBatch, detected_at_ns: u64, out: &mut Vec<Alert>) {
+        self.process_at(batch, self.pos_base, detected_at_ns, out);
+    }
+
+    /// The base the engine adds to source positions now (see
+    /// [`BatchContext::pos`]): what an input log records with each batch, so
+    /// that [`Engine::process_at`] can replay it exactly.
+    pub fn pos_base(&self) -> u64 {
+        self.pos_base
+    }
+
+    /// Processes a batch as it was processed before under position base
+    /// `pos_base` (a batch replayed from an input log or from the active of
+    /// a pair): the same engine-wide positions, so the same state and alerts.
+    pub fn process_at(
+        &mut self,
+        batch: &TradeBatch,
+        pos_base: u64,
+        detected_at_ns: u64,
+        out: &mut Vec<Alert>,
+    ) {
         let start = out.len();
         let event_time_from = self.clock.advance(batch, &mut self.clock_col);
         let ctx = BatchContext::new(
@@ -267,15 +287,22 @@ impl Engine {
             self.clock.now(),
             event_time_from,
             detected_at_ns,
-            self.pos_base,
+            pos_base,
         );
         for (i, job) in self.jobs.iter_mut().enumerate() {
             job.process(&ctx, self.pool.as_ref(), i as u8, out);
         }
         out[start..].sort_unstable_by_key(|a| a.order);
         if let Some(&last) = batch.pos().last() {
-            self.pos_next = self.pos_next.max(self.pos_base + last + 1);
+            self.pos_next = self.pos_next.max(pos_base + last + 1);
         }
+    }
+
+    /// A new source counts its positions from its own start again (after a
+    /// restore and a replay): shift them past everything seen so far, so
+    /// engine-wide positions only grow.
+    pub fn rebase(&mut self) {
+        self.pos_base = self.pos_next;
     }
 
     /// Closes all state at the end of a finite input; appends the alerts.

@@ -39,6 +39,8 @@ pub struct TradeBatch {
     dead_letters: Arc<DeadLetters>,
     skipped_blank: u64,
     mark: Option<SourceMark>,
+    /// Digests of the acknowledging source's messages this batch completes.
+    messages: Vec<u64>,
 }
 
 fn col<T: Clone + 'static>(record: &RecordBatch, i: usize) -> T {
@@ -78,7 +80,20 @@ impl TradeBatch {
             dead_letters: Arc::new(dead_letters),
             skipped_blank,
             mark,
+            messages: Vec::new(),
         }
+    }
+
+    /// The same batch, completing the messages with `digests`.
+    pub fn with_messages(mut self, digests: Vec<u64>) -> Self {
+        self.messages = digests;
+        self
+    }
+
+    /// Digests of the acknowledging source's messages that end in this
+    /// batch, in order (empty for a file).
+    pub fn messages(&self) -> &[u64] {
+        &self.messages
     }
 
     /// A batch from columns read back (an input log, a replication peer):

@@ -31,6 +31,8 @@ pub struct TradeBatchBuilder {
     dead_letters: DeadLetters,
     skipped_blank: u64,
     mark: Option<SourceMark>,
+    /// Digests of the messages that ended in this batch (`mark`).
+    messages: Vec<u64>,
     rows: usize,
 }
 
@@ -61,6 +63,7 @@ impl TradeBatchBuilder {
             dead_letters: DeadLetters::default(),
             skipped_blank: 0,
             mark: None,
+            messages: Vec::new(),
             rows: 0,
         }
     }
@@ -107,9 +110,11 @@ impl TradeBatchBuilder {
         self.skipped_blank += 1;
     }
 
-    /// Records that every message up to `mark` is in this batch or earlier.
-    pub fn mark(&mut self, mark: SourceMark) {
+    /// Records that every message up to `mark` is in this batch or earlier;
+    /// `digest` identifies the message that ended there.
+    pub fn mark(&mut self, mark: SourceMark, digest: u64) {
         self.mark = Some(mark);
+        self.messages.push(digest);
     }
 
     /// Accepted events appended since the last cut.
@@ -146,6 +151,7 @@ impl TradeBatchBuilder {
         let dead = std::mem::take(&mut self.dead_letters);
         let blank = std::mem::take(&mut self.skipped_blank);
         let mark = self.mark.take();
+        let messages = std::mem::take(&mut self.messages);
         self.rows = 0;
         // `finish` leaves empty builders; size them again for the next batch so
         // the appends of the next batch do not grow them event by event.
@@ -153,7 +159,7 @@ impl TradeBatchBuilder {
             dead_letters: DeadLetters::default(),
             ..TradeBatchBuilder::new(self.capacity)
         };
-        Ok(TradeBatch::new(record, dead, blank, mark))
+        Ok(TradeBatch::new(record, dead, blank, mark).with_messages(messages))
     }
 }
 

@@ -79,10 +79,11 @@ impl LineIngestor {
         }
     }
 
-    /// Marks the end of an acknowledging source's message.
-    pub(crate) fn mark(&mut self, generation: u64, tag: u64) {
+    /// Marks the end of an acknowledging source's message, whose body has
+    /// `digest`.
+    pub(crate) fn mark(&mut self, generation: u64, tag: u64, digest: u64) {
         self.flush_blanks();
-        record::encode_mark(self.ring.chunk(), generation, tag);
+        record::encode_mark(self.ring.chunk(), generation, tag, digest);
         self.ring.maybe_publish();
     }
 

@@ -1,16 +1,17 @@
-//! Crash-consistent checkpoints of `aldebaran run` (`<state.dir>/checkpoint`).
+//! Full snapshots of the state of `aldebaran run` (`<state.dir>/checkpoint`).
 //!
-//! A checkpoint ties three things to one instant between two micro-batches:
-//! the jobs' state, the journal seq that state has produced alerts up to, and
-//! where the source resumes. It is written only after the journal is durable
-//! through that seq, atomically (temporary file, fsync, rename, fsync of the
-//! directory), so after a SIGKILL the newest checkpoint is always one the
-//! journal can back. An acknowledging source (AMQP) is acknowledged only up to
-//! the newest written checkpoint: the broker redelivers the rest, like Flink's
-//! RabbitMQ source acknowledges on checkpoint completion.
+//! A checkpoint ties to one instant between two micro-batches: the jobs'
+//! state, the input-log frame it includes (the log continues after it), the
+//! journal seq that state has produced alerts up to, and where the source
+//! resumes. It is written only after the journal is durable through that seq,
+//! atomically (temporary file, fsync, rename, fsync of the directory), so the
+//! newest checkpoint is always one the journal can back. Between two
+//! checkpoints the input log (`crate::input_log`) carries the state forward:
+//! a restart restores the checkpoint and replays the frames after it.
 //!
-//! Between the checkpoint and the crash the journal may already hold alerts the
-//! restarted engine produces again; [`super::recovery`] keeps them out.
+//! Between the last durable frame and a crash the journal may already hold
+//! alerts the restarted engine produces again; `crate::recovery` keeps them
+//! out.
 
 use std::{
     fs::{self, File},
@@ -23,7 +24,9 @@ use engine_core::{SnapshotReader, SnapshotWriter};
 use crate::{PipelineError, Result};
 
 const FILE: &str = "checkpoint";
-const MAGIC: &[u8] = b"aldebaran-checkpoint-3";
+/// The magic is this prefix and the format version.
+const MAGIC_PREFIX: &str = "aldebaran-checkpoint-";
+const VERSION: u32 = 4;
 
 /// Where the source continues after a restore.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +62,9 @@ pub(crate) struct Checkpoint {
     /// The source the state belongs to: a checkpoint is never applied to
     /// another input.
     pub(crate) source: SourceId,
+    /// Every input-log frame up to this seq is in the state; the log goes on
+    /// after it.
+    pub(crate) input_seq: u64,
     /// Every alert of the state has a seq below this.
     pub(crate) journal_next_seq: u64,
     /// Where the source continues.
@@ -66,6 +72,9 @@ pub(crate) struct Checkpoint {
     /// Length of the dead-letter file (`replay.dead_letter`) that belongs to
     /// the input before the checkpoint: a restart cuts the file back to it.
     pub(crate) dead_letter_bytes: u64,
+    /// Digests of the last messages the state holds, oldest first: one that
+    /// comes back redelivered was processed already.
+    pub(crate) messages: Vec<u64>,
     /// [`engine_core::Engine::snapshot`].
     pub(crate) state: Vec<u8>,
 }
@@ -81,10 +90,11 @@ impl Checkpoint {
     fn encode(&self) -> Vec<u8> {
         let mut buf = Vec::with_capacity(self.state.len() + 128);
         let mut w = SnapshotWriter::new(&mut buf);
-        w.bytes(MAGIC);
+        w.str(&format!("{MAGIC_PREFIX}{VERSION}"));
         w.str(&self.source.name);
         w.u64(self.source.prefix_len);
         w.u64(self.source.prefix_hash);
+        w.u64(self.input_seq);
         w.u64(self.journal_next_seq);
         let (tag, at) = match self.resume {
             Resume::Start => (0, 0),
@@ -94,6 +104,10 @@ impl Checkpoint {
         w.u8(tag);
         w.u64(at);
         w.u64(self.dead_letter_bytes);
+        w.u64(self.messages.len() as u64);
+        for &d in &self.messages {
+            w.u64(d);
+        }
         w.bytes(&self.state);
         let crc = crc32fast::hash(&buf);
         buf.extend_from_slice(&crc.to_le_bytes());
@@ -109,14 +123,23 @@ impl Checkpoint {
         }
         let mut r = SnapshotReader::new(body);
         let e = |e: engine_core::SnapshotError| e.0;
-        if r.bytes().map_err(e)? != MAGIC {
-            return Err("not an Aldebaran checkpoint (or another version)".into());
+        let magic = r
+            .str()
+            .map_err(|_| "not an Aldebaran checkpoint".to_string())?;
+        let version = magic
+            .strip_prefix(MAGIC_PREFIX)
+            .ok_or_else(|| "not an Aldebaran checkpoint".to_string())?;
+        if version != VERSION.to_string() {
+            return Err(format!(
+                "a checkpoint of format version {version}; this binary reads version {VERSION}"
+            ));
         }
         let source = SourceId {
             name: r.str().map_err(e)?.to_owned(),
             prefix_len: r.u64().map_err(e)?,
             prefix_hash: r.u64().map_err(e)?,
         };
+        let input_seq = r.u64().map_err(e)?;
         let journal_next_seq = r.u64().map_err(e)?;
         let tag = r.u8().map_err(e)?;
         let at = r.u64().map_err(e)?;
@@ -127,15 +150,22 @@ impl Checkpoint {
             t => return Err(format!("unknown resume tag {t}")),
         };
         let dead_letter_bytes = r.u64().map_err(e)?;
+        let n = r.count(8).map_err(e)?;
+        let mut messages = Vec::with_capacity(n);
+        for _ in 0..n {
+            messages.push(r.u64().map_err(e)?);
+        }
         let state = r.bytes().map_err(e)?.to_vec();
         if !r.is_done() {
             return Err("trailing bytes".into());
         }
         Ok(Checkpoint {
             source,
+            input_seq,
             journal_next_seq,
             resume,
             dead_letter_bytes,
+            messages,
             state,
         })
     }
@@ -144,6 +174,20 @@ impl Checkpoint {
 /// The checkpoint file of the state directory `dir`.
 pub(crate) fn path(dir: &Path) -> PathBuf {
     dir.join(FILE)
+}
+
+/// Removes a temporary file a failed write left behind (a full disk, a crash
+/// mid-write): it is never a checkpoint. Returns whether there was one.
+pub(crate) fn clean_tmp(dir: &Path) -> Result<bool> {
+    let tmp = dir.join(format!("{FILE}.tmp"));
+    match fs::remove_file(&tmp) {
+        Ok(()) => {
+            tracing::info!(path = %tmp.display(), "removed a checkpoint a failed write left behind");
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_err(&tmp)(e)),
+    }
 }
 
 /// The newest checkpoint in `dir`, if any. A damaged one is an error: the
@@ -192,9 +236,11 @@ mod tests {
                 prefix_len: 10,
                 prefix_hash: 0xfeed,
             },
+            input_seq: 9,
             journal_next_seq: 42,
             resume,
             dead_letter_bytes: 7,
+            messages: vec![5, 6],
             state: vec![1, 2, 3, 250],
         }
     }

@@ -1,73 +1,88 @@
-//! When the engine thread takes a checkpoint, and what it records.
+//! What the engine thread records for the state of `run`: per batch, the
+//! facts its input-log frame carries (position base, where the source
+//! resumes, the messages it completes); now and then, a full snapshot.
 //!
-//! Due after `interval`, or sooner when an acknowledging source has delivered
-//! `ack_every` messages since the last one (acknowledgements wait for
-//! checkpoints, and the broker stops delivering at the prefetch limit).
+//! A snapshot is due once the input log has grown, since the last one, by as
+//! much as that snapshot weighed (and at least `snapshot_min_bytes`): so the
+//! bytes written for the state stay within about twice what the input itself
+//! costs, however large the state — a million open books of a quiet stream
+//! are snapshotted rarely, not every second — and a restart replays at most
+//! about one snapshot's worth of input.
 
 use std::{
+    collections::VecDeque,
     path::PathBuf,
-    time::{Duration, Instant},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
-use columnar::{SourceMark, TradeBatch};
-
-use super::{
-    checkpoint::{Resume, SourceId},
-    journal_writer::CheckpointRequest,
-};
+use columnar::TradeBatch;
 use engine_core::Engine;
 
-/// Checkpoint settings of one run.
+use crate::{
+    checkpoint::{Resume, SourceId},
+    journal_writer::{CheckpointRequest, InputMeta},
+};
+
+/// Message digests kept for a snapshot: a broker redelivers at most its
+/// prefetch window of unacknowledged messages, and prefetch is at most this.
+pub(crate) const RECENT_MESSAGES: usize = 65_535;
+
+/// Snapshot settings of one run.
 #[derive(Debug, Clone)]
 pub(crate) struct CheckpointPolicy {
     /// `state.dir`.
     pub(crate) dir: PathBuf,
     /// The source identity stored with the state.
     pub(crate) source: SourceId,
-    /// Take one at least this often while input flows.
-    pub(crate) interval: Duration,
-    /// ... or after this many acknowledgeable messages.
-    pub(crate) ack_every: u64,
     /// Where the restored state left the source.
     pub(crate) resume: Resume,
     /// Positions are byte offsets of a file the source can seek in.
     pub(crate) file_positions: bool,
+    /// A snapshot waits for at least this much input log.
+    pub(crate) snapshot_min_bytes: u64,
+    /// The size of the snapshot the run started from.
+    pub(crate) last_snapshot_bytes: u64,
+    /// Digests of the last messages the restored state holds.
+    pub(crate) messages: Vec<u64>,
 }
 
-/// The engine thread's checkpoint bookkeeping.
+/// The engine thread's bookkeeping.
 pub(crate) struct CheckpointClock {
     policy: CheckpointPolicy,
-    last_at: Instant,
-    last_mark: Option<SourceMark>,
-    mark: Option<SourceMark>,
     resume: Resume,
-    /// Batches processed since the last checkpoint.
-    batches_since: u64,
+    /// Input-log bytes appended, published by the journal thread.
+    appended: Arc<AtomicU64>,
+    appended_at_last: u64,
+    last_snapshot_bytes: u64,
+    recent: VecDeque<u64>,
 }
 
 impl CheckpointClock {
-    pub(crate) fn new(policy: CheckpointPolicy) -> Self {
+    pub(crate) fn new(policy: CheckpointPolicy, appended: Arc<AtomicU64>) -> Self {
+        let mut recent: VecDeque<u64> = policy.messages.iter().copied().collect();
+        while recent.len() > RECENT_MESSAGES {
+            recent.pop_front();
+        }
         CheckpointClock {
             resume: policy.resume,
+            appended_at_last: appended.load(Ordering::Relaxed),
+            appended,
+            last_snapshot_bytes: policy.last_snapshot_bytes,
+            recent,
             policy,
-            last_at: Instant::now(),
-            last_mark: None,
-            mark: None,
-            batches_since: 0,
         }
     }
 
-    /// Notes what `batch` consumed; returns a checkpoint of `engine` (which
-    /// has processed the batch) when one is due.
+    /// Notes what `batch` consumed (the engine has processed it); returns the
+    /// facts of its frame, and a snapshot of `engine` when one is due.
     pub(crate) fn after_batch(
         &mut self,
         batch: &TradeBatch,
         engine: &Engine,
-    ) -> Option<CheckpointRequest> {
-        self.batches_since += 1;
-        if let Some(m) = batch.source_mark() {
-            self.mark = Some(m);
-        }
+    ) -> (InputMeta, Option<CheckpointRequest>) {
         let last_row = batch.pos().last().copied();
         let last_dead = batch.dead_letters().iter().map(|d| d.pos).max();
         if let Some(at) = last_row
@@ -76,37 +91,40 @@ impl CheckpointClock {
         {
             self.resume = Resume::AfterLineAt(at);
         }
-        let by_acks = match (self.mark, self.last_mark) {
-            (Some(m), Some(l)) if m.generation == l.generation => {
-                m.tag.saturating_sub(l.tag) >= self.policy.ack_every
+        for &d in batch.messages() {
+            if self.recent.len() == RECENT_MESSAGES {
+                self.recent.pop_front();
             }
-            (Some(_), _) => true,
-            (None, _) => false,
+            self.recent.push_back(d);
+        }
+        let meta = InputMeta {
+            pos_base: engine.pos_base(),
+            resume: self.resume,
+            recover_from: None,
         };
-        (by_acks || self.last_at.elapsed() >= self.policy.interval)
-            .then(|| self.take(engine, false))
+        let grown = self
+            .appended
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.appended_at_last);
+        let due = grown >= self.last_snapshot_bytes.max(self.policy.snapshot_min_bytes);
+        (meta, due.then(|| self.take(engine, false)))
     }
 
-    /// On a quiet stream: a checkpoint if anything was processed since the
-    /// last one.
-    pub(crate) fn when_idle(&mut self, engine: &Engine) -> Option<CheckpointRequest> {
-        (self.batches_since > 0).then(|| self.take(engine, false))
-    }
-
-    /// A checkpoint of `engine` now; `input_done` records that a finite input
+    /// A snapshot of `engine` now; `input_done` records that a finite input
     /// was read to its end.
     pub(crate) fn take(&mut self, engine: &Engine, input_done: bool) -> CheckpointRequest {
-        self.last_at = Instant::now();
-        self.last_mark = self.mark;
-        self.batches_since = 0;
         if input_done {
             self.resume = Resume::Done;
         }
+        let state = engine.snapshot();
+        self.last_snapshot_bytes = state.len() as u64;
+        self.appended_at_last = self.appended.load(Ordering::Relaxed);
         CheckpointRequest {
             source: self.policy.source.clone(),
             resume: self.resume,
-            state: engine.snapshot(),
-            mark: self.mark,
+            state,
+            messages: self.recent.iter().copied().collect(),
+            recover_from: None,
         }
     }
 

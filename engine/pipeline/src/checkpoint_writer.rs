@@ -1,26 +1,25 @@
-//! The checkpoint thread: writes the checkpoints the journal thread hands
-//! over once their alerts are durable, then acknowledges the source up to
-//! each one.
+//! The checkpoint thread: writes the full snapshots the journal thread hands
+//! over once what they cover is durable, then lets the input log go of the
+//! frames a snapshot includes (whole segments before it are deleted).
 //!
-//! Its own thread because a checkpoint (the whole state, fsync, rename,
+//! Its own thread because a snapshot (the whole state, fsync, rename,
 //! directory fsync) takes longer than a group commit: the journal thread goes
 //! on committing meanwhile. When several wait, only the newest is written —
 //! it covers everything the older ones did.
 
 use std::{path::PathBuf, thread::JoinHandle};
 
-use columnar::SourceMark;
 use crossbeam_channel::{Receiver, Sender};
-use ingest::amqp::AckRequest;
-use tokio::sync::mpsc::UnboundedSender;
 
-use super::checkpoint::{self, Checkpoint};
-use crate::{PipelineError, Result};
+use crate::{
+    PipelineError, Result,
+    checkpoint::{self, Checkpoint},
+    input_log,
+};
 
-/// A checkpoint whose alerts are durable, with the source mark it covers.
+/// A checkpoint whose alerts are durable.
 pub(crate) struct DurableCheckpoint {
     pub(crate) checkpoint: Checkpoint,
-    pub(crate) mark: Option<SourceMark>,
 }
 
 /// What the thread did.
@@ -29,13 +28,14 @@ pub(crate) struct CheckpointOutcome {
     pub(crate) written: u64,
     pub(crate) last_bytes: u64,
     pub(crate) last_journal_next_seq: u64,
+    /// Bytes of snapshots written.
+    pub(crate) bytes: u64,
 }
 
 /// Starts the thread; it ends when the sender is dropped, after writing the
 /// newest checkpoint it was given.
 pub(crate) fn spawn(
     dir: PathBuf,
-    acker: Option<UnboundedSender<AckRequest>>,
 ) -> Result<(
     Sender<DurableCheckpoint>,
     JoinHandle<Result<CheckpointOutcome>>,
@@ -43,34 +43,35 @@ pub(crate) fn spawn(
     let (tx, rx) = crossbeam_channel::unbounded();
     let handle = std::thread::Builder::new()
         .name("aldebaran-checkpoint".into())
-        .spawn(move || run(&dir, &rx, acker.as_ref()))
+        .spawn(move || run(&dir, &rx))
         .map_err(|e| PipelineError::Internal(format!("cannot start the checkpoint thread: {e}")))?;
     Ok((tx, handle))
 }
 
-fn run(
-    dir: &std::path::Path,
-    rx: &Receiver<DurableCheckpoint>,
-    acker: Option<&UnboundedSender<AckRequest>>,
-) -> Result<CheckpointOutcome> {
+fn run(dir: &std::path::Path, rx: &Receiver<DurableCheckpoint>) -> Result<CheckpointOutcome> {
     let mut out = CheckpointOutcome::default();
     while let Ok(mut next) = rx.recv() {
         while let Ok(newer) = rx.try_recv() {
-            next = DurableCheckpoint {
-                mark: newer.mark.or(next.mark),
-                checkpoint: newer.checkpoint,
-            };
+            next = newer;
         }
-        out.last_bytes = checkpoint::save(dir, &next.checkpoint)?;
+        let c = &next.checkpoint;
+        out.last_bytes = checkpoint::save(dir, c)?;
+        out.bytes += out.last_bytes;
         out.written += 1;
-        out.last_journal_next_seq = next.checkpoint.journal_next_seq;
-        if let (Some(acker), Some(m)) = (acker, next.mark) {
-            // The source is gone only at shutdown; the broker then redelivers
-            // what was not acknowledged.
-            let _ = acker.send(AckRequest {
-                generation: m.generation,
-                tag: m.tag,
-            });
+        out.last_journal_next_seq = c.journal_next_seq;
+        // The frames the snapshot includes are no longer needed to rebuild
+        // the state: their whole segments can go.
+        let log = input_log::dir(dir);
+        if c.input_seq > 0 && log.is_dir() {
+            let r = alerts::retain_from(&log, c.input_seq + 1)?;
+            if r.segments > 0 {
+                tracing::debug!(
+                    segments = r.segments,
+                    bytes = r.bytes,
+                    oldest = r.oldest,
+                    "input log: segments the snapshot includes deleted"
+                );
+            }
         }
     }
     Ok(out)

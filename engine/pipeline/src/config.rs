@@ -135,8 +135,10 @@ pub struct MetricsSection {
 pub struct StateSection {
     /// Directory of the checkpoint.
     pub dir: PathBuf,
-    /// Checkpoint at least this often while input flows.
+    /// Make the input log durable and acknowledge at least this often.
     pub checkpoint_interval_ms: u64,
+    /// A full snapshot waits for at least this much input log.
+    pub snapshot_min_bytes: u64,
 }
 
 /// `[engine]`

@@ -68,6 +68,19 @@ impl DeadLetterWriter {
         })
     }
 
+    /// The file's length once everything written is flushed.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Hands what is buffered to the OS (it survives the process then).
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        self.out.flush().map_err(|source| PipelineError::Output {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
     /// Flushes and fsyncs; returns the file's length (for a checkpoint).
     pub(crate) fn sync(&mut self) -> Result<u64> {
         let path = &self.path;

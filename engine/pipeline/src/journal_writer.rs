@@ -1,45 +1,65 @@
 //! The journal thread: appends each batch's alerts, makes them durable with
-//! group commit, and writes the dead letters and stats rows of the batches.
+//! group commit, and writes the dead letters and stats rows of the batches;
+//! for `run`, also each batch's frame of the input log, and the
+//! acknowledgements of an acknowledging source once the frames that hold its
+//! messages are durable.
 //!
 //! Running it on its own thread keeps fsync off the engine thread: while one
 //! group of batches is being synced, the engine processes the next ones, and
 //! everything that queued up meanwhile is committed with the next single fsync.
+//!
+//! Order of durability within a group, so that nothing durable points at
+//! something that is not: dead letters, then the alert journal, then the
+//! input log (a frame names the journal seq and dead-letter length its batch
+//! reached), then the acknowledgement of the messages those frames hold.
 
 use std::{
     collections::BTreeMap,
+    sync::Arc,
     thread::JoinHandle,
     time::{Duration, Instant},
 };
 
-use alerts::Journal;
-use columnar::TradeBatch;
-use crossbeam_channel::{Receiver, RecvTimeoutError};
-
-use super::{
-    checkpoint::{Checkpoint, Resume, SourceId},
-    checkpoint_writer::DurableCheckpoint,
-    dead_letters::DeadLetterWriter,
-    latency::LatencyRecorder,
-    stats::{BatchStats, StatsWriter},
-};
+use alerts::{DurableHead, Journal};
+use columnar::{SourceMark, TradeBatch};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use engine_core::Alert;
-
-use crate::{PipelineError, Result, config::Durability, metrics::Metrics};
-use alerts::DurableHead;
-use columnar::SourceMark;
-use crossbeam_channel::Sender;
 use ingest::amqp::AckRequest;
-use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
-/// The engine's state after a batch, to be checkpointed once the batch's
-/// alerts are durable.
+use crate::{
+    PipelineError, Result,
+    checkpoint::{Checkpoint, Resume, SourceId},
+    checkpoint_writer::DurableCheckpoint,
+    config::Durability,
+    dead_letters::DeadLetterWriter,
+    input_log::{FrameMeta, InputLog},
+    latency::LatencyRecorder,
+    metrics::Metrics,
+    stats::{BatchStats, StatsWriter},
+};
+
+/// A full snapshot of the engine's state after a batch, to be checkpointed
+/// once what it covers is durable.
 pub(crate) struct CheckpointRequest {
     pub(crate) source: SourceId,
     pub(crate) resume: Resume,
     pub(crate) state: Vec<u8>,
-    /// The newest source mark processed so far.
-    pub(crate) mark: Option<SourceMark>,
+    /// Digests of the last messages the state holds.
+    pub(crate) messages: Vec<u64>,
+    /// While a restarted engine still re-produces alerts the journal holds,
+    /// the seq they start at (`None`: the journal's next seq).
+    pub(crate) recover_from: Option<u64>,
+}
+
+/// What a batch's input-log frame carries besides the batch (the engine
+/// thread knows these; the journal thread adds its own seq and lengths).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InputMeta {
+    pub(crate) pos_base: u64,
+    pub(crate) resume: Resume,
+    /// As [`CheckpointRequest::recover_from`].
+    pub(crate) recover_from: Option<u64>,
 }
 
 /// One batch's output, handed from the engine thread.
@@ -49,20 +69,9 @@ pub(crate) struct JournalJob {
     pub(crate) batch: Option<TradeBatch>,
     pub(crate) alerts: Vec<Alert>,
     pub(crate) handed_at: Instant,
+    /// The batch's frame facts, when the run keeps an input log.
+    pub(crate) input: Option<InputMeta>,
     pub(crate) checkpoint: Option<CheckpointRequest>,
-}
-
-impl JournalJob {
-    /// A job that carries only a checkpoint (a quiet stream's).
-    pub(crate) fn checkpoint(checkpoint: CheckpointRequest) -> Self {
-        JournalJob {
-            stats: None,
-            batch: None,
-            alerts: Vec::new(),
-            handed_at: Instant::now(),
-            checkpoint: Some(checkpoint),
-        }
-    }
 }
 
 /// What the journal thread reports at the end.
@@ -75,24 +84,47 @@ pub(crate) struct JournalOutcome {
     pub(crate) bytes: u64,
 }
 
+/// When an acknowledging source is acknowledged.
+pub(crate) struct AckPolicy {
+    pub(crate) acker: UnboundedSender<AckRequest>,
+    /// After this many messages...
+    pub(crate) every: u64,
+    /// ... or this long after the first unacknowledged one was logged.
+    pub(crate) interval: Duration,
+}
+
 pub(crate) struct JournalWriter {
     pub(crate) journal: Journal,
     pub(crate) durability: Durability,
     pub(crate) interval: Duration,
     pub(crate) dead: Option<DeadLetterWriter>,
     pub(crate) stats: Option<StatsWriter>,
-    /// Acknowledges the source's deliveries once their batches are durable
-    /// (without checkpoints; with them the checkpoint thread acknowledges).
-    pub(crate) acker: Option<UnboundedSender<AckRequest>>,
     pub(crate) metrics: Option<Arc<Metrics>>,
     /// Where durable checkpoints go.
     pub(crate) checkpoints: Option<Sender<DurableCheckpoint>>,
     /// The highest durable seq, for the sink shippers.
     pub(crate) durable: Option<Arc<DurableHead>>,
+    /// The input log (`run`).
+    pub(crate) input: Option<InputLog>,
+    /// Acknowledgements to the source, once its messages are logged durably.
+    pub(crate) acks: Option<AckPolicy>,
 }
 
 /// Batches committed together at most.
 const MAX_GROUP: usize = 256;
+
+/// What is appended but not yet durable, per output.
+#[derive(Default)]
+struct Pending {
+    journal: bool,
+    dead_letters: bool,
+    frames: bool,
+    /// The newest logged mark not acknowledged yet, and when the first
+    /// unacknowledged one was logged.
+    mark: Option<SourceMark>,
+    mark_since: Option<Instant>,
+    acked: Option<SourceMark>,
+}
 
 impl JournalWriter {
     pub(crate) fn spawn(
@@ -115,22 +147,18 @@ impl JournalWriter {
             bytes: 0,
         };
         let mut group: Vec<JournalJob> = Vec::with_capacity(MAX_GROUP);
-        let mut unsynced = false;
+        let mut pending = Pending::default();
         let mut last_sync = Instant::now();
         let mut e2e: Vec<u64> = Vec::new();
         loop {
             let first = match rx.recv_timeout(self.interval.max(Duration::from_millis(1))) {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
-                    // Idle: an interval policy still owes a sync.
-                    if unsynced {
-                        self.journal.sync()?;
-                        out.fsyncs += 1;
-                        unsynced = false;
+                    // Idle: make what is pending durable (an interval policy
+                    // owes a sync, a quiet source its acknowledgement).
+                    if (pending.journal && self.durability != Durability::Never) || pending.frames {
+                        self.make_durable(&mut pending, &mut out, true)?;
                         last_sync = Instant::now();
-                        if let Some(d) = &self.durable {
-                            d.publish(self.journal.next_seq() - 1);
-                        }
                     }
                     continue;
                 }
@@ -150,54 +178,81 @@ impl JournalWriter {
                     let seq = self.journal.append(&a.payload)?;
                     out.first_seq.get_or_insert(seq);
                     *out.alerts_by_kind.entry(a.kind).or_default() += 1;
-                    unsynced = true;
+                    pending.journal = true;
                 }
-                if let (Some(dead), Some(batch)) = (self.dead.as_mut(), job.batch.as_ref()) {
+                let mut dead_written = false;
+                if let (Some(dead), Some(batch)) = (self.dead.as_mut(), job.batch.as_ref())
+                    && !batch.dead_letters().is_empty()
+                {
                     dead.write(batch.dead_letters())?;
+                    pending.dead_letters = true;
+                    dead_written = true;
+                }
+                if let (Some(log), Some(batch), Some(meta)) =
+                    (self.input.as_mut(), job.batch.as_ref(), job.input)
+                {
+                    // The frame may reach the OS as soon as it is appended
+                    // (the log writes past a buffer size): what it names must
+                    // be there first, or a killed process could leave a frame
+                    // whose alerts or dead letters were lost with it.
+                    if dead_written && let Some(d) = self.dead.as_mut() {
+                        d.flush()?;
+                    }
+                    if !job.alerts.is_empty() {
+                        self.journal.flush()?;
+                    }
+                    log.append(
+                        &FrameMeta {
+                            pos_base: meta.pos_base,
+                            resume: meta.resume,
+                            journal_next_seq: meta
+                                .recover_from
+                                .unwrap_or_else(|| self.journal.next_seq()),
+                            dead_letter_bytes: self.dead.as_ref().map_or(0, DeadLetterWriter::len),
+                            mark: batch.source_mark(),
+                        },
+                        batch,
+                    )?;
+                    pending.frames = true;
+                    if let Some(m) = batch.source_mark() {
+                        pending.mark = Some(m);
+                        pending.mark_since.get_or_insert_with(Instant::now);
+                    }
                 }
                 if let Some(c) = job.checkpoint.take() {
-                    // The dead letters of the input before the checkpoint
-                    // are durable with it (a restart cuts the file back).
-                    let dead_letter_bytes = match self.dead.as_mut() {
-                        Some(d) => d.sync()?,
-                        None => 0,
-                    };
                     ready = Some(DurableCheckpoint {
-                        mark: c.mark,
                         checkpoint: Checkpoint {
                             source: c.source,
-                            journal_next_seq: self.journal.next_seq(),
+                            input_seq: self.input.as_ref().map_or(0, |l| l.next_seq() - 1),
+                            journal_next_seq: c
+                                .recover_from
+                                .unwrap_or_else(|| self.journal.next_seq()),
                             resume: c.resume,
-                            dead_letter_bytes,
+                            dead_letter_bytes: self.dead.as_ref().map_or(0, DeadLetterWriter::len),
+                            messages: c.messages,
                             state: c.state,
                         },
                     });
                 }
             }
-            let sync_now = match self.durability {
-                Durability::Batch => unsynced,
+            let ack_due = self.ack_due(&pending);
+            let sync_journal = match self.durability {
+                Durability::Batch => pending.journal,
                 // A checkpoint may only point past durable alerts.
                 Durability::Interval => {
-                    unsynced && (ready.is_some() || last_sync.elapsed() >= self.interval)
+                    pending.journal && (ready.is_some() || last_sync.elapsed() >= self.interval)
                 }
                 Durability::Never => false,
             };
-            let mut fsync_ns = None;
-            if sync_now {
-                let t = Instant::now();
-                self.journal.sync()?;
-                fsync_ns = Some(t.elapsed().as_nanos() as u64);
-                out.fsyncs += 1;
-                unsynced = false;
-                last_sync = Instant::now();
+            let t = Instant::now();
+            let synced = if sync_journal || ack_due || ready.is_some() {
+                self.make_durable(&mut pending, &mut out, true)?
             } else {
-                self.journal.flush()?;
-            }
-            if let Some(d) = &self.durable {
-                let synced = !unsynced || self.durability == Durability::Never;
-                if synced {
-                    d.publish(self.journal.next_seq() - 1);
-                }
+                self.make_durable(&mut pending, &mut out, false)?
+            };
+            let fsync_ns = synced.then(|| t.elapsed().as_nanos() as u64);
+            if synced {
+                last_sync = Instant::now();
             }
             if let (Some(c), Some(r)) = (&self.checkpoints, ready) {
                 // The checkpoint thread outlives this one; a send error means
@@ -205,20 +260,6 @@ impl JournalWriter {
                 let _ = c.send(r);
             }
             let done = ingest::wall_ns();
-            // Everything in the group is durable (or as durable as the policy
-            // asks): acknowledge the source up to the group's last mark.
-            let mark = group
-                .iter()
-                .rev()
-                .find_map(|j| j.batch.as_ref()?.source_mark());
-            if let (Some(acker), Some(m)) = (&self.acker, mark) {
-                // The source is gone only at shutdown; the broker then
-                // redelivers what was not acknowledged.
-                let _ = acker.send(AckRequest {
-                    generation: m.generation,
-                    tag: m.tag,
-                });
-            }
             if let Some(m) = &self.metrics {
                 m.record_journal(self.journal.bytes_written() - bytes_before, fsync_ns);
             }
@@ -237,10 +278,13 @@ impl JournalWriter {
                 }
             }
         }
-        self.journal.sync()?;
-        out.fsyncs += 1;
-        if let Some(d) = &self.durable {
-            d.publish(self.journal.next_seq() - 1);
+        // Whatever the policy, the end of the run is durable.
+        if !self.make_durable(&mut pending, &mut out, true)? {
+            self.journal.sync()?;
+            out.fsyncs += 1;
+            if let Some(d) = &self.durable {
+                d.publish(self.journal.next_seq() - 1);
+            }
         }
         out.next_seq = self.journal.next_seq();
         out.bytes = self.journal.bytes_written();
@@ -251,5 +295,84 @@ impl JournalWriter {
             s.finish()?;
         }
         Ok(out)
+    }
+
+    /// Whether the source is owed an acknowledgement now (a broker stops
+    /// delivering at its prefetch limit, so messages must not wait long).
+    fn ack_due(&self, pending: &Pending) -> bool {
+        let (Some(acks), Some(m)) = (&self.acks, pending.mark) else {
+            return false;
+        };
+        let by_count = match pending.acked {
+            Some(a) if a.generation == m.generation => m.tag.saturating_sub(a.tag) >= acks.every,
+            _ => true,
+        };
+        by_count
+            || pending
+                .mark_since
+                .is_some_and(|t| t.elapsed() >= acks.interval)
+    }
+
+    /// With `sync`: makes everything pending durable in the order of the
+    /// module docs, publishes the durable head and acknowledges the source;
+    /// returns whether the journal was synced. Without: hands what is
+    /// buffered to the OS (a `never` policy publishes it as durable).
+    fn make_durable(
+        &mut self,
+        pending: &mut Pending,
+        out: &mut JournalOutcome,
+        sync: bool,
+    ) -> Result<bool> {
+        if !sync {
+            // What a frame names must reach the OS before the frame does: a
+            // killed process loses its buffers, not the page cache.
+            if let Some(d) = self.dead.as_mut() {
+                d.flush()?;
+            }
+            self.journal.flush()?;
+            if let Some(log) = self.input.as_mut() {
+                log.flush()?;
+            }
+            if let Some(d) = &self.durable
+                && self.durability == Durability::Never
+            {
+                d.publish(self.journal.next_seq() - 1);
+            }
+            return Ok(false);
+        }
+        if pending.dead_letters
+            && let Some(d) = self.dead.as_mut()
+        {
+            d.sync()?;
+            pending.dead_letters = false;
+        }
+        // `never` leaves the journal to the OS (tests, benchmarks): only the
+        // end of the run syncs it (`finish`).
+        let synced_journal = pending.journal && self.durability != Durability::Never;
+        if synced_journal {
+            self.journal.sync()?;
+            out.fsyncs += 1;
+            pending.journal = false;
+        }
+        if let Some(d) = &self.durable {
+            d.publish(self.journal.next_seq() - 1);
+        }
+        if pending.frames
+            && let Some(log) = self.input.as_mut()
+        {
+            log.sync()?;
+            pending.frames = false;
+        }
+        if let (Some(acks), Some(m)) = (&self.acks, pending.mark.take()) {
+            // The source is gone only at shutdown; the broker then redelivers
+            // what was not acknowledged.
+            let _ = acks.acker.send(AckRequest {
+                generation: m.generation,
+                tag: m.tag,
+            });
+            pending.acked = Some(m);
+            pending.mark_since = None;
+        }
+        Ok(synced_journal)
     }
 }

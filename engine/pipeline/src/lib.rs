@@ -35,6 +35,7 @@ mod checkpoint_writer;
 mod dead_letters;
 mod delivery;
 mod durable_claim;
+mod input_log;
 mod journal_writer;
 mod latency;
 mod options;

@@ -214,7 +214,11 @@ impl SourceSetup {
 #[derive(Debug, Clone)]
 pub(crate) struct StateSetup {
     pub(crate) dir: PathBuf,
+    /// The input log is made durable and the source acknowledged at least
+    /// this often while input flows.
     pub(crate) checkpoint_interval: Duration,
+    /// A full snapshot waits for at least this much input log.
+    pub(crate) snapshot_min_bytes: u64,
 }
 
 /// The shippers of `run`.
@@ -273,6 +277,7 @@ impl ServiceSetup {
             state: StateSetup {
                 dir: cfg.state.dir.clone(),
                 checkpoint_interval: Duration::from_millis(cfg.state.checkpoint_interval_ms.max(1)),
+                snapshot_min_bytes: cfg.state.snapshot_min_bytes,
             },
             delivery: DeliverySetup {
                 sinks,

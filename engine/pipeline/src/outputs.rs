@@ -55,6 +55,7 @@ impl Outputs {
             JournalOptions {
                 segment_bytes: journal.segment_bytes,
                 durable,
+                ..JournalOptions::default()
             },
         )?;
         admit(journal.next_seq())?;

@@ -33,6 +33,8 @@ pub(crate) struct AlreadyJournaled {
     pub(crate) suppressed: u64,
     /// What the summary's note calls this (`recovery`, `append`).
     label: &'static str,
+    /// The first seq read.
+    from_seq: u64,
 }
 
 impl AlreadyJournaled {
@@ -40,6 +42,7 @@ impl AlreadyJournaled {
     pub(crate) fn read(dir: &Path, from_seq: u64) -> Result<Self> {
         let mut me = AlreadyJournaled {
             label: "recovery",
+            from_seq: from_seq.max(1),
             ..AlreadyJournaled::default()
         };
         if !dir.exists() {
@@ -56,6 +59,12 @@ impl AlreadyJournaled {
             me.left += 1;
         }
         Ok(me)
+    }
+
+    /// While records are still expected, the seq they were read from: a
+    /// restart now must expect them again.
+    pub(crate) fn recover_from(&self) -> Option<u64> {
+        (self.left > 0).then_some(self.from_seq)
     }
 
     /// Records still expected.

@@ -63,6 +63,8 @@ pub fn replay(plan: &ReplayPlan, on_progress: impl FnMut(&Progress)) -> Result<S
             drain: stages.drain,
             metrics,
             checkpoint: None,
+            input_log: None,
+            acks: None,
             already,
             durable: None,
         },

@@ -5,7 +5,10 @@
 //! loop in [`crate::writers`].
 
 use std::{
-    sync::{Arc, atomic::Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -15,18 +18,16 @@ use ingest::{Cut, Cutter};
 use crate::{
     Progress, Result, Summary,
     checkpoint_policy::{CheckpointClock, CheckpointPolicy},
-    journal_writer::JournalJob,
+    input_log::InputLog,
+    journal_writer::{AckPolicy, JournalJob},
     metrics::Metrics,
     options::Stages,
     outputs::Outputs,
     recovery::AlreadyJournaled,
     source::Source,
     tally::{BatchTimes, Tally},
-    writers::Writers,
+    writers::{StateWriters, Writers},
 };
-
-/// A stream quiet this long gets a checkpoint of what it processed.
-const IDLE_CHECKPOINT_AFTER: Duration = Duration::from_millis(50);
 
 /// How the loop ends and reports.
 pub(crate) struct LoopOptions {
@@ -38,6 +39,10 @@ pub(crate) struct LoopOptions {
     pub(crate) metrics: Option<Arc<Metrics>>,
     /// Crash-consistent checkpoints (`run`); `None` takes none (`replay`).
     pub(crate) checkpoint: Option<CheckpointPolicy>,
+    /// The input log (`run`): every batch, for a restart between snapshots.
+    pub(crate) input_log: Option<InputLog>,
+    /// When the source is acknowledged (an acknowledging source of `run`).
+    pub(crate) acks: Option<AckPolicy>,
     /// Alerts a restarted run finds already journaled.
     pub(crate) already: Option<AlreadyJournaled>,
     /// Receives the highest durable seq (for the sink shippers).
@@ -63,13 +68,22 @@ pub(crate) fn run_loop(
         notes: outputs.notes.clone(),
         ..Summary::default()
     };
-    let mut ckpt = opts.checkpoint.map(CheckpointClock::new);
+    let appended = opts
+        .input_log
+        .as_ref()
+        .map_or_else(|| Arc::new(AtomicU64::new(0)), InputLog::appended);
+    let mut ckpt = opts
+        .checkpoint
+        .map(|p| CheckpointClock::new(p, Arc::clone(&appended)));
     let mut already = opts.already;
     let writers = Writers::start(
         &stages.journal,
         outputs,
-        &source,
-        ckpt.as_ref().map(|c| c.dir()),
+        StateWriters {
+            checkpoint_dir: ckpt.as_ref().map(|c| c.dir()),
+            input_log: opts.input_log,
+            acks: opts.acks,
+        },
         opts.metrics.clone(),
         opts.durable,
     )?;
@@ -80,35 +94,17 @@ pub(crate) fn run_loop(
         source.amqp_counters(),
     );
     let stop_flag = source.stop_flag();
-    // How long a quiet stream waits before an idle checkpoint.
-    let idle_after = if ckpt.is_some() {
-        IDLE_CHECKPOINT_AFTER
-    } else {
-        Duration::MAX
-    };
 
     // The journal thread stopped early: its error is reported by the join.
     let mut ended_early = false;
     loop {
         let t_cut = Instant::now();
-        let batch = match cutter.next_event(idle_after)? {
+        // A quiet stream needs nothing of this thread: the journal thread
+        // makes what is pending durable and acknowledges on its own.
+        let batch = match cutter.next_event(Duration::MAX)? {
             Cut::Batch(b) => b,
             Cut::End => break,
-            Cut::Idle => {
-                // A quiet stream: checkpoint what was processed, so that an
-                // acknowledging source is acknowledged without more input.
-                let idle = ckpt.as_mut().and_then(|c| c.when_idle(engine));
-                if let Some(checkpoint) = idle
-                    && writers
-                        .jobs
-                        .send(JournalJob::checkpoint(checkpoint))
-                        .is_err()
-                {
-                    ended_early = true;
-                    break;
-                }
-                continue;
-            }
+            Cut::Idle => continue,
         };
         let cut_ns = t_cut.elapsed().as_nanos() as u64;
         let t_proc = Instant::now();
@@ -118,7 +114,18 @@ pub(crate) fn run_loop(
         if let Some(a) = already.as_mut() {
             a.filter(&mut alerts);
         }
-        let checkpoint = ckpt.as_mut().and_then(|c| c.after_batch(&batch, engine));
+        let recover_from = already.as_ref().and_then(AlreadyJournaled::recover_from);
+        let (input, checkpoint) = match ckpt.as_mut() {
+            Some(c) => {
+                let (mut meta, mut snapshot) = c.after_batch(&batch, engine);
+                meta.recover_from = recover_from;
+                if let Some(s) = snapshot.as_mut() {
+                    s.recover_from = recover_from;
+                }
+                (Some(meta), snapshot)
+            }
+            None => (None, None),
+        };
         let process_ns = t_proc.elapsed().as_nanos() as u64;
         let stats = tally.batch(
             &batch,
@@ -136,6 +143,7 @@ pub(crate) fn run_loop(
             batch: Some(batch),
             alerts,
             handed_at: Instant::now(),
+            input,
             checkpoint,
         };
         if writers.jobs.send(job).is_err() {
@@ -160,12 +168,18 @@ pub(crate) fn run_loop(
             }
         }
         // The last checkpoint: a finite input read to its end is done.
-        let checkpoint = ckpt.as_mut().map(|c| c.take(engine, at_end && opts.finite));
+        let recover_from = already.as_ref().and_then(AlreadyJournaled::recover_from);
+        let checkpoint = ckpt.as_mut().map(|c| {
+            let mut s = c.take(engine, at_end && opts.finite);
+            s.recover_from = recover_from;
+            s
+        });
         let job = JournalJob {
             stats: Some(tally.last(ingest::wall_ns(), alerts.len() as u64)),
             batch: None,
             alerts,
             handed_at: Instant::now(),
+            input: None,
             checkpoint,
         };
         // A send error means the journal thread failed; the join reports it.

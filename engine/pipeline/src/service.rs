@@ -4,13 +4,18 @@
 
 use std::sync::{Arc, atomic::AtomicBool};
 
+use engine_core::Engine;
+
 use crate::{
     PipelineError, Progress, Result, Summary,
     checkpoint::Resume,
+    checkpoint::{self as ckpt, Checkpoint, SourceId},
     checkpoint_policy::CheckpointPolicy,
     config::Config,
     delivery::Shippers,
     durable_claim::durable_claim,
+    input_log::{self, InputLog},
+    journal_writer::AckPolicy,
     metrics::{Health, Metrics, MetricsServer, serve},
     options::ServiceSetup,
     outputs::Outputs,
@@ -49,6 +54,11 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
         |_| Ok(()),
     )?;
     outputs.sync_journal()?;
+    let input_log = InputLog::open(&input_log::dir(&setup.state.dir), restored.input_next_seq)?;
+    if restored.path.is_none() {
+        // Every frame follows a checkpoint that names its source.
+        first_checkpoint(&setup.state.dir, &source_id, &engine)?;
+    }
     let already = AlreadyJournaled::read(&stages.journal.dir, journal_from)?;
     if already.pending() > 0 {
         tracing::info!(
@@ -86,6 +96,11 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
         (signals, s)
     } else {
         let (source, cutter) = source::start(&setup.source, &stages.ingest, resume)?;
+        let acks = source.acker().map(|acker| AckPolicy {
+            acker,
+            every: setup.source.ack_every(),
+            interval: setup.state.checkpoint_interval,
+        });
         let signals = shutdown_on_signals(
             vec![Arc::clone(&stop), source.stop_flag()],
             Arc::clone(&health),
@@ -104,11 +119,14 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
                 checkpoint: Some(CheckpointPolicy {
                     dir: setup.state.dir.clone(),
                     source: source_id,
-                    interval: setup.state.checkpoint_interval,
-                    ack_every: setup.source.ack_every(),
                     resume,
                     file_positions: setup.source.has_file_positions(),
+                    snapshot_min_bytes: setup.state.snapshot_min_bytes,
+                    last_snapshot_bytes: restored.snapshot_bytes,
+                    messages: restored.messages.clone(),
                 }),
+                input_log: Some(input_log),
+                acks,
                 already: Some(already),
                 durable: Some(Arc::clone(&durable)),
             },
@@ -116,7 +134,7 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
         );
         (signals, summary?)
     };
-    summary.notes.splice(0..0, restored.note);
+    summary.notes.splice(0..0, restored.notes);
     // A finite input at its end waits for every sink; a stop on request only
     // for the grace period (the rest is delivered after the restart).
     if finite && setup.delivery.wait_at_end {
@@ -145,4 +163,23 @@ fn start_metrics(
         .map_err(|e| PipelineError::Config(format!("metrics.listen: {e}")))?;
     tracing::info!(addr = %s.local_addr(), "metrics at /metrics, health at /healthz");
     Ok(Some(s))
+}
+
+/// The checkpoint of a state that has seen nothing yet, written before the
+/// first frame of the input log: so that every frame follows a checkpoint
+/// naming the source it belongs to.
+fn first_checkpoint(dir: &std::path::Path, source: &SourceId, engine: &Engine) -> Result<()> {
+    ckpt::save(
+        dir,
+        &Checkpoint {
+            source: source.clone(),
+            input_seq: 0,
+            journal_next_seq: 1,
+            resume: Resume::Start,
+            dead_letter_bytes: 0,
+            messages: Vec::new(),
+            state: engine.snapshot(),
+        },
+    )?;
+    Ok(())
 }

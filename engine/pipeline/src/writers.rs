@@ -9,15 +9,25 @@ use crossbeam_channel::Sender;
 use crate::{
     PipelineError, Result, Summary, checkpoint,
     checkpoint_writer::{self, CheckpointOutcome},
-    journal_writer::{JournalJob, JournalOutcome, JournalWriter},
+    input_log::InputLog,
+    journal_writer::{AckPolicy, JournalJob, JournalOutcome, JournalWriter},
     metrics::Metrics,
     options::JournalSetup,
     outputs::Outputs,
-    source::Source,
 };
 
 /// Batches queued for the journal thread at most (backpressure beyond).
 const JOURNAL_QUEUE: usize = 1024;
+
+/// What `run` keeps of its state beside the journal: the checkpoint
+/// directory, the input log, the source's acknowledgements (none for
+/// `replay`).
+#[derive(Default)]
+pub(crate) struct StateWriters {
+    pub(crate) checkpoint_dir: Option<PathBuf>,
+    pub(crate) input_log: Option<InputLog>,
+    pub(crate) acks: Option<AckPolicy>,
+}
 
 /// The running writer threads and the engine thread's end of their queue.
 pub(crate) struct Writers {
@@ -27,19 +37,19 @@ pub(crate) struct Writers {
 }
 
 impl Writers {
-    /// Starts the journal thread over `outputs` and, when `checkpoint_dir`
-    /// is given, the checkpoint thread (which then acknowledges the source).
+    /// Starts the journal thread over `outputs` (with the input log and the
+    /// source's acknowledgements, for `run`) and, when `checkpoint_dir` is
+    /// given, the checkpoint thread.
     pub(crate) fn start(
         journal: &JournalSetup,
         outputs: Outputs,
-        source: &Source,
-        checkpoint_dir: Option<PathBuf>,
+        state: StateWriters,
         metrics: Option<Arc<Metrics>>,
         durable: Option<Arc<alerts::DurableHead>>,
     ) -> Result<Self> {
-        let (ckpt_tx, checkpoints) = match checkpoint_dir {
+        let (ckpt_tx, checkpoints) = match state.checkpoint_dir {
             Some(dir) => {
-                let (tx, h) = checkpoint_writer::spawn(dir.clone(), source.acker())?;
+                let (tx, h) = checkpoint_writer::spawn(dir.clone())?;
                 (Some(tx), Some((dir, h)))
             }
             None => (None, None),
@@ -51,15 +61,11 @@ impl Writers {
             interval: journal.fsync_interval,
             dead: outputs.dead,
             stats: outputs.stats,
-            // With checkpoints, acknowledgements wait for them.
-            acker: if ckpt_tx.is_some() {
-                None
-            } else {
-                source.acker()
-            },
             metrics,
             checkpoints: ckpt_tx,
             durable,
+            input: state.input_log,
+            acks: state.acks,
         }
         .spawn(rx)?;
         Ok(Writers {

@@ -327,7 +327,8 @@ impl Source {
                         for (i, line) in delivery.data.split(|&b| b == b'\n').enumerate() {
                             ing.line(base | i as u64, line);
                         }
-                        ing.mark(link.generation, delivery.delivery_tag);
+                        let digest = columnar::keys::hash64(&delivery.data);
+                        ing.mark(link.generation, delivery.delivery_tag, digest);
                         ing.publish();
                     }
                     Some(Err(e)) => return Ended::Lost(format!("consume: {e}")),

@@ -13,7 +13,9 @@
 //! rejected = reason:u8 truncated:u8 pos:u64 raw bytes
 //! blank    = count:u32
 //! end      = (empty)
-//! mark     = generation:u64 tag:u64    (an acknowledging source's message ended)
+//! mark     = generation:u64 tag:u64 digest:u64
+//!            (an acknowledging source's message ended; digest identifies its
+//!            body, so a redelivery of it can be recognised)
 //! ```
 
 use columnar::{Key128, RejectReason, TradeBatchBuilder, TradeEventRef};
@@ -92,12 +94,14 @@ pub(crate) fn encode_blank(buf: &mut Vec<u8>, count: u32) {
     buf.extend_from_slice(&count.to_le_bytes());
 }
 
-/// Appends a source-mark record: every line of message `tag` precedes it.
-pub(crate) fn encode_mark(buf: &mut Vec<u8>, generation: u64, tag: u64) {
-    buf.extend_from_slice(&17u32.to_le_bytes());
+/// Appends a source-mark record: every line of message `tag` precedes it;
+/// `digest` identifies the message's body.
+pub(crate) fn encode_mark(buf: &mut Vec<u8>, generation: u64, tag: u64, digest: u64) {
+    buf.extend_from_slice(&25u32.to_le_bytes());
     buf.push(TAG_MARK);
     buf.extend_from_slice(&generation.to_le_bytes());
     buf.extend_from_slice(&tag.to_le_bytes());
+    buf.extend_from_slice(&digest.to_le_bytes());
 }
 
 /// Appends the end-of-input record.
@@ -200,10 +204,13 @@ pub(crate) fn decode_into(rec: &[u8], builder: &mut TradeBatchBuilder) -> Option
             Some(Decoded::Other)
         }
         TAG_MARK => {
-            builder.mark(columnar::SourceMark {
-                generation: u64_at(body, 1)?,
-                tag: u64_at(body, 9)?,
-            });
+            builder.mark(
+                columnar::SourceMark {
+                    generation: u64_at(body, 1)?,
+                    tag: u64_at(body, 9)?,
+                },
+                u64_at(body, 17)?,
+            );
             Some(Decoded::Other)
         }
         TAG_END => Some(Decoded::End),
@@ -232,7 +239,7 @@ mod tests {
         encode_accepted(&mut buf, 10, 20, &ev, order, event);
         encode_rejected(&mut buf, 11, RejectReason::Malformed, b"{oops");
         encode_blank(&mut buf, 2);
-        encode_mark(&mut buf, 3, 9);
+        encode_mark(&mut buf, 3, 9, 77);
         encode_end(&mut buf);
         let mut b = TradeBatchBuilder::new(4);
         let mut at = 0;
@@ -273,5 +280,6 @@ mod tests {
                 tag: 9
             })
         );
+        assert_eq!(batch.messages(), &[77]);
     }
 }

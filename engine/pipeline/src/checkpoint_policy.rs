@@ -81,6 +81,7 @@ impl CheckpointClock {
     pub(crate) fn after_batch(
         &mut self,
         batch: &TradeBatch,
+        detected_at_ns: u64,
         engine: &Engine,
     ) -> (InputMeta, Option<CheckpointRequest>) {
         let last_row = batch.pos().last().copied();
@@ -99,6 +100,7 @@ impl CheckpointClock {
         }
         let meta = InputMeta {
             pos_base: engine.pos_base(),
+            detected_at_ns,
             resume: self.resume,
             recover_from: None,
         };

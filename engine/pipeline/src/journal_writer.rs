@@ -57,6 +57,8 @@ pub(crate) struct CheckpointRequest {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct InputMeta {
     pub(crate) pos_base: u64,
+    /// The wall clock stamped on the batch's alerts.
+    pub(crate) detected_at_ns: u64,
     pub(crate) resume: Resume,
     /// As [`CheckpointRequest::recover_from`].
     pub(crate) recover_from: Option<u64>,
@@ -204,6 +206,7 @@ impl JournalWriter {
                     log.append(
                         &FrameMeta {
                             pos_base: meta.pos_base,
+                            detected_at_ns: meta.detected_at_ns,
                             resume: meta.resume,
                             journal_next_seq: meta
                                 .recover_from

@@ -117,7 +117,7 @@ pub(crate) fn run_loop(
         let recover_from = already.as_ref().and_then(AlreadyJournaled::recover_from);
         let (input, checkpoint) = match ckpt.as_mut() {
             Some(c) => {
-                let (mut meta, mut snapshot) = c.after_batch(&batch, engine);
+                let (mut meta, mut snapshot) = c.after_batch(&batch, cut_at_ns, engine);
                 meta.recover_from = recover_from;
                 if let Some(s) = snapshot.as_mut() {
                     s.recover_from = recover_from;

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! frame = version:u8
-//!         pos_base:u64 journal_next_seq:u64 dead_letter_bytes:u64
+//!         pos_base:u64 detected_at_ns:u64 journal_next_seq:u64 dead_letter_bytes:u64
 //!         resume_tag:u8 resume_at:u64
 //!         mark_present:u8 [generation:u64 tag:u64]
 //!         messages:u64 [digest:u64]*
@@ -31,6 +31,9 @@ const VERSION: u8 = 1;
 pub(crate) struct FrameMeta {
     /// The engine's position base when it processed the batch.
     pub(crate) pos_base: u64,
+    /// The wall clock the engine stamped on the batch's alerts: a peer that
+    /// processes the frame again writes the same records.
+    pub(crate) detected_at_ns: u64,
     /// Where the source continues after the batch.
     pub(crate) resume: Resume,
     /// A restart after this frame may produce again the journal's alerts
@@ -72,6 +75,7 @@ pub(crate) fn encode(
     let mut w = SnapshotWriter::new(out);
     w.u8(VERSION);
     w.u64(meta.pos_base);
+    w.u64(meta.detected_at_ns);
     w.u64(meta.journal_next_seq);
     w.u64(meta.dead_letter_bytes);
     let (tag, at) = resume_parts(meta.resume);
@@ -123,6 +127,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
         ));
     }
     let pos_base = r.u64().map_err(e)?;
+    let detected_at_ns = r.u64().map_err(e)?;
     let journal_next_seq = r.u64().map_err(e)?;
     let dead_letter_bytes = r.u64().map_err(e)?;
     let resume = match (r.u8().map_err(e)?, r.u64().map_err(e)?) {
@@ -164,6 +169,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
     Ok(Frame {
         meta: FrameMeta {
             pos_base,
+            detected_at_ns,
             resume,
             journal_next_seq,
             dead_letter_bytes,
@@ -227,6 +233,7 @@ mod tests {
     fn a_frame_round_trips_every_column_and_fact() {
         let meta = FrameMeta {
             pos_base: 1 << 40,
+            detected_at_ns: 123,
             resume: Resume::AfterLineAt(90),
             journal_next_seq: 17,
             dead_letter_bytes: 300,
@@ -259,6 +266,7 @@ mod tests {
         encode(
             &FrameMeta {
                 pos_base: 0,
+                detected_at_ns: 0,
                 resume: Resume::Start,
                 journal_next_seq: 1,
                 dead_letter_bytes: 0,

@@ -49,7 +49,12 @@ pub(crate) fn replay(dir: &Path, after: u64, engine: &mut Engine) -> Result<Repl
                 dir.display()
             ))
         })?;
-        engine.process_at(&f.batch, f.meta.pos_base, 0, &mut alerts);
+        engine.process_at(
+            &f.batch,
+            f.meta.pos_base,
+            f.meta.detected_at_ns,
+            &mut alerts,
+        );
         alerts.clear();
         done.frames += 1;
         done.events += f.batch.len() as u64;

@@ -1,0 +1,266 @@
+//! The messages of the replication protocol, and their binary encoding
+//! (little-endian integers, `u32`-length-prefixed strings and bytes, a kind
+//! byte first).
+
+use crate::{PairError, Result};
+
+/// The protocol version this binary speaks; a peer speaking another is
+/// refused at the handshake, naming both.
+pub const VERSION: u32 = 1;
+
+/// One side's introduction: who it is and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    pub version: u32,
+    /// `[ha] node`.
+    pub node: String,
+    /// The node's epoch (persisted; raised by every takeover).
+    pub epoch: u64,
+    /// The seq its journal appends next.
+    pub journal_next_seq: u64,
+    /// The `alert_id` of its last journal record ("" if none): a standby
+    /// whose record at that seq differs from the active's has diverged.
+    pub journal_last_id: String,
+    /// The seq its input log appends next.
+    pub input_next_seq: u64,
+}
+
+/// What a node says of itself now and then (and what `status` shows of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerStatus {
+    pub epoch: u64,
+    pub active: bool,
+    /// The newest input frame it holds.
+    pub input_head: u64,
+    /// The newest journal seq it holds.
+    pub journal_head: u64,
+}
+
+/// A message of the protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Standby → active: the handshake.
+    Hello(Hello),
+    /// Active → standby: the handshake's answer; the stream follows.
+    Welcome(Hello),
+    /// Either side: the connection is refused, and why.
+    Refuse(String),
+    /// Active → standby: input frame `seq` (an input-log frame, as logged).
+    Input { seq: u64, frame: Vec<u8> },
+    /// Standby → active: every frame through `input_seq` is durable here,
+    /// and the journal holds every alert below `journal_next_seq`.
+    Ack {
+        input_seq: u64,
+        journal_next_seq: u64,
+    },
+    /// Active → standby: a sink's delivery cursor moved.
+    Cursor {
+        sink: String,
+        delivered: u64,
+        in_flight_to: u64,
+    },
+    /// Either side: where it stands (also the heartbeat).
+    Status(PeerStatus),
+    /// Active → standby, rejoin: a piece of the state snapshot (a checkpoint
+    /// file), `total` bytes in all.
+    Snapshot {
+        offset: u64,
+        total: u64,
+        bytes: Vec<u8>,
+    },
+    /// Active → standby, rejoin: a journal record the standby lacks.
+    Record { seq: u64, payload: Vec<u8> },
+}
+
+const HELLO: u8 = 1;
+const WELCOME: u8 = 2;
+const REFUSE: u8 = 3;
+const INPUT: u8 = 4;
+const ACK: u8 = 5;
+const CURSOR: u8 = 6;
+const STATUS: u8 = 7;
+const SNAPSHOT: u8 = 8;
+const RECORD: u8 = 9;
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, v: &[u8]) {
+    put_u32(out, v.len() as u32);
+    out.extend_from_slice(v);
+}
+
+fn put_hello(out: &mut Vec<u8>, h: &Hello) {
+    put_u32(out, h.version);
+    put_bytes(out, h.node.as_bytes());
+    put_u64(out, h.epoch);
+    put_u64(out, h.journal_next_seq);
+    put_bytes(out, h.journal_last_id.as_bytes());
+    put_u64(out, h.input_next_seq);
+}
+
+/// Reads the fields of a message body, failing cleanly when it is short.
+struct Fields<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Fields<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.b.len() < n {
+            return Err(PairError::Protocol("a message ends too early".into()));
+        }
+        let (head, rest) = self.b.split_at(n);
+        self.b = rest;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8]> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+
+    fn string(&mut self) -> Result<String> {
+        String::from_utf8(self.bytes()?.to_vec())
+            .map_err(|_| PairError::Protocol("a string that is not UTF-8".into()))
+    }
+
+    fn hello(&mut self) -> Result<Hello> {
+        Ok(Hello {
+            version: self.u32()?,
+            node: self.string()?,
+            epoch: self.u64()?,
+            journal_next_seq: self.u64()?,
+            journal_last_id: self.string()?,
+            input_next_seq: self.u64()?,
+        })
+    }
+}
+
+impl Message {
+    /// Appends the message's body to `out`.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Message::Hello(h) => {
+                out.push(HELLO);
+                put_hello(out, h);
+            }
+            Message::Welcome(h) => {
+                out.push(WELCOME);
+                put_hello(out, h);
+            }
+            Message::Refuse(why) => {
+                out.push(REFUSE);
+                put_bytes(out, why.as_bytes());
+            }
+            Message::Input { seq, frame } => {
+                out.push(INPUT);
+                put_u64(out, *seq);
+                put_bytes(out, frame);
+            }
+            Message::Ack {
+                input_seq,
+                journal_next_seq,
+            } => {
+                out.push(ACK);
+                put_u64(out, *input_seq);
+                put_u64(out, *journal_next_seq);
+            }
+            Message::Cursor {
+                sink,
+                delivered,
+                in_flight_to,
+            } => {
+                out.push(CURSOR);
+                put_bytes(out, sink.as_bytes());
+                put_u64(out, *delivered);
+                put_u64(out, *in_flight_to);
+            }
+            Message::Status(s) => {
+                out.push(STATUS);
+                put_u64(out, s.epoch);
+                out.push(s.active as u8);
+                put_u64(out, s.input_head);
+                put_u64(out, s.journal_head);
+            }
+            Message::Snapshot {
+                offset,
+                total,
+                bytes,
+            } => {
+                out.push(SNAPSHOT);
+                put_u64(out, *offset);
+                put_u64(out, *total);
+                put_bytes(out, bytes);
+            }
+            Message::Record { seq, payload } => {
+                out.push(RECORD);
+                put_u64(out, *seq);
+                put_bytes(out, payload);
+            }
+        }
+    }
+
+    /// Decodes a message body.
+    pub(crate) fn decode(body: &[u8]) -> Result<Message> {
+        let mut f = Fields { b: body };
+        let m = match f.u8()? {
+            HELLO => Message::Hello(f.hello()?),
+            WELCOME => Message::Welcome(f.hello()?),
+            REFUSE => Message::Refuse(f.string()?),
+            INPUT => Message::Input {
+                seq: f.u64()?,
+                frame: f.bytes()?.to_vec(),
+            },
+            ACK => Message::Ack {
+                input_seq: f.u64()?,
+                journal_next_seq: f.u64()?,
+            },
+            CURSOR => Message::Cursor {
+                sink: f.string()?,
+                delivered: f.u64()?,
+                in_flight_to: f.u64()?,
+            },
+            STATUS => Message::Status(PeerStatus {
+                epoch: f.u64()?,
+                active: f.u8()? != 0,
+                input_head: f.u64()?,
+                journal_head: f.u64()?,
+            }),
+            SNAPSHOT => Message::Snapshot {
+                offset: f.u64()?,
+                total: f.u64()?,
+                bytes: f.bytes()?.to_vec(),
+            },
+            RECORD => Message::Record {
+                seq: f.u64()?,
+                payload: f.bytes()?.to_vec(),
+            },
+            k => return Err(PairError::Protocol(format!("unknown message kind {k}"))),
+        };
+        if !f.b.is_empty() {
+            return Err(PairError::Protocol("trailing bytes in a message".into()));
+        }
+        Ok(m)
+    }
+}

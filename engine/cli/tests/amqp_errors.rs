@@ -325,3 +325,83 @@ fn the_tools_never_print_the_password() {
         }
     }
 }
+
+/// `--help` shows where `--url` may come from, not what it holds there, and
+/// names no document the binary does not ship with.
+#[test]
+fn help_shows_no_secret_and_no_missing_document() {
+    let url = format!("amqp://guest:{PASSWORD}@broker.example:5672/%2f");
+    let env = [("ALDEBARAN_SOURCE__AMQP__URL", url.as_str())];
+    for cmd in ["declare", "publish"] {
+        let out = aldebaran(&[cmd, "--help"], &env);
+        assert_eq!(out.code, Some(0), "{out:#?}");
+        assert_no_secret(cmd, &out.stdout);
+        assert!(!out.stdout.contains("broker.example"), "{}", out.stdout);
+        assert!(
+            out.stdout.contains("[env: ALDEBARAN_SOURCE__AMQP__URL]"),
+            "{}",
+            out.stdout
+        );
+    }
+    let commands: &[&[&str]] = &[
+        &[],
+        &["replay"],
+        &["run"],
+        &["declare"],
+        &["publish"],
+        &["gen"],
+        &["journal"],
+        &["journal", "dump"],
+        &["journal", "verify"],
+        &["journal", "cursors"],
+    ];
+    for cmd in commands {
+        for flag in ["-h", "--help"] {
+            let args: Vec<&str> = cmd.iter().copied().chain([flag]).collect();
+            let out = aldebaran(&args, &env);
+            assert_eq!(out.code, Some(0), "{args:?}: {out:#?}");
+            assert_no_secret(&format!("{args:?}"), &out.stdout);
+            for doc in ["SPEC", ".md", "ARCHITECTURE", "README"] {
+                assert!(
+                    !out.stdout.contains(doc),
+                    "{args:?} points to {doc}, which the binary does not ship with:\n{}",
+                    out.stdout
+                );
+            }
+        }
+    }
+}
+
+/// `RUST_LOG=trace` with a real login: lapin's trace of the frames it writes
+/// (the SASL PLAIN response among them) must not reach the log, whatever
+/// the filter asks for, in `run` and in the tools.
+#[test]
+fn trace_logs_of_a_real_login_hold_no_password() {
+    let q = TestQueue::new("trace");
+    let user = BrokerUser::new("trace");
+    let url = user.url();
+    let dirs = ServiceDirs::new(&q, 100, 1, false);
+    for (n, filter) in [(1, "trace"), (2, "info,lapin=trace,amq_protocol=trace")] {
+        let mut svc = dirs.start_with(
+            n,
+            &[("ALDEBARAN_SOURCE__AMQP__URL", &url), ("RUST_LOG", filter)],
+        );
+        svc.wait_consuming();
+        let log = svc.stderr();
+        let stdout = svc.stdout();
+        svc.terminate();
+        assert!(
+            log.contains("lapin"),
+            "lapin logs nothing with {filter}:\n{log}"
+        );
+        assert_no_secret(&format!("run, RUST_LOG={filter}"), &log);
+        assert_no_secret(&format!("run, RUST_LOG={filter}"), &stdout);
+    }
+    let out = aldebaran(
+        &["declare", "--url", &url, "--queue", &q.name],
+        &[("RUST_LOG", "trace")],
+    );
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert_no_secret("declare, RUST_LOG=trace", &out.stderr);
+    assert_no_secret("declare, RUST_LOG=trace", &out.stdout);
+}

@@ -4,12 +4,30 @@
 //!
 //! - **Names** ([`names`]): the SPEC §5 topology (exchanges, queues, routing
 //!   keys) and the default broker URL.
-//! - **URLs** ([`redact`]): a broker URL as it may be printed — with its
-//!   password hidden, whatever shape the URL has, parseable or not.
+//! - **URLs** ([`redact`], [`parse_url`]): a broker URL as it may be printed
+//!   — with its password hidden, whatever shape the URL has, parseable or not
+//!   — and parsed before lapin sees it, so that a bad URL is a permanent
+//!   error whose message never quotes the password.
+//! - **Failures** ([`classify`], [`next`]): whether a failure can succeed if
+//!   tried again ([`Classified::Permanent`] or [`Classified::Transient`], from
+//!   the observed [`Failure`]: a reply code, an I/O error kind, …; a lapin
+//!   error gives its facts through [`Failure::of`]), and what a client does
+//!   about it at its [`Stage`] ([`Next`]: fail, retry at start, reconnect).
 //!
-//! No I/O and no threads: this crate holds facts and pure functions.
+//! No I/O and no threads: this crate holds facts and pure functions (lapin
+//! is a dependency for its error and URL types only).
 
+mod classify;
+mod error;
+mod lapin_error;
 pub mod names;
 mod redact;
+mod retry;
+mod url;
 
+pub use classify::{Classified, Failure, classify, hint, reply};
+pub use error::{BrokerError, Result};
+pub use lapin_error::{classify_lapin, describe};
 pub use redact::redact;
+pub use retry::{Next, Stage, next};
+pub use url::parse_url;

@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use broker::{BrokerError, Classified};
+
 /// Errors of the ingest stage.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -20,12 +22,39 @@ pub enum IngestError {
     /// A ring record failed to decode; this is a bug.
     #[error("internal error (a bug): corrupt ring record at staging offset {0}")]
     Ring(usize),
-    /// The AMQP broker refused or dropped an operation.
-    #[error("amqp: {0}")]
-    Amqp(String),
+    /// The AMQP broker refused or dropped an operation, or could not be
+    /// reached.
+    #[error("amqp: {message}")]
+    Amqp {
+        /// What was being done and why it failed, without the password.
+        message: String,
+        /// Whether trying again can succeed.
+        class: Classified,
+    },
+    /// The broker URL cannot be used (permanent).
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
     /// Building a columnar batch failed.
     #[error(transparent)]
     Columnar(#[from] columnar::ColumnarError),
+}
+
+impl IngestError {
+    /// Whether trying again can succeed, so that a caller retries only
+    /// what can: a broker error as the broker's reply or the socket says;
+    /// a missing input, a bug or a bad batch fail the same way again; a
+    /// thread that could not start may start once resources are freed.
+    pub fn class(&self) -> Classified {
+        match self {
+            IngestError::Amqp { class, .. } => *class,
+            IngestError::Broker(e) => e.class(),
+            IngestError::Spawn(_) => Classified::Transient,
+            IngestError::Input { .. }
+            | IngestError::Panicked
+            | IngestError::Ring(_)
+            | IngestError::Columnar(_) => Classified::Permanent,
+        }
+    }
 }
 
 /// Result with [`IngestError`] as the default error.

@@ -116,13 +116,16 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct BrokerArgs {
     /// Broker URL (the service's `source.amqp.url` reads the same variable).
+    // The variable's value holds the password: help names it, never shows it.
     #[arg(
         long,
         default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
-        env = "ALDEBARAN_SOURCE__AMQP__URL"
+        env = "ALDEBARAN_SOURCE__AMQP__URL",
+        hide_env_values = true
     )]
     pub url: String,
-    /// Trade queue to declare and bind (the exchange and routing key keep SPEC §5 names).
+    /// Trade queue to declare and bind (exchange Aldebaran.Trade_Data, routing
+    /// key the queue's name, or Aldebaran.Trade_Data for this default queue).
     #[arg(long, default_value = "Aldebaran.Trade_Data")]
     pub queue: String,
 }

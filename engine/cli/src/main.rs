@@ -51,14 +51,34 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr; `RUST_LOG` beats `default` (a tracing filter).
+/// Logs to stderr; `RUST_LOG` beats `default` (a tracing filter), below
+/// the [`secrets_cap`] whatever either says.
 pub fn init_tracing(default: &str) {
+    use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt};
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(default))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    let _ = tracing_subscriber::registry()
+        .with(secrets_cap())
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
         .try_init();
+}
+
+/// A second filter, and-ed with the user's: lapin and amq-protocol log at
+/// most at DEBUG. At TRACE lapin prints every frame it writes, the
+/// connection's StartOk among them, whose SASL PLAIN response is the user
+/// name and the password (as bytes); `RUST_LOG=trace` or `lapin=trace` must
+/// not put the password in a log. Their DEBUG and above carry no frame.
+fn secrets_cap() -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("lapin", LevelFilter::DEBUG)
+        // A prefix: amq_protocol_tcp, amq_protocol_uri, … too.
+        .with_target("amq_protocol", LevelFilter::DEBUG)
 }

@@ -10,6 +10,11 @@
 //! broker redelivers what was not acknowledged and the job's state absorbs
 //! the repeats (duplicate purchases are never counted twice).
 //!
+//! The first connection is attempted by [`start_amqp`] itself: a failure the
+//! URL or the broker makes permanent fails the start (see there); any other
+//! is retried by the thread, which logs "unreachable at start; retrying"
+//! until it has connected once and "connection lost; reconnecting" after.
+//!
 //! Positions: message `n` (counted from 1 over the process's life) has its
 //! line `i` at `n << 24 | i`, so positions grow in arrival order.
 
@@ -22,15 +27,19 @@ use std::{
     time::Duration,
 };
 
+use broker::{Next, Stage, next};
 use futures_lite::StreamExt;
 use lapin::{
-    Channel, Connection, ConnectionProperties,
-    options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions},
-    types::FieldTable,
+    Channel, Connection,
+    options::{BasicAckOptions, BasicCancelOptions},
 };
 use tokio::sync::mpsc;
 
-use super::topology::{Topology, declare};
+use super::{
+    connect::runtime,
+    open::{Opened, open},
+    topology::Topology,
+};
 use crate::{
     Cutter, IngestError, Result,
     cutter::CutPolicy,
@@ -126,9 +135,26 @@ impl AmqpSourceHandle {
 }
 
 /// Starts the AMQP source on its own thread; returns its handle and the cutter.
-/// The first connection is made in the background: a broker that is down at
-/// start is retried like a lost connection.
+///
+/// The first attempt to connect (connect, declare, consume) is made here,
+/// and waited for, before the thread starts; it takes at most twice the
+/// connect timeout (10 s each for the handshake and the channel's setup). A
+/// failure the URL or the broker makes permanent (a URL that does not parse,
+/// a refused login, an unknown vhost) is returned: `run` then exits 2 with
+/// it before it reports ready, with no retry loop. Any other failure (nothing
+/// listening, a name that does not resolve yet, no answer in time) is logged
+/// and retried by the thread in the background (see [`broker::next`]).
+///
+/// Waiting here rather than failing the source's `join` later: the error
+/// reaches `run` through its start, before the service reports ready, opens
+/// nothing more and writes no checkpoint, instead of ending a pipeline that
+/// had already started.
 pub fn start_amqp(opts: AmqpSourceOptions) -> Result<(AmqpSourceHandle, Cutter)> {
+    let rt = runtime()?;
+    let first = match rt.block_on(open(&opts)) {
+        Err(e) if next(e.class(), Stage::Starting) == Next::Fail => return Err(e),
+        outcome => outcome,
+    };
     let (writer, reader) = ring::ring(opts.ring_bytes);
     let stop = Arc::new(AtomicBool::new(false));
     let counters = Arc::new(AmqpCounters::default());
@@ -139,10 +165,6 @@ pub fn start_amqp(opts: AmqpSourceOptions) -> Result<(AmqpSourceHandle, Cutter)>
         .name("aldebaran-amqp".into())
         .spawn(move || {
             pin_current(opts.pin_core);
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| IngestError::Amqp(format!("cannot start the AMQP runtime: {e}")))?;
             let ing = LineIngestor::new(writer);
             rt.block_on(
                 Source {
@@ -151,7 +173,7 @@ pub fn start_amqp(opts: AmqpSourceOptions) -> Result<(AmqpSourceHandle, Cutter)>
                     counters: c,
                     acks: ack_rx,
                 }
-                .run(ing),
+                .run(ing, first),
             )
         })
         .map_err(IngestError::Spawn)?;
@@ -188,19 +210,35 @@ struct Link {
 }
 
 impl Source {
-    async fn run(mut self, mut ing: LineIngestor) -> Result<SourceStats> {
+    /// Consumes until stopped, starting with the outcome of the first
+    /// attempt (made by [`start_amqp`]).
+    async fn run(mut self, mut ing: LineIngestor, first: Result<Opened>) -> Result<SourceStats> {
         let mut generation = 0u64;
         let mut message_no = 0u64;
         let mut delay = self.opts.reconnect_min;
         let mut tail = None;
+        let mut attempt = Some(first);
         while !self.stopping() {
             generation += 1;
             let mut link = Link {
                 generation,
                 last_acked: 0,
             };
+            let opened = match attempt.take() {
+                Some(outcome) => outcome,
+                None => open(&self.opts).await,
+            };
+            let opened = match opened {
+                Ok(opened) => opened,
+                Err(e) => {
+                    self.log_retry(&e, delay);
+                    self.sleep_unless_stopped(delay).await;
+                    delay = (delay * 2).min(self.opts.reconnect_max);
+                    continue;
+                }
+            };
             match self
-                .consume(&mut ing, &mut link, &mut message_no, &mut delay)
+                .consume(opened, &mut ing, &mut link, &mut message_no, &mut delay)
                 .await
             {
                 Ended::Stopped(kept) => {
@@ -237,6 +275,28 @@ impl Source {
         Ok(stats)
     }
 
+    /// Logs a failed attempt to connect, saying whether the source had ever
+    /// connected (a broker down at start, or a lost one).
+    fn log_retry(&self, e: &IngestError, delay: Duration) {
+        let stage = if self.counters.connections.load(Ordering::Relaxed) == 0 {
+            Stage::NotYetConnected
+        } else {
+            Stage::Connected
+        };
+        let retry_in_ms = delay.as_millis() as u64;
+        let class = e.class();
+        match next(class, stage) {
+            Next::Reconnect => {
+                tracing::warn!(error = %e, %class, retry_in_ms, "AMQP connection lost; reconnecting")
+            }
+            // Only the first attempt fails ([`start_amqp`]); from here on
+            // every failure is retried.
+            Next::RetryStart | Next::Fail => {
+                tracing::warn!(error = %e, %class, retry_in_ms, "AMQP broker unreachable at start; retrying")
+            }
+        }
+    }
+
     fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
@@ -270,37 +330,17 @@ impl Source {
 
     async fn consume(
         &mut self,
+        opened: Opened,
         ing: &mut LineIngestor,
         link: &mut Link,
         message_no: &mut u64,
         delay: &mut Duration,
     ) -> Ended {
-        let o = &self.opts;
-        let conn = match Connection::connect(&o.url, ConnectionProperties::default()).await {
-            Ok(c) => c,
-            Err(e) => return Ended::Lost(format!("connect {}: {e}", broker::redact(&o.url))),
-        };
-        let setup = async {
-            let ch = conn.create_channel().await.map_err(|e| e.to_string())?;
-            declare(&ch, &o.topology).await.map_err(|e| e.to_string())?;
-            ch.basic_qos(o.prefetch, BasicQosOptions { global: false })
-                .await
-                .map_err(|e| e.to_string())?;
-            let consumer = ch
-                .basic_consume(
-                    o.topology.trade_queue.as_str().into(),
-                    o.consumer_tag.as_str().into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>((ch, consumer))
-        };
-        let (ch, mut consumer) = match setup.await {
-            Ok(x) => x,
-            Err(e) => return Ended::Lost(format!("set up channel: {e}")),
-        };
+        let Opened {
+            conn,
+            ch,
+            mut consumer,
+        } = opened;
         self.counters.connections.fetch_add(1, Ordering::Relaxed);
         self.counters.connected.store(1, Ordering::Relaxed);
         *delay = self.opts.reconnect_min;

@@ -4,7 +4,9 @@
 //! lapin runs on a tokio runtime of its own (one current-thread runtime per
 //! process part that needs it), never on the engine's or rayon's threads.
 
+mod connect;
 mod consumer;
+mod open;
 mod publisher;
 mod topology;
 

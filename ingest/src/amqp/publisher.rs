@@ -24,7 +24,12 @@ use lapin::{
     options::{BasicPublishOptions, ConfirmSelectOptions},
 };
 
-use super::topology::{Topology, amqp_err, close, close_channel, connect, declare, runtime};
+use broker::{Classified, Failure, classify, reply};
+
+use super::{
+    connect::{amqp_err, close, close_channel, connect, runtime},
+    topology::{Topology, declare},
+};
 use crate::{IngestError, Result, parse::is_blank, source::MappedFile};
 
 /// What [`publish_file`] publishes, where, and how fast.
@@ -89,7 +94,7 @@ async fn publish_on(
     let channel = conn
         .create_channel()
         .await
-        .map_err(|e| amqp_err("opening a channel", e))?;
+        .map_err(|e| amqp_err("opening a channel", &e))?;
     let result = publish_channel(&channel, data, opts).await;
     close_channel(&channel).await;
     result
@@ -109,15 +114,16 @@ async fn publish_channel(
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await
-        .map_err(|e| amqp_err("enabling publisher confirms", e))?;
+        .map_err(|e| amqp_err("enabling publisher confirms", &e))?;
     let mut confirmed = 0;
     pipeline(channel, data, opts, &mut confirmed)
         .await
         .map_err(|e| match e {
             // Confirms are awaited in order: tell what is known to be stored.
-            IngestError::Amqp(msg) => IngestError::Amqp(format!(
-                "{msg} (the first {confirmed} events were confirmed)"
-            )),
+            IngestError::Amqp { message, class } => IngestError::Amqp {
+                message: format!("{message} (the first {confirmed} events were confirmed)"),
+                class,
+            },
             other => other,
         })
 }
@@ -195,7 +201,7 @@ async fn publish_confirmed(
             BasicProperties::default().with_delivery_mode(2),
         )
         .await
-        .map_err(|e| amqp_err(format!("publishing to exchange {}", t.trade_exchange), e))?;
+        .map_err(|e| amqp_err(format!("publishing to exchange {}", t.trade_exchange), &e))?;
     confirmed(confirm, t).await?;
     Ok(events as u64)
 }
@@ -204,17 +210,23 @@ async fn publish_confirmed(
 async fn confirmed(confirm: PublisherConfirm, t: &Topology) -> Result<()> {
     match confirm.await {
         Ok(Confirmation::Ack(None)) => Ok(()),
-        Ok(Confirmation::Ack(Some(_))) => Err(IngestError::Amqp(format!(
-            "message returned unroutable by exchange {} with routing key {}",
-            t.trade_exchange, t.trade_routing_key
-        ))),
-        Ok(Confirmation::Nack(_)) => Err(IngestError::Amqp(
-            "the broker nacked a message (not stored)".to_owned(),
-        )),
-        Ok(Confirmation::NotRequested) => Err(IngestError::Amqp(
-            "internal error (a bug): publisher confirms are not enabled".to_owned(),
-        )),
-        Err(e) => Err(amqp_err("waiting for a publisher confirm", e)),
+        Ok(Confirmation::Ack(Some(_))) => Err(IngestError::Amqp {
+            message: format!(
+                "message returned unroutable by exchange {} with routing key {}",
+                t.trade_exchange, t.trade_routing_key
+            ),
+            class: classify(Failure::Reply(reply::NO_ROUTE)),
+        }),
+        // The broker could not store it (e.g. a disk alarm): it may later.
+        Ok(Confirmation::Nack(_)) => Err(IngestError::Amqp {
+            message: "the broker nacked a message (not stored)".to_owned(),
+            class: Classified::Transient,
+        }),
+        Ok(Confirmation::NotRequested) => Err(IngestError::Amqp {
+            message: "internal error (a bug): publisher confirms are not enabled".to_owned(),
+            class: Classified::Permanent,
+        }),
+        Err(e) => Err(amqp_err("waiting for a publisher confirm", &e)),
     }
 }
 

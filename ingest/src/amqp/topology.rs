@@ -6,12 +6,13 @@
 //! `Aldebaran.Alert` (durable), routing key `Alert`.
 
 use lapin::{
-    Channel, Connection, ConnectionProperties, ExchangeKind,
+    Channel, ExchangeKind,
     options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions},
     types::FieldTable,
 };
 
-use crate::{IngestError, Result};
+use super::connect::{amqp_err, close, close_channel, connect, runtime};
+use crate::Result;
 
 pub use broker::names::{
     ALERT_EXCHANGE, ALERT_QUEUE, ALERT_ROUTING_KEY, TRADE_EXCHANGE, TRADE_QUEUE, TRADE_ROUTING_KEY,
@@ -98,11 +99,11 @@ pub async fn declare(channel: &Channel, t: &Topology) -> Result<()> {
                 FieldTable::default(),
             )
             .await
-            .map_err(|e| amqp_err(format!("declaring exchange {exchange}"), e))?;
+            .map_err(|e| amqp_err(format!("declaring exchange {exchange}"), &e))?;
         channel
             .queue_declare(queue.as_str().into(), durable_queue, FieldTable::default())
             .await
-            .map_err(|e| amqp_err(format!("declaring queue {queue}"), e))?;
+            .map_err(|e| amqp_err(format!("declaring queue {queue}"), &e))?;
         channel
             .queue_bind(
                 queue.as_str().into(),
@@ -115,7 +116,7 @@ pub async fn declare(channel: &Channel, t: &Topology) -> Result<()> {
             .map_err(|e| {
                 amqp_err(
                     format!("binding queue {queue} to {exchange} with key {key}"),
-                    e,
+                    &e,
                 )
             })?;
     }
@@ -132,7 +133,7 @@ pub fn declare_blocking(url: &str, t: &Topology) -> Result<()> {
             let channel = conn
                 .create_channel()
                 .await
-                .map_err(|e| amqp_err("opening a channel", e))?;
+                .map_err(|e| amqp_err("opening a channel", &e))?;
             let declared = declare(&channel, t).await;
             close_channel(&channel).await;
             declared
@@ -141,58 +142,6 @@ pub fn declare_blocking(url: &str, t: &Topology) -> Result<()> {
         close(&conn).await;
         result
     })
-}
-
-/// A current-thread tokio runtime for lapin (LAPIN-NOTES: one per process
-/// part was enough; lapin runs its socket I/O on a thread of its own).
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| IngestError::Amqp(format!("cannot start the tokio runtime: {e}")))
-}
-
-/// How long [`connect`] waits for the broker's handshake.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Connects to `url` within [`CONNECT_TIMEOUT`]; the error names the broker
-/// without its password.
-pub(crate) async fn connect(url: &str) -> Result<Connection> {
-    let connecting = Connection::connect(url, ConnectionProperties::default());
-    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-        Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(amqp_err(
-            format!("cannot connect to {}", broker::redact(url)),
-            e,
-        )),
-        Err(_) => Err(IngestError::Amqp(format!(
-            "cannot connect to {}: no answer within {} s",
-            broker::redact(url),
-            CONNECT_TIMEOUT.as_secs()
-        ))),
-    }
-}
-
-/// Closes `conn` politely; a failure to close is not worth an error.
-pub(crate) async fn close(conn: &Connection) {
-    if let Err(e) = conn.close(200, "OK".into()).await {
-        tracing::debug!(error = %e, "closing the AMQP connection failed");
-    }
-}
-
-/// Closes `channel` before its connection: left to `Drop`, lapin closes it
-/// asynchronously, races the connection close and logs a spurious ERROR.
-pub(crate) async fn close_channel(channel: &Channel) {
-    if channel.status().connected()
-        && let Err(e) = channel.close(200, "OK".into()).await
-    {
-        tracing::debug!(error = %e, "closing the AMQP channel failed");
-    }
-}
-
-/// An [`IngestError::Amqp`] with what was being done and lapin's reason.
-pub(crate) fn amqp_err(what: impl std::fmt::Display, e: lapin::Error) -> IngestError {
-    IngestError::Amqp(format!("{what}: {e}"))
 }
 
 #[cfg(test)]

@@ -433,11 +433,19 @@ impl ServiceDirs {
 
     /// Starts `aldebaran run --config` (run number `n`, for its log files).
     pub fn start(&self, n: u32) -> Service {
+        self.start_with(n, &[])
+    }
+
+    /// [`ServiceDirs::start`] with these environment variables set (e.g.
+    /// `ALDEBARAN_SOURCE__AMQP__URL`, `RUST_LOG`).
+    pub fn start_with(&self, n: u32, env: &[(&str, &str)]) -> Service {
         let stdout = self.tmp.path().join(format!("run-{n}.out"));
         let stderr = self.tmp.path().join(format!("run-{n}.err"));
         let child = Command::new(BIN)
             .args(["run", "--config", path_str(&self.config)])
             .env_remove("RUST_LOG")
+            .env_remove("ALDEBARAN_SOURCE__AMQP__URL")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(fs::File::create(&stdout).expect("stdout file"))
             .stderr(fs::File::create(&stderr).expect("stderr file"))
@@ -462,6 +470,18 @@ impl Service {
     /// The log so far.
     pub fn stderr(&self) -> String {
         fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// What it printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    /// Waits at most `d` for it to exit by itself; `None` if it did not (it
+    /// is killed then).
+    pub fn wait_exit(&mut self, d: Duration) -> Option<ExitStatus> {
+        let mut child = self.child.take().expect("service handle");
+        wait_timeout(&mut child, d)
     }
 
     /// The last lines of the log, for failure messages.
@@ -497,7 +517,13 @@ impl Service {
     /// Waits until `needle` appears `times` times in the log.
     #[track_caller]
     pub fn wait_log(&mut self, needle: &str, times: usize) {
-        let deadline = Instant::now() + PATIENCE;
+        self.wait_log_for(needle, times, PATIENCE);
+    }
+
+    /// [`Service::wait_log`] with a patience of its own.
+    #[track_caller]
+    pub fn wait_log_for(&mut self, needle: &str, times: usize, patience: Duration) {
+        let deadline = Instant::now() + patience;
         while self.stderr().matches(needle).count() < times {
             self.assert_running();
             assert!(

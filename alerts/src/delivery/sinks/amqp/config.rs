@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use lapin::uri::AMQPUri;
-
 use crate::delivery::mode::DeliveryMode;
 use crate::error::{AlertsError, Result};
 
@@ -69,11 +67,10 @@ impl Default for AmqpSinkConfig {
 impl AmqpSinkConfig {
     /// Checks what can be checked without a broker.
     pub(super) fn validate(&self) -> Result<()> {
-        if let Err(e) = self.url.parse::<AMQPUri>() {
-            return Err(config_err(format!(
-                "invalid url {}: {e}",
-                redact(&self.url)
-            )));
+        // The broker crate's parse: its message never quotes the password
+        // (amq-protocol's may), and it refuses amqps:// in a build without TLS.
+        if let Err(e) = broker::parse_url(&self.url) {
+            return Err(config_err(e.to_string()));
         }
         for (what, name) in [
             ("exchange", &self.exchange),

@@ -1,0 +1,122 @@
+//! The facts of a lapin error ([`Failure`]) and its reason as it may be
+//! printed.
+
+use lapin::ErrorKind;
+
+use crate::{Classified, Failure, classify, hint};
+
+impl Failure {
+    /// What `e` says happened.
+    pub fn of(e: &lapin::Error) -> Failure {
+        match e.kind() {
+            ErrorKind::ProtocolError(amqp) => Failure::Reply(amqp.get_id()),
+            ErrorKind::IOError(io) => Failure::Io(io.kind()),
+            ErrorKind::InvalidProtocolVersion(_) | ErrorKind::ParsingError(_) => Failure::Protocol,
+            ErrorKind::InvalidChannel(_)
+            | ErrorKind::InvalidChannelState(..)
+            | ErrorKind::InvalidConnectionState(_)
+            | ErrorKind::MissingHeartbeatError => Failure::Lost,
+            // The runtime shut down, the auth provider failed, no channel
+            // left, a frame that would not serialise, a future polled twice,
+            // and kinds added later (the enum is non-exhaustive).
+            _ => Failure::Client,
+        }
+    }
+}
+
+/// The class of `e`.
+pub fn classify_lapin(e: &lapin::Error) -> Classified {
+    classify(Failure::of(e))
+}
+
+/// `e`'s reason, for a one-line message: the broker's own words for a
+/// refusal (`ACCESS_REFUSED - Login was refused …`) rather than lapin's
+/// wrapping of them, and what to check when an operator must act.
+///
+/// lapin's messages do not hold the URL once it has parsed (only a URL
+/// that does not parse is echoed, and [`crate::parse_url`] catches those
+/// first).
+pub fn describe(e: &lapin::Error) -> String {
+    let failure = Failure::of(e);
+    let reason = match e.kind() {
+        ErrorKind::ProtocolError(amqp) => amqp.get_message().to_string(),
+        ErrorKind::IOError(io) => io.to_string(),
+        _ => e.to_string(),
+    };
+    match hint(failure) {
+        Some(h) => format!("{reason} ({}: {h})", classify(failure)),
+        None => reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{io, sync::Arc};
+
+    use lapin::protocol::{AMQPError, AMQPErrorKind, AMQPHardError, AMQPSoftError};
+
+    use super::*;
+    use crate::reply;
+
+    fn refused(kind: AMQPErrorKind, text: &str) -> lapin::Error {
+        ErrorKind::ProtocolError(AMQPError::new(kind, text.into())).into()
+    }
+
+    #[test]
+    fn a_wrong_password_is_a_permanent_refusal_in_the_brokers_words() {
+        let e = refused(
+            AMQPSoftError::ACCESSREFUSED.into(),
+            "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN.",
+        );
+        assert_eq!(Failure::of(&e), Failure::Reply(reply::ACCESS_REFUSED));
+        assert_eq!(classify_lapin(&e), Classified::Permanent);
+        let text = describe(&e);
+        assert!(
+            text.starts_with("ACCESS_REFUSED - Login was refused"),
+            "{text}"
+        );
+        assert!(
+            text.contains("permanent: check the user name and password"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_vhost_is_permanent() {
+        let e = refused(
+            AMQPHardError::NOTALLOWED.into(),
+            "NOT_ALLOWED - vhost nope not found",
+        );
+        assert_eq!(Failure::of(&e), Failure::Reply(reply::NOT_ALLOWED));
+        assert_eq!(classify_lapin(&e), Classified::Permanent);
+        assert!(describe(&e).contains("check the vhost"), "{}", describe(&e));
+    }
+
+    #[test]
+    fn a_forced_close_and_socket_errors_are_transient() {
+        let e = refused(
+            AMQPHardError::CONNECTIONFORCED.into(),
+            "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'",
+        );
+        assert_eq!(classify_lapin(&e), Classified::Transient);
+        for kind in [
+            io::ErrorKind::ConnectionRefused,
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::TimedOut,
+        ] {
+            let e: lapin::Error = ErrorKind::IOError(Arc::new(io::Error::from(kind))).into();
+            assert_eq!(Failure::of(&e), Failure::Io(kind));
+            assert_eq!(classify_lapin(&e), Classified::Transient, "{kind:?}");
+            assert_eq!(describe(&e), io::Error::from(kind).to_string());
+        }
+    }
+
+    #[test]
+    fn a_lost_link_is_transient_and_a_dead_runtime_permanent() {
+        let e: lapin::Error = ErrorKind::MissingHeartbeatError.into();
+        assert_eq!(classify_lapin(&e), Classified::Transient);
+        let e: lapin::Error =
+            ErrorKind::RuntimeShutdownError(Arc::new(io::Error::other("gone"))).into();
+        assert_eq!(classify_lapin(&e), Classified::Permanent);
+    }
+}

@@ -190,6 +190,14 @@ pub(crate) fn run_loop(
     if let Some(note) = already.as_ref().and_then(AlreadyJournaled::note) {
         summary.notes.push(note);
     }
+    if let Some(c) = source.amqp_counters() {
+        let skipped = c.skipped.load(Ordering::Relaxed);
+        if skipped > 0 {
+            summary.notes.push(format!(
+                "source: {skipped} redelivered messages the state already held were not processed again"
+            ));
+        }
+    }
     // The journal thread has sent its last acknowledgement; the source can
     // finish and close its connection.
     source.join()?;

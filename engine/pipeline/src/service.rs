@@ -95,7 +95,8 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
             .push("the checkpoint says the input was processed to its end".into());
         (signals, s)
     } else {
-        let (source, cutter) = source::start(&setup.source, &stages.ingest, resume)?;
+        let (source, cutter) =
+            source::start(&setup.source, &stages.ingest, resume, &restored.messages)?;
         let acks = source.acker().map(|acker| AckPolicy {
             acker,
             every: setup.source.ack_every(),

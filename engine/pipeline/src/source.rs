@@ -79,11 +79,14 @@ impl Source {
     }
 }
 
-/// Starts `run`'s source where `resume` says.
+/// Starts `run`'s source where `resume` says; `processed` are the digests of
+/// the last messages the restored state holds (an AMQP source does not
+/// process them again when they come back redelivered).
 pub(crate) fn start(
     setup: &SourceSetup,
     ingest: &ReplayOptions,
     resume: Resume,
+    processed: &[u64],
 ) -> Result<(Source, ingest::Cutter)> {
     match setup {
         SourceSetup::Amqp(a) => {
@@ -97,6 +100,7 @@ pub(crate) fn start(
                 pin_core: ingest.pin_core,
                 reconnect_min: a.reconnect_min,
                 reconnect_max: a.reconnect_max,
+                processed: processed.to_vec(),
             })?;
             Ok((Source::Amqp(h), c))
         }

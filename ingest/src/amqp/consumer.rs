@@ -38,6 +38,7 @@ use tokio::sync::mpsc;
 use super::{
     connect::runtime,
     open::{Opened, open},
+    redelivery::{Delivery, Redelivery},
     topology::Topology,
 };
 use crate::{
@@ -69,6 +70,9 @@ pub struct AmqpSourceOptions {
     pub reconnect_min: Duration,
     /// Longest reconnect delay.
     pub reconnect_max: Duration,
+    /// Digests of the last messages the restored state holds: one of them
+    /// that comes back redelivered is not processed again.
+    pub processed: Vec<u64>,
 }
 
 /// "Everything up to `tag` on channel `generation` is durable: acknowledge."
@@ -89,6 +93,8 @@ pub struct AmqpCounters {
     pub redelivered: AtomicU64,
     /// Messages acknowledged.
     pub acked: AtomicU64,
+    /// Redelivered messages the state already held, not processed again.
+    pub skipped: AtomicU64,
     /// Connections made (1 + reconnects).
     pub connections: AtomicU64,
     /// 1 while connected and consuming.
@@ -166,12 +172,16 @@ pub fn start_amqp(opts: AmqpSourceOptions) -> Result<(AmqpSourceHandle, Cutter)>
         .spawn(move || {
             pin_current(opts.pin_core);
             let ing = LineIngestor::new(writer);
+            // Twice the prefetch window: every delivery a lost channel may
+            // return, with room for the next channel's.
+            let redelivery = Redelivery::new(&opts.processed, 2 * usize::from(opts.prefetch));
             rt.block_on(
                 Source {
                     opts,
                     stop: s,
                     counters: c,
                     acks: ack_rx,
+                    redelivery,
                 }
                 .run(ing, first),
             )
@@ -193,6 +203,7 @@ struct Source {
     stop: Arc<AtomicBool>,
     counters: Arc<AmqpCounters>,
     acks: mpsc::UnboundedReceiver<AckRequest>,
+    redelivery: Redelivery,
 }
 
 /// How one connection ended.
@@ -248,6 +259,7 @@ impl Source {
                 }
                 Ended::Lost(why) => {
                     self.counters.connected.store(0, Ordering::Relaxed);
+                    self.redelivery.on_channel_lost(link.generation);
                     tracing::warn!(error = %why, retry_in_ms = delay.as_millis() as u64, "AMQP connection lost; reconnecting");
                     self.sleep_unless_stopped(delay).await;
                     delay = (delay * 2).min(self.opts.reconnect_max);
@@ -311,7 +323,7 @@ impl Source {
         }
     }
 
-    async fn ack(&self, ch: &Channel, link: &mut Link, req: AckRequest) -> lapin::Result<()> {
+    async fn ack(&mut self, ch: &Channel, link: &mut Link, req: AckRequest) -> lapin::Result<()> {
         // A request for an older channel is void: those deliveries return to
         // the queue with the channel and come back redelivered. A tag already
         // covered must not be acknowledged twice (the broker would close the
@@ -325,6 +337,7 @@ impl Source {
             .acked
             .fetch_add(req.tag - link.last_acked, Ordering::Relaxed);
         link.last_acked = req.tag;
+        self.redelivery.on_ack(req.generation, req.tag);
         Ok(())
     }
 
@@ -363,11 +376,21 @@ impl Source {
                         if delivery.redelivered {
                             self.counters.redelivered.fetch_add(1, Ordering::Relaxed);
                         }
-                        let base = *message_no << 24;
-                        for (i, line) in delivery.data.split(|&b| b == b'\n').enumerate() {
-                            ing.line(base | i as u64, line);
-                        }
                         let digest = columnar::keys::hash64(&delivery.data);
+                        let what = self.redelivery.on_delivery(
+                            link.generation,
+                            delivery.delivery_tag,
+                            digest,
+                            delivery.redelivered,
+                        );
+                        if what == Delivery::Skip {
+                            self.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            let base = *message_no << 24;
+                            for (i, line) in delivery.data.split(|&b| b == b'\n').enumerate() {
+                                ing.line(base | i as u64, line);
+                            }
+                        }
                         ing.mark(link.generation, delivery.delivery_tag, digest);
                         ing.publish();
                     }

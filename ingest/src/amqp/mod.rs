@@ -8,6 +8,7 @@ mod connect;
 mod consumer;
 mod open;
 mod publisher;
+mod redelivery;
 mod topology;
 
 pub use consumer::{AckRequest, AmqpCounters, AmqpSourceHandle, AmqpSourceOptions, start_amqp};

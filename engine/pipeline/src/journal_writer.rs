@@ -211,6 +211,7 @@ impl JournalWriter {
                             journal_next_seq: meta
                                 .recover_from
                                 .unwrap_or_else(|| self.journal.next_seq()),
+                            journal_end: self.journal.next_seq(),
                             dead_letter_bytes: self.dead.as_ref().map_or(0, DeadLetterWriter::len),
                             mark: batch.source_mark(),
                         },

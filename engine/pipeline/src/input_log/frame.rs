@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! frame = version:u8
-//!         pos_base:u64 detected_at_ns:u64 journal_next_seq:u64 dead_letter_bytes:u64
+//!         pos_base:u64 detected_at_ns:u64 journal_next_seq:u64 journal_end:u64
+//!         dead_letter_bytes:u64
 //!         resume_tag:u8 resume_at:u64
 //!         mark_present:u8 [generation:u64 tag:u64]
 //!         messages:u64 [digest:u64]*
@@ -41,6 +42,9 @@ pub(crate) struct FrameMeta {
     /// appended, or earlier while a restarted engine was still re-producing
     /// alerts the journal held.
     pub(crate) journal_next_seq: u64,
+    /// The journal's next seq once the batch's alerts were appended, exactly
+    /// (a standby checks its own journal against it).
+    pub(crate) journal_end: u64,
     /// The dead-letter file's length once the batch's were written.
     pub(crate) dead_letter_bytes: u64,
     /// The last delivery of an acknowledging source the batch completes.
@@ -77,6 +81,7 @@ pub(crate) fn encode(
     w.u64(meta.pos_base);
     w.u64(meta.detected_at_ns);
     w.u64(meta.journal_next_seq);
+    w.u64(meta.journal_end);
     w.u64(meta.dead_letter_bytes);
     let (tag, at) = resume_parts(meta.resume);
     w.u8(tag);
@@ -129,6 +134,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
     let pos_base = r.u64().map_err(e)?;
     let detected_at_ns = r.u64().map_err(e)?;
     let journal_next_seq = r.u64().map_err(e)?;
+    let journal_end = r.u64().map_err(e)?;
     let dead_letter_bytes = r.u64().map_err(e)?;
     let resume = match (r.u8().map_err(e)?, r.u64().map_err(e)?) {
         (0, _) => Resume::Start,
@@ -172,6 +178,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
             detected_at_ns,
             resume,
             journal_next_seq,
+            journal_end,
             dead_letter_bytes,
             mark,
         },
@@ -236,6 +243,7 @@ mod tests {
             detected_at_ns: 123,
             resume: Resume::AfterLineAt(90),
             journal_next_seq: 17,
+            journal_end: 18,
             dead_letter_bytes: 300,
             mark: Some(SourceMark {
                 generation: 2,
@@ -269,6 +277,7 @@ mod tests {
                 detected_at_ns: 0,
                 resume: Resume::Start,
                 journal_next_seq: 1,
+                journal_end: 1,
                 dead_letter_bytes: 0,
                 mark: None,
             },

@@ -17,6 +17,7 @@
 
 pub mod epoch;
 mod error;
+pub mod join;
 pub mod role;
 pub mod wire;
 

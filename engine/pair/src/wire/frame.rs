@@ -60,16 +60,41 @@ mod tests {
                 epoch: 3,
                 journal_next_seq: 10,
                 journal_last_id: "overfill:o:p".into(),
+                shipped_seq: 8,
+                shipped_id: "orphan:o:q".into(),
                 input_next_seq: 7,
+                input_last_digest: 99,
             }),
-            Message::Welcome(Hello {
-                version: crate::wire::VERSION,
-                node: "a".into(),
-                epoch: 4,
-                journal_next_seq: 12,
-                journal_last_id: String::new(),
-                input_next_seq: 9,
-            }),
+            Message::Welcome {
+                active: Hello {
+                    version: crate::wire::VERSION,
+                    node: "a".into(),
+                    epoch: 4,
+                    journal_next_seq: 12,
+                    journal_last_id: String::new(),
+                    shipped_seq: 0,
+                    shipped_id: String::new(),
+                    input_next_seq: 9,
+                    input_last_digest: 0,
+                },
+                join: crate::wire::JoinMode::Stream { from: 7 },
+            },
+            Message::Welcome {
+                active: Hello {
+                    version: crate::wire::VERSION,
+                    node: "a".into(),
+                    epoch: 4,
+                    journal_next_seq: 12,
+                    journal_last_id: String::new(),
+                    shipped_seq: 0,
+                    shipped_id: String::new(),
+                    input_next_seq: 9,
+                    input_last_digest: 0,
+                },
+                join: crate::wire::JoinMode::Resync {
+                    keep_journal_through: 8,
+                },
+            },
             Message::Refuse("diverged".into()),
             Message::Input {
                 seq: 8,
@@ -120,7 +145,7 @@ mod tests {
     #[test]
     fn damage_ends_the_connection_never_misreads() {
         let mut wire = Vec::new();
-        write_message(&mut wire, &all()[3], &mut Vec::new()).expect("write");
+        write_message(&mut wire, &all()[4], &mut Vec::new()).expect("write");
         for i in 0..wire.len() {
             let mut bad = wire.clone();
             bad[i] ^= 0x40;

@@ -18,11 +18,30 @@ pub struct Hello {
     pub epoch: u64,
     /// The seq its journal appends next.
     pub journal_next_seq: u64,
-    /// The `alert_id` of its last journal record ("" if none): a standby
-    /// whose record at that seq differs from the active's has diverged.
+    /// The `alert_id` of its last journal record ("" if none).
     pub journal_last_id: String,
+    /// The highest seq its own sinks recorded (delivered or in flight): a
+    /// record there was (perhaps) shipped, and must be the active's too.
+    pub shipped_seq: u64,
+    /// The `alert_id` of that record ("" if none).
+    pub shipped_id: String,
     /// The seq its input log appends next.
     pub input_next_seq: u64,
+    /// A digest of its last input frame (0 if none): the frames it holds
+    /// are a prefix of the active's only if this matches.
+    pub input_last_digest: u64,
+}
+
+/// How a standby joins, as the active decided ([`crate::join`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinMode {
+    /// Its input log is a prefix of the active's: frames follow from `from`.
+    Stream { from: u64 },
+    /// It is not: it keeps its journal through `keep_journal_through` (what
+    /// its sinks may have shipped, which matches the active's), drops the
+    /// rest of its journal and its state, and receives the active's journal
+    /// records after that, a snapshot, then the frames after the snapshot.
+    Resync { keep_journal_through: u64 },
 }
 
 /// What a node says of itself now and then (and what `status` shows of it).
@@ -41,8 +60,9 @@ pub struct PeerStatus {
 pub enum Message {
     /// Standby → active: the handshake.
     Hello(Hello),
-    /// Active → standby: the handshake's answer; the stream follows.
-    Welcome(Hello),
+    /// Active → standby: the handshake's answer and how the standby joins;
+    /// the stream follows.
+    Welcome { active: Hello, join: JoinMode },
     /// Either side: the connection is refused, and why.
     Refuse(String),
     /// Active → standby: input frame `seq` (an input-log frame, as logged).
@@ -101,7 +121,10 @@ fn put_hello(out: &mut Vec<u8>, h: &Hello) {
     put_u64(out, h.epoch);
     put_u64(out, h.journal_next_seq);
     put_bytes(out, h.journal_last_id.as_bytes());
+    put_u64(out, h.shipped_seq);
+    put_bytes(out, h.shipped_id.as_bytes());
     put_u64(out, h.input_next_seq);
+    put_u64(out, h.input_last_digest);
 }
 
 /// Reads the fields of a message body, failing cleanly when it is short.
@@ -152,7 +175,10 @@ impl<'a> Fields<'a> {
             epoch: self.u64()?,
             journal_next_seq: self.u64()?,
             journal_last_id: self.string()?,
+            shipped_seq: self.u64()?,
+            shipped_id: self.string()?,
             input_next_seq: self.u64()?,
+            input_last_digest: self.u64()?,
         })
     }
 }
@@ -165,9 +191,19 @@ impl Message {
                 out.push(HELLO);
                 put_hello(out, h);
             }
-            Message::Welcome(h) => {
+            Message::Welcome { active, join } => {
                 out.push(WELCOME);
-                put_hello(out, h);
+                put_hello(out, active);
+                match join {
+                    JoinMode::Stream { from } => {
+                        out.push(0);
+                        put_u64(out, *from);
+                    }
+                    JoinMode::Resync { keep_journal_through } => {
+                        out.push(1);
+                        put_u64(out, *keep_journal_through);
+                    }
+                }
             }
             Message::Refuse(why) => {
                 out.push(REFUSE);
@@ -226,7 +262,17 @@ impl Message {
         let mut f = Fields { b: body };
         let m = match f.u8()? {
             HELLO => Message::Hello(f.hello()?),
-            WELCOME => Message::Welcome(f.hello()?),
+            WELCOME => {
+                let active = f.hello()?;
+                let join = match f.u8()? {
+                    0 => JoinMode::Stream { from: f.u64()? },
+                    1 => JoinMode::Resync {
+                        keep_journal_through: f.u64()?,
+                    },
+                    k => return Err(PairError::Protocol(format!("unknown join mode {k}"))),
+                };
+                Message::Welcome { active, join }
+            }
             REFUSE => Message::Refuse(f.string()?),
             INPUT => Message::Input {
                 seq: f.u64()?,

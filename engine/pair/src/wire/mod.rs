@@ -7,4 +7,4 @@ mod frame;
 mod message;
 
 pub use frame::{read_message, write_message};
-pub use message::{Hello, Message, PeerStatus, VERSION};
+pub use message::{Hello, JoinMode, Message, PeerStatus, VERSION};

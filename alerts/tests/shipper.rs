@@ -388,9 +388,53 @@ fn at_most_once_skips_the_in_doubt_range() {
     let d = report.in_doubt.expect("reported");
     assert_eq!((d.from, d.to, d.action), (1, 4, InDoubtAction::Skipped));
     assert_eq!(d.alert_ids.len(), 4);
+    assert_eq!(
+        (d.first_alert_id.as_deref(), d.last_alert_id.as_deref()),
+        (Some("overfill:o1"), Some("overfill:o4"))
+    );
     assert_eq!(in_doubt_stat, 4);
     assert_eq!(got, [5, 6]);
     assert_eq!(report.cursor, 6);
+}
+
+/// Crashes (panics) on its first send, a batch of up to 40 records.
+struct CrashOnBigSend;
+
+impl Sink for CrashOnBigSend {
+    fn max_batch(&self) -> usize {
+        40
+    }
+    fn send(&mut self, _: &[Outgoing]) -> Result<(), SendFailure> {
+        panic!("simulated crash during send");
+    }
+}
+
+#[test]
+fn a_large_in_doubt_range_reports_its_first_and_last_alert_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("j");
+    write_journal(&journal, 1, 50);
+    let spec = || spec(&journal, "bulk", "test", DeliveryMode::AtLeastOnce, 50);
+    let err = spawn_shipper(spec(), Box::new(CrashOnBigSend))
+        .expect("spawn")
+        .join()
+        .expect_err("crash");
+    assert!(matches!(err, AlertsError::ShipperPanicked { .. }));
+    let sink = FlakySink {
+        got: Arc::default(),
+        transient: 0,
+        permanent: Vec::new(),
+    };
+    let report = ship_all(spec(), Box::new(sink));
+    let d = report.in_doubt.expect("reported");
+    assert_eq!((d.from, d.to, d.records()), (1, 40, 40));
+    assert_eq!(d.first_alert_id.as_deref(), Some("overfill:o1"));
+    assert_eq!(d.last_alert_id.as_deref(), Some("overfill:o40"));
+    assert!(d.alert_ids.is_empty(), "a large range lists only its ends");
+    assert_eq!(
+        d.describe(),
+        "seq 1..=40 (40 records, alert_id overfill:o1 .. overfill:o40)"
+    );
 }
 
 #[test]

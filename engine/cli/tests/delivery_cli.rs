@@ -438,3 +438,119 @@ fn large_order_alerts_reach_a_template_of_their_own_fields() {
         &["desk", "{shares}", "overfill"],
     );
 }
+
+/// Writes `<journal>/cursors/<sink>.cursor` as a crash during the send of
+/// `delivered + 1 ..= in_flight_to` leaves it. The format is the shipper's
+/// (`alerts/src/delivery/ship/cursor.rs`): two 32-byte slots 512 bytes
+/// apart, each `magic, generation, delivered, in_flight_to, crc32`; the
+/// valid slot with the highest generation wins, the other is left empty.
+fn crashed_cursor(journal: &Path, sink: &str, delivered: u64, in_flight_to: u64) {
+    let mut slot = Vec::with_capacity(32);
+    slot.extend_from_slice(&0x4144_4355u32.to_le_bytes());
+    slot.extend_from_slice(&2u64.to_le_bytes());
+    slot.extend_from_slice(&delivered.to_le_bytes());
+    slot.extend_from_slice(&in_flight_to.to_le_bytes());
+    let crc = crc32fast::hash(&slot);
+    slot.extend_from_slice(&crc.to_le_bytes());
+    let mut bytes = vec![0u8; 512 + 32];
+    bytes[..32].copy_from_slice(&slot);
+    fs::write(
+        journal.join("cursors").join(format!("{sink}.cursor")),
+        bytes,
+    )
+    .expect("cursor");
+}
+
+/// The `alert_id` of each journal record, in seq order.
+fn journal_ids(journal: &Path) -> Vec<String> {
+    ok(&aldebaran(&[
+        "journal",
+        "dump",
+        journal.to_str().expect("utf-8"),
+    ]))
+    .lines()
+    .map(|l| {
+        serde_json::from_str::<Value>(l).expect("json")["alert_id"]
+            .as_str()
+            .expect("alert_id")
+            .to_owned()
+    })
+    .collect()
+}
+
+/// A send a crash interrupted is reported with its seq range, its size and
+/// the first and last alert ids, in the log warning and the summary line;
+/// a small range (16 records at most) lists every id.
+#[test]
+fn an_in_doubt_range_names_its_first_and_last_alert_ids() {
+    let fx = Fx::new();
+    let input = fx.trades();
+    let archive = fx.p("alerts.jsonl");
+    let cfg = fx.config(
+        &input,
+        &format!("[sinks.archive]\nkind = \"file\"\npath = {}\n", q(&archive)),
+    );
+    ok(&fx.run(&cfg));
+    let journal = fx.p("journal");
+    let ids = journal_ids(&journal);
+    assert!(ids.len() > 20, "the file should alert: {ids:?}");
+
+    // A large range: the count, the first and last ids, not an empty list.
+    crashed_cursor(&journal, "archive", 0, 20);
+    let o = fx.run(&cfg);
+    let summary = ok(&o);
+    let log = String::from_utf8_lossy(&o.stderr);
+    let line = summary
+        .lines()
+        .find(|l| l.contains("sink archive"))
+        .unwrap_or_else(|| panic!("{summary}"));
+    for needle in ["seq 1..=20", "20 records", &ids[0], &ids[19]] {
+        assert!(line.contains(needle), "{needle:?} not in {line:?}");
+    }
+    assert!(
+        !line.contains(&ids[1]),
+        "a large range lists no middle id: {line}"
+    );
+    let warning = log
+        .lines()
+        .find(|l| l.contains("delivery in doubt"))
+        .unwrap_or_else(|| panic!("no in-doubt warning: {log}"));
+    for needle in [
+        "sink=archive ",
+        "from=1",
+        "to=20",
+        "records=20",
+        &ids[0],
+        &ids[19],
+    ] {
+        assert!(warning.contains(needle), "{needle:?} not in {warning:?}");
+    }
+    assert!(!warning.contains("alert_ids=[]"), "{warning}");
+
+    // A small range lists every id.
+    crashed_cursor(&journal, "archive", 2, 5);
+    let o = fx.run(&cfg);
+    let summary = ok(&o);
+    let log = String::from_utf8_lossy(&o.stderr);
+    let line = summary
+        .lines()
+        .find(|l| l.contains("sink archive"))
+        .unwrap_or_else(|| panic!("{summary}"));
+    let warning = log
+        .lines()
+        .find(|l| l.contains("delivery in doubt"))
+        .unwrap_or_else(|| panic!("no in-doubt warning: {log}"));
+    for needle in ["seq 3..=5", "3 records", &ids[2], &ids[3], &ids[4]] {
+        assert!(line.contains(needle), "{needle:?} not in {line:?}");
+    }
+    for needle in ["from=3", "to=5", "records=3", &ids[2], &ids[3], &ids[4]] {
+        assert!(warning.contains(needle), "{needle:?} not in {warning:?}");
+    }
+    assert_eq!(
+        fs::read_to_string(&archive)
+            .expect("archive")
+            .lines()
+            .count(),
+        ids.len()
+    );
+}

@@ -104,10 +104,8 @@ impl Shippers {
                             InDoubtAction::Skipped => "skipped",
                         };
                         line.push_str(&format!(
-                            "; IN DOUBT after a crash: seq {}..={} ({} records) {what}",
-                            d.from,
-                            d.to,
-                            d.records()
+                            "; IN DOUBT after a crash: {} {what}",
+                            d.describe()
                         ));
                     }
                     notes.push(line);

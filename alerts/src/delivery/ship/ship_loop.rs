@@ -16,7 +16,8 @@ use std::time::Instant;
 
 use crate::delivery::ship::control::Control;
 use crate::delivery::ship::cursor::{CursorFile, CursorState};
-use crate::delivery::ship::plan::{InDoubt, apply_recovered, backoff, plan_start};
+use crate::delivery::ship::plan::InDoubtAction;
+use crate::delivery::ship::plan::{IN_DOUBT_IDS, InDoubt, apply_recovered, backoff, plan_start};
 use crate::delivery::ship::record::{
     alert_id, append_dead_letter, dead_letter_line, raw_record, to_outgoing,
 };
@@ -26,9 +27,6 @@ use crate::delivery::ship::stats::SinkStats;
 use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
 use crate::error::Result;
 use crate::reader::JournalReader;
-
-/// In-doubt `alert_id`s read back for the report; past this only the range.
-const IN_DOUBT_IDS: u64 = 16;
 
 /// The journal could not be read just now (already logged); the reader is
 /// reopened at the same seq after a back-off.
@@ -115,17 +113,8 @@ impl Shipper {
         let found = self.cursor.state();
         let plan = plan_start(found, self.spec.mode);
         if let Some((from, to, action)) = plan.in_doubt {
-            let alert_ids = self.read_alert_ids(from, to);
-            tracing::warn!(
-                sink = %self.spec.name, from, to, ?action, ?alert_ids,
-                "delivery in doubt: a crash interrupted this send"
-            );
-            let in_doubt = InDoubt {
-                from,
-                to,
-                action,
-                alert_ids,
-            };
+            let in_doubt = self.in_doubt(from, to, action);
+            log_in_doubt(&self.spec.name, &in_doubt);
             SinkStats::add(&self.stats.in_doubt, in_doubt.records());
             self.in_doubt = Some(in_doubt);
         }
@@ -373,11 +362,37 @@ impl Shipper {
         self.stats.cursor.store(self.delivered(), Ordering::Relaxed);
     }
 
-    /// The `alert_id`s of `from..=to`, if the range is small; best effort.
-    fn read_alert_ids(&self, from: u64, to: u64) -> Vec<String> {
-        if to - from >= IN_DOUBT_IDS {
-            return Vec::new();
+    /// The in-doubt range with its `alert_id`s: the first and the last (one
+    /// record read each, however large the range), and all of them when the
+    /// range is small. Best effort: the journal is read, never trusted here.
+    fn in_doubt(&self, from: u64, to: u64, action: InDoubtAction) -> InDoubt {
+        let alert_ids = if to - from < IN_DOUBT_IDS {
+            self.read_alert_ids(from, to)
+        } else {
+            Vec::new()
+        };
+        let (first_alert_id, last_alert_id) = match (alert_ids.first(), alert_ids.last()) {
+            (Some(first), Some(last)) if alert_ids.len() as u64 == to - from + 1 => {
+                (Some(first.clone()), Some(last.clone()))
+            }
+            _ => (
+                self.read_alert_ids(from, from).pop(),
+                self.read_alert_ids(to, to).pop(),
+            ),
+        };
+        InDoubt {
+            from,
+            to,
+            action,
+            first_alert_id,
+            last_alert_id,
+            alert_ids,
         }
+    }
+
+    /// The `alert_id`s of `from..=to` (`seq:<n>` for a record without one);
+    /// fewer if the journal cannot be read that far.
+    fn read_alert_ids(&self, from: u64, to: u64) -> Vec<String> {
         let Ok(reader) = JournalReader::open(&self.spec.journal_dir, from) else {
             return Vec::new();
         };
@@ -401,5 +416,25 @@ impl Shipper {
             in_doubt: self.in_doubt.clone(),
             exit,
         }
+    }
+}
+
+/// The start's warning about a range in doubt: the range, its size, the
+/// first and last `alert_id` as fields, every id too when the range is small.
+fn log_in_doubt(sink: &str, d: &InDoubt) {
+    let (from, to, records, action) = (d.from, d.to, d.records(), d.action);
+    let first = d.first_alert_id.as_deref().unwrap_or("?");
+    let last = d.last_alert_id.as_deref().unwrap_or("?");
+    if d.alert_ids.is_empty() {
+        tracing::warn!(
+            sink = %sink, from, to, records, first_alert_id = %first, last_alert_id = %last, ?action,
+            "delivery in doubt: a crash interrupted the send of {}", d.describe()
+        );
+    } else {
+        tracing::warn!(
+            sink = %sink, from, to, records, first_alert_id = %first, last_alert_id = %last, ?action,
+            alert_ids = ?d.alert_ids,
+            "delivery in doubt: a crash interrupted the send of {}", d.describe()
+        );
     }
 }

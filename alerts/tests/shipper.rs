@@ -487,3 +487,126 @@ fn command_sink_retries_tempfail_and_dead_letters_failures() {
         (Some(4), Some("exit 3: no such recipient"))
     );
 }
+
+/// An HTTP receiver answering 404 while `down` is set and 200 otherwise,
+/// counting the requests it refused and recording the `Idempotency-Key` of
+/// each one it accepted.
+#[cfg(feature = "http")]
+struct Receiver {
+    url: String,
+    down: Arc<std::sync::atomic::AtomicBool>,
+    refused: Arc<std::sync::atomic::AtomicU64>,
+    keys: Arc<Mutex<Vec<String>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[cfg(feature = "http")]
+impl Receiver {
+    fn start() -> Self {
+        use std::sync::atomic::{AtomicBool, AtomicU64};
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
+        let port = server.server_addr().to_ip().expect("ip").port();
+        let r = Receiver {
+            url: format!("http://127.0.0.1:{port}/wrong/path"),
+            down: Arc::new(AtomicBool::new(true)),
+            refused: Arc::new(AtomicU64::new(0)),
+            keys: Arc::default(),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let (down, refused, keys, stop) = (
+            Arc::clone(&r.down),
+            Arc::clone(&r.refused),
+            Arc::clone(&r.keys),
+            Arc::clone(&r.stop),
+        );
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(20)) else {
+                    continue;
+                };
+                if down.load(Ordering::Relaxed) {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                    let _ = req.respond(
+                        tiny_http::Response::from_string("no such hook").with_status_code(404),
+                    );
+                    continue;
+                }
+                let key = req
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("Idempotency-Key"))
+                    .map(|h| h.value.to_string())
+                    .unwrap_or_default();
+                keys.lock().expect("keys").push(key);
+                let _ = req.respond(tiny_http::Response::empty(200));
+            }
+        });
+        r
+    }
+}
+
+#[cfg(feature = "http")]
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A 404 says the URL is wrong, not the alert: the sink pauses (nothing is
+/// dead-lettered, the records wait), retries slowly, and once the endpoint
+/// answers 200 every alert is delivered exactly once.
+#[cfg(feature = "http")]
+#[test]
+fn an_http_404_pauses_the_sink_instead_of_dead_lettering() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("j");
+    write_journal(&journal, 1, 10);
+    let hook = Receiver::start();
+    let text = format!(
+        "kind = \"http\"\nurl = {:?}\nretry_min_ms = 1\nretry_max_ms = 20",
+        hook.url
+    );
+    let cfg = SinkConfig::from_toml(
+        "hook",
+        &toml::from_str(&text).expect("toml"),
+        &AlertFields::new(),
+    )
+    .expect("config");
+    let spec = cfg.shipper_spec(&journal, Arc::new(DurableHead::new(10)));
+    let dead = spec.dead_letter.clone();
+    let handle = spawn_shipper(spec, cfg.open_sink().expect("sink")).expect("spawn");
+    let stats = handle.stats();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while hook.refused.load(Ordering::Relaxed) < 5 {
+        assert!(Instant::now() < deadline, "the sink never retried");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        stats.failed.load(Ordering::Relaxed),
+        0,
+        "nothing dead-lettered"
+    );
+    assert_eq!(stats.cursor.load(Ordering::Relaxed), 0, "nothing skipped");
+    assert!(!dead.exists(), "no dead-letter file");
+    assert_eq!(
+        stats.paused().as_deref(),
+        Some("HTTP 404: no such hook"),
+        "the pause and its reason show in the stats"
+    );
+    assert!(stats.running.load(Ordering::Relaxed), "paused, not stopped");
+    hook.down.store(false, Ordering::Relaxed);
+    handle.finish(Instant::now() + Duration::from_secs(60));
+    let report = handle.join().expect("join");
+    assert_eq!(
+        (report.exit, report.delivered, report.failed, report.cursor),
+        (ShipperExit::Finished, 10, 0, 10)
+    );
+    assert_eq!((report.paused, stats.paused()), (None, None), "resumed");
+    let want: Vec<String> = (1..=10).map(|i| format!("overfill:o{i}")).collect();
+    assert_eq!(
+        *hook.keys.lock().expect("keys"),
+        want,
+        "each alert once, in order"
+    );
+    assert!(!dead.exists(), "no dead-letter file");
+}

@@ -98,6 +98,12 @@ impl Shippers {
                             "; {behind} left for the next start (shutdown grace over)"
                         ));
                     }
+                    if let Some(reason) = &r.paused {
+                        line.push_str(&format!(
+                            "; PAUSED: its endpoint refuses every alert ({reason}); \
+                             nothing was dead-lettered, the rest waits in the journal"
+                        ));
+                    }
                     if let Some(d) = &r.in_doubt {
                         let what = match d.action {
                             InDoubtAction::Resent => "sent again",

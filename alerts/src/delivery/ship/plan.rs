@@ -117,6 +117,18 @@ pub(crate) fn backoff(
     min.saturating_mul(factor).min(max).max(min.min(max))
 }
 
+/// The wait after `attempts` consecutive sends (1 = first) to an endpoint
+/// that refuses every record: `min` once (a deploy may have been
+/// mid-restart), then `max`, for as long as the pause lasts (each attempt
+/// costs the endpoint one refused request, nothing more).
+pub(crate) fn pause_wait(
+    attempts: u32,
+    min: std::time::Duration,
+    max: std::time::Duration,
+) -> std::time::Duration {
+    if attempts <= 1 { min.min(max) } else { max }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +216,15 @@ mod tests {
         assert_eq!(apply_recovered(4, Some(3)), None);
         assert_eq!(apply_recovered(4, Some(4)), None);
         assert_eq!(apply_recovered(4, Some(6)), Some(6));
+    }
+
+    #[test]
+    fn a_pause_retries_soon_once_then_slowly() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_secs(30));
+        let got: Vec<_> = (0..=4).map(|a| pause_wait(a, min, max)).collect();
+        assert_eq!(got, [min, min, max, max, max]);
+        // A config with min == max waits that long every time.
+        assert_eq!(pause_wait(1, max, max), max);
     }
 
     #[test]

@@ -9,6 +9,12 @@
 //! A crash before that record leaves the last send in doubt, exactly as a
 //! crash during it would: the next start reports the range and resends or
 //! skips it per the mode.
+//!
+//! What a failed send leads to, by its [`SendError`]: `Transient` backs off
+//! (doubling) and resends; `Permanent` dead-letters that one record and moves
+//! on; `EndpointDown` pauses the sink (the records wait, nothing is
+//! dead-lettered, the endpoint is retried at `retry_max`) until a send ends
+//! any other way.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,7 +23,9 @@ use std::time::Instant;
 use crate::delivery::ship::control::Control;
 use crate::delivery::ship::cursor::{CursorFile, CursorState};
 use crate::delivery::ship::plan::InDoubtAction;
-use crate::delivery::ship::plan::{IN_DOUBT_IDS, InDoubt, apply_recovered, backoff, plan_start};
+use crate::delivery::ship::plan::{
+    IN_DOUBT_IDS, InDoubt, apply_recovered, backoff, pause_wait, plan_start,
+};
 use crate::delivery::ship::record::{
     alert_id, append_dead_letter, dead_letter_line, raw_record, to_outgoing,
 };
@@ -47,6 +55,10 @@ pub(crate) struct Shipper {
     batch: Vec<Outgoing>,
     /// Consecutive transient failures (sink or journal), for the back-off.
     failures: u32,
+    /// Consecutive sends the endpoint refused as a whole (the pause).
+    refusals: u32,
+    /// When the current pause began.
+    paused_since: Option<Instant>,
     in_doubt: Option<InDoubt>,
     /// Delivered through this seq, not yet recorded on disk (see the module
     /// docs).
@@ -72,6 +84,8 @@ impl Shipper {
             peeked: None,
             batch: Vec::new(),
             failures: 0,
+            refusals: 0,
+            paused_since: None,
             in_doubt: None,
             unrecorded: None,
         }
@@ -129,7 +143,11 @@ impl Shipper {
                 Ok(held) => break held,
                 // Even "permanent": the sink cannot start, and skipping
                 // records for that would lose them; an operator fixes it.
-                Err(SendError::Transient(reason) | SendError::Permanent(reason)) => {
+                Err(
+                    SendError::Transient(reason)
+                    | SendError::Permanent(reason)
+                    | SendError::EndpointDown(reason),
+                ) => {
                     SinkStats::add(&self.stats.retried, 1);
                     self.back_off("sink recovery failed", &reason);
                 }
@@ -298,8 +316,17 @@ impl Shipper {
             self.unrecorded = Some(settled);
             self.publish_cursor();
         }
+        if !matches!(error, Some(SendError::EndpointDown(_))) {
+            // Any other answer means the endpoint is right again (it took a
+            // record, or judged one on its merits, or is merely failing).
+            self.resume();
+        }
         match error {
             None => self.failures = 0,
+            Some(SendError::EndpointDown(reason)) => {
+                self.record_delivered()?;
+                self.pause(&reason);
+            }
             Some(SendError::Transient(reason)) => {
                 SinkStats::add(&self.stats.retried, 1);
                 self.record_delivered()?;
@@ -343,6 +370,41 @@ impl Shipper {
         append_dead_letter(&self.spec.dead_letter, &line)?;
         SinkStats::add(&self.stats.failed, 1);
         self.settle(seq)
+    }
+
+    /// The endpoint refused every record: keeps the batch, says so once
+    /// (ERROR: nothing reaches this sink until someone fixes it), shows it in
+    /// the stats, and waits (see [`pause_wait`]) before trying again.
+    fn pause(&mut self, reason: &str) {
+        self.refusals = self.refusals.saturating_add(1);
+        let wait = pause_wait(self.refusals, self.spec.retry_min, self.spec.retry_max);
+        if self.stats.set_paused(Some(reason)) {
+            self.paused_since = Some(Instant::now());
+            tracing::error!(
+                sink = %self.spec.name,
+                reason,
+                seq = self.delivered() + 1,
+                retry_ms = self.spec.retry_max.as_millis() as u64,
+                "sink paused: its endpoint refuses every record (wrong URL or \
+                 credentials?); nothing is dead-lettered, the records wait and \
+                 the endpoint is retried until it accepts again",
+            );
+        } else {
+            tracing::debug!(sink = %self.spec.name, reason, attempt = self.refusals, "sink still paused");
+        }
+        self.control.sleep(wait);
+    }
+
+    /// Ends a pause, if there is one.
+    fn resume(&mut self) {
+        self.refusals = 0;
+        if self.stats.set_paused(None) {
+            let paused_ms = self
+                .paused_since
+                .take()
+                .map_or(0, |t| t.elapsed().as_millis() as u64);
+            tracing::info!(sink = %self.spec.name, paused_ms, "sink resumed: its endpoint answers again");
+        }
     }
 
     fn back_off(&mut self, what: &str, reason: &str) {
@@ -414,6 +476,7 @@ impl Shipper {
             retried: load(&self.stats.retried),
             failed: load(&self.stats.failed),
             in_doubt: self.in_doubt.clone(),
+            paused: self.stats.paused(),
             exit,
         }
     }

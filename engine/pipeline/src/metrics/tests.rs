@@ -17,7 +17,7 @@ use super::{
 
 /// Every family as OpenMetrics names it (a counter without `_total`, a
 /// histogram with its unit), its type and its HELP text.
-const FAMILIES: [(&str, SampleType, &str); 21] = [
+const FAMILIES: [(&str, SampleType, &str); 22] = [
     (
         "events_in",
         Counter,
@@ -94,7 +94,12 @@ const FAMILIES: [(&str, SampleType, &str); 21] = [
     (
         "sink_up",
         Gauge,
-        "1 while the sink's shipper runs; 0 once it stopped on an error.",
+        "1 while the sink's shipper runs and its endpoint accepts; 0 while paused or once stopped on an error.",
+    ),
+    (
+        "sink_paused",
+        Gauge,
+        "1 while the sink is paused because its endpoint refuses every alert (wrong URL or credentials), else 0.",
     ),
     (
         "source_connected",
@@ -291,6 +296,18 @@ fn sink_counters_and_lag_come_from_the_shippers() {
     assert_eq!(hook("aldebaran_sink_failed_total"), Some(1.0));
     assert_eq!(hook("aldebaran_sink_in_doubt_total"), Some(2.0));
     assert_eq!(hook("aldebaran_sink_up"), Some(1.0));
+    assert_eq!(hook("aldebaran_sink_paused"), Some(0.0));
+    // A paused sink is down, and says it is paused.
+    st.set_paused(Some("HTTP 404: no such hook"));
+    let p = parsed(&m);
+    let hook = |name| p.value(name, &[("sink", "hook")]);
+    assert_eq!(hook("aldebaran_sink_up"), Some(0.0));
+    assert_eq!(hook("aldebaran_sink_paused"), Some(1.0));
+    st.set_paused(None);
+    let p = parsed(&m);
+    let hook = |name| p.value(name, &[("sink", "hook")]);
+    assert_eq!(hook("aldebaran_sink_up"), Some(1.0));
+    assert_eq!(hook("aldebaran_sink_paused"), Some(0.0));
     // The lag follows the head without the shipper doing anything.
     durable.publish(170);
     let p = parsed(&m);

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use alerts::delivery::StartFrom;
 use alerts::delivery::{AlertFields, DurableHead, Outgoing, SendError, SendFailure, Sink};
 use alerts::{
     AlertsError, DeliveryMode, InDoubtAction, Journal, JournalOptions, ShipperExit, ShipperReport,
@@ -52,6 +53,7 @@ fn spec(journal: &Path, name: &str, kind: &str, mode: DeliveryMode, durable: u64
         name: name.into(),
         kind: kind.into(),
         mode,
+        start: StartFrom::Oldest,
         journal_dir: journal.to_path_buf(),
         durable: Arc::new(DurableHead::new(durable)),
         retry_min: Duration::from_millis(1),
@@ -609,4 +611,91 @@ fn an_http_404_pauses_the_sink_instead_of_dead_lettering() {
         "each alert once, in order"
     );
     assert!(!dead.exists(), "no dead-letter file");
+}
+
+/// A sink that has shipped from a journal and lost its cursor refuses to
+/// start instead of starting over; a new sink starts where `start` says.
+#[test]
+fn a_registered_sink_without_its_cursor_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (journal, out) = (dir.path().join("j"), dir.path().join("out.jsonl"));
+    write_journal(&journal, 1, 10);
+    ship_file(&journal, &out, 10);
+    let cursor = journal.join("cursors").join("archive.cursor");
+    std::fs::remove_file(&cursor).expect("delete");
+    let cfg = file_config("archive", &out);
+    let err = spawn_shipper(
+        cfg.shipper_spec(&journal, Arc::new(DurableHead::new(10))),
+        cfg.open_sink().expect("sink"),
+    )
+    .err()
+    .expect("refused");
+    assert!(
+        matches!(&err, AlertsError::CursorMissing { sink, .. } if sink == "archive"),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("archive.cursor") && text.contains("--reset archive"),
+        "{text}"
+    );
+    assert!(!cursor.exists(), "the refusal creates nothing");
+
+    // Reset to the head, it resumes from there.
+    alerts::delivery::reset_cursor(&journal, "archive", alerts::delivery::ResetTo::Head)
+        .expect("reset");
+    write_journal(&journal, 11, 12);
+    let report = ship_file(&journal, &out, 12);
+    assert_eq!((report.delivered, report.cursor), (2, 12));
+    assert_eq!(file_lines(&out), dump_lines(&journal));
+
+    // A new sink with start = "head" gets only what comes after it.
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = || FlakySink {
+        got: Arc::clone(&got),
+        transient: 0,
+        permanent: Vec::new(),
+    };
+    let mut late = spec(&journal, "late", "test", DeliveryMode::AtLeastOnce, 12);
+    late.start = StartFrom::Head;
+    assert_eq!(ship_all(late.clone(), Box::new(sink())).cursor, 12);
+    write_journal(&journal, 13, 14);
+    late.durable = Arc::new(DurableHead::new(14));
+    // The start key matters only the first time: its cursor says now.
+    late.start = StartFrom::Oldest;
+    ship_all(late, Box::new(sink()));
+    assert_eq!(*got.lock().expect("lock"), [13, 14]);
+}
+
+/// The newer cursor slot damaged: reported as damage, and the send the older
+/// slot has in flight is in doubt because of it, not because of a crash.
+#[test]
+fn a_damaged_cursor_slot_is_reported_as_damage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("j");
+    write_journal(&journal, 1, 8);
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = || FlakySink {
+        got: Arc::clone(&got),
+        transient: 0,
+        permanent: Vec::new(),
+    };
+    // Batches of 3: marks (0, 3) gen 1, (3, 6) gen 2, (6, 8) gen 3, then
+    // settled (8, 8) gen 4, in slot 0 (generation 4 is even).
+    ship_all(
+        spec(&journal, "s", "test", DeliveryMode::AtLeastOnce, 8),
+        Box::new(sink()),
+    );
+    let cursor = journal.join("cursors").join("s.cursor");
+    let mut bytes = std::fs::read(&cursor).expect("read");
+    bytes[13] ^= 0x40; // slot 0's `delivered`: its CRC no longer matches
+    std::fs::write(&cursor, bytes).expect("damage");
+    let report = ship_all(
+        spec(&journal, "s", "test", DeliveryMode::AtLeastOnce, 8),
+        Box::new(sink()),
+    );
+    let d = report.in_doubt.expect("in doubt");
+    assert_eq!((d.from, d.to), (7, 8));
+    assert_eq!(d.cause, alerts::delivery::InDoubtCause::DamagedCursor);
+    assert_eq!(*got.lock().expect("lock"), [1, 2, 3, 4, 5, 6, 7, 8, 7, 8]);
 }

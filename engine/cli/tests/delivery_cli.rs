@@ -554,3 +554,148 @@ fn an_in_doubt_range_names_its_first_and_last_alert_ids() {
         ids.len()
     );
 }
+
+/// A sink that has shipped from a journal and lost its cursor file refuses
+/// to start (starting over would resend or skip what it holds), naming the
+/// sink, the file and the reset command; `journal cursors --reset` sets it,
+/// refusing while a shipper holds it, and says what it did.
+#[test]
+fn a_deleted_cursor_refuses_to_start_until_it_is_reset() {
+    let fx = Fx::new();
+    let input = fx.trades();
+    let hook = sink_endpoints::HttpEndpoint::start(0);
+    let cfg = fx.config(
+        &input,
+        &format!("[sinks.hook]\nkind = \"http\"\nurl = \"{}\"\n", hook.url),
+    );
+    ok(&fx.run(&cfg));
+    let journal = fx.p("journal");
+    let dir = journal.to_str().expect("utf-8");
+    let n = journal_ids(&journal).len();
+    assert_eq!(hook.hits().len(), n);
+
+    let cursor = journal.join("cursors").join("hook.cursor");
+    fs::remove_file(&cursor).expect("delete the cursor");
+    one_line_error(
+        &fx.run(&cfg),
+        &[
+            "\"hook\"",
+            "hook.cursor",
+            "missing",
+            &format!("aldebaran journal cursors --reset hook --to SEQ|head|oldest {dir}"),
+        ],
+    );
+    assert_eq!(hook.hits().len(), n, "nothing was sent again");
+    let listing = ok(&aldebaran(&["journal", "cursors", dir]));
+    assert!(
+        listing.contains("hook") && listing.contains("missing"),
+        "{listing}"
+    );
+
+    // A typo, or a seq the journal does not have, is refused.
+    one_line_error(
+        &aldebaran(&[
+            "journal", "cursors", "--reset", "hoook", "--to", "head", dir,
+        ]),
+        &["hoook", "hook"],
+    );
+    one_line_error(
+        &aldebaran(&[
+            "journal",
+            "cursors",
+            "--reset",
+            "hook",
+            "--to",
+            &(n + 1).to_string(),
+            dir,
+        ]),
+        &["hook", &(n + 1).to_string(), &format!("last seq {n}")],
+    );
+
+    let done = ok(&aldebaran(&[
+        "journal", "cursors", "--reset", "hook", "--to", "head", dir,
+    ]));
+    assert!(
+        done.contains("hook")
+            && done.contains("was missing")
+            && done.contains(&format!("seq {n}"))
+            && done.contains(&format!("seq {}", n + 1)),
+        "{done}"
+    );
+    // While a shipper holds the cursor, the reset is refused.
+    let held = fs::File::open(&cursor).expect("cursor");
+    held.try_lock().expect("lock");
+    one_line_error(
+        &aldebaran(&[
+            "journal", "cursors", "--reset", "hook", "--to", "oldest", dir,
+        ]),
+        &["hook", "running"],
+    );
+    drop(held);
+
+    let again = ok(&fx.run(&cfg));
+    assert!(
+        again.contains(&format!(
+            "sink hook (http, exactly-once): delivered 0, retried 0, failed 0, cursor at seq {n}"
+        )),
+        "{again}"
+    );
+    assert_eq!(hook.hits().len(), n, "nothing was sent again");
+
+    // Set back to the oldest record, everything goes again (the receiver
+    // deduplicates on the Idempotency-Key).
+    let done = ok(&aldebaran(&[
+        "journal", "cursors", "--reset", "hook", "--to", "oldest", dir,
+    ]));
+    assert!(done.contains("seq 0") && done.contains("seq 1"), "{done}");
+    ok(&fx.run(&cfg));
+    assert_eq!(hook.hits().len(), 2 * n);
+}
+
+/// A new sink starts per its `start` key: "oldest" (the default) ships the
+/// whole journal, "head" only what is journaled after it first starts.
+#[test]
+fn a_new_sink_starts_at_the_oldest_record_or_at_the_head() {
+    let fx = Fx::new();
+    let input = fx.trades();
+    let cfg = fx.config(&input, "");
+    ok(&fx.run(&cfg));
+    let journal = fx.p("journal");
+    let n = journal_ids(&journal).len();
+    let (all, late) = (fx.p("all.jsonl"), fx.p("late.jsonl"));
+    let cfg = fx.config(
+        &input,
+        &format!(
+            "[sinks.all]\nkind = \"file\"\npath = {}\n\
+             [sinks.late]\nkind = \"file\"\npath = {}\nstart = \"head\"\n",
+            q(&all),
+            q(&late)
+        ),
+    );
+    let summary = ok(&fx.run(&cfg));
+    assert_eq!(fs::read_to_string(&all).expect("all").lines().count(), n);
+    assert_eq!(
+        fs::read_to_string(&late)
+            .unwrap_or_default()
+            .lines()
+            .count(),
+        0,
+        "{summary}"
+    );
+    let listing = ok(&aldebaran(&[
+        "journal",
+        "cursors",
+        journal.to_str().expect("utf-8"),
+    ]));
+    let row = listing
+        .lines()
+        .find(|l| l.starts_with("late"))
+        .unwrap_or_else(|| panic!("{listing}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cols,
+        ["late", "file", "exactly-once", &n.to_string(), "-", "0"]
+    );
+    let bad = fx.config(&input, "[sinks.x]\nkind = \"stdout\"\nstart = \"tail\"\n");
+    one_line_error(&fx.run(&bad), &["\"x\"", "tail"]);
+}

@@ -110,7 +110,8 @@ impl Shippers {
                             InDoubtAction::Skipped => "skipped",
                         };
                         line.push_str(&format!(
-                            "; IN DOUBT after a crash: {} {what}",
+                            "; IN DOUBT ({}): {} {what}",
+                            d.cause.as_str(),
                             d.describe()
                         ));
                     }

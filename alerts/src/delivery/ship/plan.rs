@@ -11,6 +11,8 @@ pub struct InDoubt {
     pub to: u64,
     /// What the shipper does about it, per the sink's mode.
     pub action: InDoubtAction,
+    /// Why the range is in doubt.
+    pub cause: InDoubtCause,
     /// The `alert_id` of `from` and of `to` (one record each to read,
     /// whatever the range's size); `None` if the journal could not say.
     pub first_alert_id: Option<String>,
@@ -48,6 +50,29 @@ impl InDoubt {
             id(&self.first_alert_id),
             id(&self.last_alert_id)
         )
+    }
+}
+
+/// Why a range is in doubt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InDoubtCause {
+    /// The process stopped (a crash, SIGKILL) during the send.
+    Crash,
+    /// The cursor's newer slot is damaged, and the state before it records
+    /// the send as started, not finished.
+    DamagedCursor,
+}
+
+impl InDoubtCause {
+    /// What the log and the summary say about it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InDoubtCause::Crash => "a crash interrupted its send",
+            InDoubtCause::DamagedCursor => {
+                "the cursor's newer slot is damaged, and the state before it has its send \
+                 started, not finished"
+            }
+        }
     }
 }
 
@@ -188,6 +213,7 @@ mod tests {
             from,
             to,
             action: InDoubtAction::Resent,
+            cause: InDoubtCause::Crash,
             first_alert_id: first.map(String::from),
             last_alert_id: last.map(String::from),
             alert_ids: ids.iter().map(|s| s.to_string()).collect(),

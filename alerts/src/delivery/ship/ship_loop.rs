@@ -22,10 +22,10 @@ use std::time::Instant;
 
 use crate::delivery::ship::control::Control;
 use crate::delivery::ship::cursor::{CursorFile, CursorState};
-use crate::delivery::ship::plan::InDoubtAction;
 use crate::delivery::ship::plan::{
     IN_DOUBT_IDS, InDoubt, apply_recovered, backoff, pause_wait, plan_start,
 };
+use crate::delivery::ship::plan::{InDoubtAction, InDoubtCause};
 use crate::delivery::ship::record::{
     alert_id, append_dead_letter, dead_letter_line, raw_record, to_outgoing,
 };
@@ -442,10 +442,16 @@ impl Shipper {
                 self.read_alert_ids(to, to).pop(),
             ),
         };
+        let cause = if self.cursor.damaged_slot().is_some() {
+            InDoubtCause::DamagedCursor
+        } else {
+            InDoubtCause::Crash
+        };
         InDoubt {
             from,
             to,
             action,
+            cause,
             first_alert_id,
             last_alert_id,
             alert_ids,
@@ -488,16 +494,17 @@ fn log_in_doubt(sink: &str, d: &InDoubt) {
     let (from, to, records, action) = (d.from, d.to, d.records(), d.action);
     let first = d.first_alert_id.as_deref().unwrap_or("?");
     let last = d.last_alert_id.as_deref().unwrap_or("?");
+    let (cause, what) = (d.cause.as_str(), d.describe());
     if d.alert_ids.is_empty() {
         tracing::warn!(
             sink = %sink, from, to, records, first_alert_id = %first, last_alert_id = %last, ?action,
-            "delivery in doubt: a crash interrupted the send of {}", d.describe()
+            "delivery in doubt: {what}: {cause}"
         );
     } else {
         tracing::warn!(
             sink = %sink, from, to, records, first_alert_id = %first, last_alert_id = %last, ?action,
             alert_ids = ?d.alert_ids,
-            "delivery in doubt: a crash interrupted the send of {}", d.describe()
+            "delivery in doubt: {what}: {cause}"
         );
     }
 }

@@ -699,3 +699,150 @@ fn a_new_sink_starts_at_the_oldest_record_or_at_the_head() {
     let bad = fx.config(&input, "[sinks.x]\nkind = \"stdout\"\nstart = \"tail\"\n");
     one_line_error(&fx.run(&bad), &["\"x\"", "tail"]);
 }
+
+/// `GET path` on `addr` (HTTP/1.0); (status, body), or `None` if nothing
+/// answers.
+fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, body.to_owned()))
+}
+
+/// Polls `what` every 50 ms until it holds; panics with `log()` after 120 s.
+#[track_caller]
+fn eventually(what: &str, mut holds: impl FnMut() -> bool, log: impl Fn() -> String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !holds() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never: {what}\n{}",
+            log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// An HTTP sink answering 404 (a wrong URL path) pauses: nothing is
+/// dead-lettered, `/healthz` answers 503 naming the sink and the reason,
+/// the metrics say paused; once the endpoint answers 200 every alert is
+/// delivered, once, and `/healthz` is 200 again.
+#[test]
+fn a_sink_answering_404_is_paused_and_health_names_it() {
+    let fx = Fx::new();
+    let input = fx.trades();
+    let hook = sink_endpoints::HttpEndpoint::start(0);
+    hook.answer.store(404, std::sync::atomic::Ordering::Relaxed);
+    let dead = fx.p("hook.dead.jsonl");
+    let cfg = fx.config(
+        &input,
+        &format!(
+            "[sinks.hook]\nkind = \"http\"\nurl = \"{}\"\nretry_min_ms = 10\nretry_max_ms = 200\n\
+             dead_letter = {}\n",
+            hook.url,
+            q(&dead)
+        ),
+    );
+    // Follow the file (the service keeps running), with a metrics endpoint.
+    let text = fs::read_to_string(&cfg)
+        .expect("config")
+        .replace("follow = false", "follow = true")
+        .replace("listen = \"\"", "listen = \"127.0.0.1:0\"");
+    fs::write(&cfg, text).expect("config");
+    let log = fx.p("run.log");
+    let child = Command::new(BIN)
+        .args(["run", "--config", cfg.to_str().expect("utf-8")])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("start run");
+    let read_log = || fs::read_to_string(&log).unwrap_or_default();
+    let mut addr = String::new();
+    eventually(
+        "the metrics endpoint is logged",
+        || {
+            let text = read_log();
+            let Some(line) = text.lines().find(|l| l.contains("metrics at /metrics")) else {
+                return false;
+            };
+            line.split("addr=")
+                .nth(1)
+                .and_then(|a| a.split_whitespace().next())
+                .map(|a| addr = a.to_owned())
+                .is_some()
+        },
+        read_log,
+    );
+    let health = || http_get(&addr, "/healthz").unwrap_or_default();
+    eventually(
+        "/healthz names the paused sink",
+        || {
+            let (status, body) = health();
+            status == 503
+                && body.contains("hook")
+                && body.contains("paused")
+                && body.contains("404")
+        },
+        || format!("{:?}\n{}", health(), read_log()),
+    );
+    let (_, body) = health();
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_ne!(v["status"], "ok", "{body}");
+    let metrics = http_get(&addr, "/metrics").expect("metrics").1;
+    assert!(
+        metrics.contains("aldebaran_sink_paused{sink=\"hook\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("aldebaran_sink_up{sink=\"hook\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("aldebaran_sink_failed_total{sink=\"hook\"} 0"),
+        "{metrics}"
+    );
+    assert!(!dead.exists(), "nothing dead-lettered");
+    assert!(read_log().contains("sink paused"), "{}", read_log());
+
+    hook.answer.store(200, std::sync::atomic::Ordering::Relaxed);
+    let n = journal_ids(&fx.p("journal")).len();
+    eventually(
+        "every alert is delivered and /healthz is 200",
+        || hook.hits().len() >= n && health() == (200, "{\"status\":\"ok\"}".to_owned()),
+        || {
+            format!(
+                "{} of {n} delivered, {:?}\n{}",
+                hook.hits().len(),
+                health(),
+                read_log()
+            )
+        },
+    );
+    assert!(read_log().contains("sink resumed"), "{}", read_log());
+    let st = Command::new("kill")
+        .args(["-s", "TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    let out = child.wait_with_output().expect("wait");
+    let summary = ok(&out);
+    assert!(
+        summary.contains(&format!(
+            "sink hook (http, exactly-once): delivered {n}, retried 0, failed 0"
+        )),
+        "{summary}"
+    );
+    assert!(!summary.contains("PAUSED"), "{summary}");
+    let mut keys: Vec<String> = hook.hits().into_iter().map(|h| h.idempotency_key).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "each alert once");
+    assert!(!dead.exists(), "nothing dead-lettered");
+}

@@ -15,7 +15,10 @@ use alerts::delivery::{
     DurableHead, InDoubtAction, ShipperExit, ShipperHandle, SinkConfig, spawn_shipper,
 };
 
-use crate::{Result, metrics::Metrics};
+use crate::{
+    Result,
+    metrics::{Health, Metrics},
+};
 
 /// How often the shippers' progress is checked while waiting for them.
 const WAIT_POLL: Duration = Duration::from_millis(20);
@@ -30,12 +33,14 @@ pub(crate) struct Shippers {
 }
 
 impl Shippers {
-    /// Starts one shipper per checked sink.
+    /// Starts one shipper per checked sink, each published to the metrics
+    /// and watched by the health check.
     pub(crate) fn start(
         configs: Vec<SinkConfig>,
         journal_dir: &Path,
         durable: Arc<DurableHead>,
         metrics: &Metrics,
+        health: &Health,
     ) -> Result<Self> {
         let mut handles = Vec::new();
         for c in configs {
@@ -44,6 +49,7 @@ impl Shippers {
             spec.poll_interval = SHIP_POLL;
             let h = spawn_shipper(spec, sink)?;
             metrics.add_sink(h.stats());
+            health.watch_sink(h.stats());
             tracing::info!(sink = %c.name, kind = c.kind(), mode = c.mode.as_str(), "shipper started");
             handles.push(h);
         }

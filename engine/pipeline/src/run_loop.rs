@@ -73,12 +73,7 @@ pub(crate) fn run_loop(
         opts.metrics.clone(),
         opts.durable,
     )?;
-    let mut tally = Tally::new(
-        summary,
-        source.total_bytes(),
-        opts.metrics,
-        source.amqp_counters(),
-    );
+    let mut tally = Tally::new(summary, source.total_bytes(), opts.metrics);
     let stop_flag = source.stop_flag();
     // How long a quiet stream waits before an idle checkpoint.
     let idle_after = if ckpt.is_some() {

@@ -61,12 +61,14 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
     ));
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::new());
+    health.watch_journal(metrics.journal_failure());
     let server = start_metrics(setup.metrics_listen.as_deref(), &metrics, &health)?;
     let shippers = Shippers::start(
         setup.delivery.sinks.clone(),
         &stages.journal.dir,
         Arc::clone(&durable),
         &metrics,
+        &health,
     )?;
 
     let finite = setup.source.is_finite();
@@ -86,6 +88,10 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
         (signals, s)
     } else {
         let (source, cutter) = source::start(&setup.source, &stages.ingest, resume)?;
+        if let Some(counters) = source.amqp_counters() {
+            metrics.watch_source(Arc::clone(&counters));
+            health.watch_source(counters);
+        }
         let signals = shutdown_on_signals(
             vec![Arc::clone(&stop), source.stop_flag()],
             Arc::clone(&health),

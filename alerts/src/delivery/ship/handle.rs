@@ -72,6 +72,9 @@ struct RunningFlag(Arc<SinkStats>);
 
 impl Drop for RunningFlag {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.set_error("the shipper panicked (a bug)");
+        }
         self.0.running.store(false, Ordering::Relaxed);
     }
 }

@@ -104,6 +104,7 @@ impl Shipper {
                     error = %e,
                     "shipper stopped: cannot record progress",
                 );
+                self.stats.set_error(&e.to_string());
                 Err(e)
             }
         }

@@ -30,6 +30,9 @@ pub struct SinkStats {
     /// [`SendError::EndpointDown`](crate::delivery::SendError::EndpointDown)),
     /// or `None` while it is not. Read with [`SinkStats::paused`].
     paused: Mutex<Option<String>>,
+    /// Why the shipper stopped early (a cursor or dead-letter write failed,
+    /// a panic), once it has. Read with [`SinkStats::error`].
+    error: Mutex<Option<String>>,
 }
 
 impl SinkStats {
@@ -51,7 +54,23 @@ impl SinkStats {
             cursor: AtomicU64::new(0),
             running: AtomicBool::new(false),
             paused: Mutex::new(None),
+            error: Mutex::new(None),
         }
+    }
+
+    /// Why the shipper stopped on an error, if it did (then `running` is
+    /// false for good).
+    pub fn error(&self) -> Option<String> {
+        self.error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records why the shipper stopped (the shipper's; public for readers of
+    /// the stats to test against).
+    pub fn set_error(&self, error: &str) {
+        *self.error.lock().unwrap_or_else(PoisonError::into_inner) = Some(error.to_owned());
     }
 
     /// Why the sink is paused, if it is: the endpoint's last answer said it
@@ -64,7 +83,8 @@ impl SinkStats {
     }
 
     /// Pauses the sink with `reason`, or (`None`) resumes it; returns whether
-    /// that changed its state (a new pause, or a resume).
+    /// that changed its state (a new pause, or a resume). The shipper's;
+    /// public for readers of the stats to test against.
     pub fn set_paused(&self, reason: Option<&str>) -> bool {
         // A poisoned lock only means a panic elsewhere; the value stays valid.
         let mut paused = self.paused.lock().unwrap_or_else(PoisonError::into_inner);

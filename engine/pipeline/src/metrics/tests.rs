@@ -219,9 +219,11 @@ fn batches_add_up() {
     m.record_journal(50, Some(2_000_000));
     m.set_sink_lag("kafka", 12);
     m.set_sink_lag("kafka", 3);
-    m.source_connected(true);
-    m.record_redelivered(2);
-    m.record_acked(9);
+    let source = Arc::new(ingest::amqp::AmqpCounters::default());
+    m.watch_source(Arc::clone(&source));
+    source.connected.store(1, Relaxed);
+    source.redelivered.store(2, Relaxed);
+    source.acked.store(9, Relaxed);
     let text = m.render();
     let p = Parsed::new(&text);
     let v = |name| value(&p, name);
@@ -273,6 +275,23 @@ fn batches_add_up() {
     assert_eq!(v("aldebaran_source_connected"), Some(1.0));
     assert_eq!(v("aldebaran_source_redelivered_total"), Some(2.0));
     assert_eq!(v("aldebaran_source_acked_total"), Some(9.0));
+}
+
+/// The source's connection and counters are read when scraped: a change
+/// shows at the next scrape, with no batch in between.
+#[test]
+fn source_metrics_follow_the_source_without_batches() {
+    let m = Metrics::new();
+    let source = Arc::new(ingest::amqp::AmqpCounters::default());
+    m.watch_source(Arc::clone(&source));
+    let v = |m: &Metrics, name| value(&parsed(m), name);
+    assert_eq!(v(&m, "aldebaran_source_connected"), Some(0.0));
+    source.connected.store(1, Relaxed);
+    assert_eq!(v(&m, "aldebaran_source_connected"), Some(1.0));
+    source.acked.store(40, Relaxed);
+    assert_eq!(v(&m, "aldebaran_source_acked_total"), Some(40.0));
+    source.connected.store(0, Relaxed);
+    assert_eq!(v(&m, "aldebaran_source_connected"), Some(0.0));
 }
 
 #[test]

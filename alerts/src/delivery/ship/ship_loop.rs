@@ -23,9 +23,9 @@ use std::time::Instant;
 use crate::delivery::ship::control::Control;
 use crate::delivery::ship::cursor::{CursorFile, CursorState};
 use crate::delivery::ship::plan::{
-    IN_DOUBT_IDS, InDoubt, apply_recovered, backoff, pause_wait, plan_start,
+    IN_DOUBT_IDS, InDoubt, InDoubtAction, InDoubtCause, apply_recovered, backoff, pause_wait,
+    plan_start,
 };
-use crate::delivery::ship::plan::{InDoubtAction, InDoubtCause};
 use crate::delivery::ship::record::{
     alert_id, append_dead_letter, dead_letter_line, raw_record, to_outgoing,
 };

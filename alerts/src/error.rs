@@ -78,6 +78,35 @@ pub enum AlertsError {
     /// cannot honour, a bad name or value).
     #[error("sink {sink:?}: {reason}")]
     SinkConfig { sink: String, reason: String },
+    /// A sink that has shipped from this journal (it is in
+    /// `cursors/registry`) has lost its cursor file. Never started over
+    /// silently: from the oldest record it would resend everything, from the
+    /// head it would skip what it never got; the operator decides.
+    #[error(
+        "sink {sink:?} has shipped from this journal (kind {kind}, from seq {first_seq}, per \
+         {}/cursors/registry) but its cursor {} is missing: refusing to start, since starting \
+         over would send it again every alert it has (or skip those it has not); restore the \
+         file, or set it with `aldebaran journal cursors --reset {sink} --to SEQ|head|oldest {}` \
+         (SEQ: the last seq it holds; head: skip everything journaled so far; oldest: send \
+         everything again)",
+        journal.display(),
+        path.display(),
+        journal.display()
+    )]
+    CursorMissing {
+        sink: String,
+        kind: String,
+        first_seq: u64,
+        path: PathBuf,
+        journal: PathBuf,
+    },
+    /// `journal cursors --reset` refused (the sink is unknown, the seq is not
+    /// in the journal, or the journal or the cursor is in use).
+    #[error("cannot reset the cursor of sink {sink:?}: {reason}")]
+    CursorReset { sink: String, reason: String },
+    /// An internal invariant does not hold: a bug.
+    #[error("internal error (a bug): {0}")]
+    Internal(String),
     /// The OS refused to start a shipper thread.
     #[error("starting the shipper thread of sink {sink:?}")]
     ShipperThread {

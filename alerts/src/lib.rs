@@ -26,8 +26,10 @@
 //! reads the journal from the sink's own persisted cursor
 //! (`DIR/cursors/<name>.cursor`), never past the engine's [`DurableHead`],
 //! marks each send in flight before it and delivered after it, retries
-//! transient failures forever with back-off, dead-letters permanent ones, and
-//! reports a send a crash left in doubt ([`ShipperHandle`], [`SinkStats`],
+//! transient failures forever with back-off, dead-letters the records a sink
+//! refuses one by one, pauses (without dead-lettering) while the endpoint
+//! refuses every record (a wrong URL or credentials), and reports a send a
+//! crash left in doubt ([`ShipperHandle`], [`SinkStats`],
 //! [`ShipperReport`]; [`read_cursors`] and [`journal_last_seq`] for
 //! `aldebaran journal cursors`). Six sink kinds:
 //! - `file`: JSON Lines, exactly-once (reads its own tail on restart);

@@ -1,5 +1,5 @@
 //! Exclusive advisory locks on files (the journal's `LOCK`, each sink's
-//! cursor), released explicitly.
+//! cursor, the sink registry's), released explicitly.
 //!
 //! An `flock` belongs to the open file description, not to the descriptor. A
 //! process spawned by any thread (the `command` sink's children, a test's)
@@ -30,6 +30,18 @@ impl LockedFile {
                 path: path.to_path_buf(),
             }),
             Err(TryLockError::Error(source)) => Err(AlertsError::Io {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Locks `file` (opened at `path`) exclusively, waiting for a holder to
+    /// release it (for short critical sections, like a registry update).
+    pub(crate) fn lock(file: File, path: &Path) -> Result<Self> {
+        match file.lock() {
+            Ok(()) => Ok(LockedFile { file }),
+            Err(source) => Err(AlertsError::Io {
                 path: path.to_path_buf(),
                 source,
             }),

@@ -251,7 +251,10 @@ impl Drop for Journal {
     }
 }
 
-fn lock_dir(dir: &Path) -> Result<LockedFile> {
+/// Takes the journal's writer lock (`DIR/LOCK`) without waiting; held
+/// elsewhere is [`AlertsError::Locked`]. Also taken by `journal cursors
+/// --reset`, which must not move a cursor under a running engine.
+pub(crate) fn lock_dir(dir: &Path) -> Result<LockedFile> {
     let path = dir.join(LOCK_FILE);
     let file = OpenOptions::new()
         .create(true)

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use alerts::delivery::StartFrom;
 use alerts::delivery::{AlertFields, DurableHead, Outgoing, SendError, SendFailure, Sink};
 use alerts::{
     AlertsError, DeliveryMode, InDoubtAction, Journal, JournalOptions, ShipperExit, ShipperReport,
@@ -52,6 +53,7 @@ fn spec(journal: &Path, name: &str, kind: &str, mode: DeliveryMode, durable: u64
         name: name.into(),
         kind: kind.into(),
         mode,
+        start: StartFrom::Oldest,
         journal_dir: journal.to_path_buf(),
         durable: Arc::new(DurableHead::new(durable)),
         retry_min: Duration::from_millis(1),
@@ -388,9 +390,53 @@ fn at_most_once_skips_the_in_doubt_range() {
     let d = report.in_doubt.expect("reported");
     assert_eq!((d.from, d.to, d.action), (1, 4, InDoubtAction::Skipped));
     assert_eq!(d.alert_ids.len(), 4);
+    assert_eq!(
+        (d.first_alert_id.as_deref(), d.last_alert_id.as_deref()),
+        (Some("overfill:o1"), Some("overfill:o4"))
+    );
     assert_eq!(in_doubt_stat, 4);
     assert_eq!(got, [5, 6]);
     assert_eq!(report.cursor, 6);
+}
+
+/// Crashes (panics) on its first send, a batch of up to 40 records.
+struct CrashOnBigSend;
+
+impl Sink for CrashOnBigSend {
+    fn max_batch(&self) -> usize {
+        40
+    }
+    fn send(&mut self, _: &[Outgoing]) -> Result<(), SendFailure> {
+        panic!("simulated crash during send");
+    }
+}
+
+#[test]
+fn a_large_in_doubt_range_reports_its_first_and_last_alert_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("j");
+    write_journal(&journal, 1, 50);
+    let spec = || spec(&journal, "bulk", "test", DeliveryMode::AtLeastOnce, 50);
+    let err = spawn_shipper(spec(), Box::new(CrashOnBigSend))
+        .expect("spawn")
+        .join()
+        .expect_err("crash");
+    assert!(matches!(err, AlertsError::ShipperPanicked { .. }));
+    let sink = FlakySink {
+        got: Arc::default(),
+        transient: 0,
+        permanent: Vec::new(),
+    };
+    let report = ship_all(spec(), Box::new(sink));
+    let d = report.in_doubt.expect("reported");
+    assert_eq!((d.from, d.to, d.records()), (1, 40, 40));
+    assert_eq!(d.first_alert_id.as_deref(), Some("overfill:o1"));
+    assert_eq!(d.last_alert_id.as_deref(), Some("overfill:o40"));
+    assert!(d.alert_ids.is_empty(), "a large range lists only its ends");
+    assert_eq!(
+        d.describe(),
+        "seq 1..=40 (40 records, alert_id overfill:o1 .. overfill:o40)"
+    );
 }
 
 #[test]
@@ -442,4 +488,214 @@ fn command_sink_retries_tempfail_and_dead_letters_failures() {
         (v["seq"].as_u64(), v["reason"].as_str()),
         (Some(4), Some("exit 3: no such recipient"))
     );
+}
+
+/// An HTTP receiver answering 404 while `down` is set and 200 otherwise,
+/// counting the requests it refused and recording the `Idempotency-Key` of
+/// each one it accepted.
+#[cfg(feature = "http")]
+struct Receiver {
+    url: String,
+    down: Arc<std::sync::atomic::AtomicBool>,
+    refused: Arc<std::sync::atomic::AtomicU64>,
+    keys: Arc<Mutex<Vec<String>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[cfg(feature = "http")]
+impl Receiver {
+    fn start() -> Self {
+        use std::sync::atomic::{AtomicBool, AtomicU64};
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
+        let port = server.server_addr().to_ip().expect("ip").port();
+        let r = Receiver {
+            url: format!("http://127.0.0.1:{port}/wrong/path"),
+            down: Arc::new(AtomicBool::new(true)),
+            refused: Arc::new(AtomicU64::new(0)),
+            keys: Arc::default(),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let (down, refused, keys, stop) = (
+            Arc::clone(&r.down),
+            Arc::clone(&r.refused),
+            Arc::clone(&r.keys),
+            Arc::clone(&r.stop),
+        );
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(20)) else {
+                    continue;
+                };
+                if down.load(Ordering::Relaxed) {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                    let _ = req.respond(
+                        tiny_http::Response::from_string("no such hook").with_status_code(404),
+                    );
+                    continue;
+                }
+                let key = req
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("Idempotency-Key"))
+                    .map(|h| h.value.to_string())
+                    .unwrap_or_default();
+                keys.lock().expect("keys").push(key);
+                let _ = req.respond(tiny_http::Response::empty(200));
+            }
+        });
+        r
+    }
+}
+
+#[cfg(feature = "http")]
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A 404 says the URL is wrong, not the alert: the sink pauses (nothing is
+/// dead-lettered, the records wait), retries slowly, and once the endpoint
+/// answers 200 every alert is delivered exactly once.
+#[cfg(feature = "http")]
+#[test]
+fn an_http_404_pauses_the_sink_instead_of_dead_lettering() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("j");
+    write_journal(&journal, 1, 10);
+    let hook = Receiver::start();
+    let text = format!(
+        "kind = \"http\"\nurl = {:?}\nretry_min_ms = 1\nretry_max_ms = 20",
+        hook.url
+    );
+    let cfg = SinkConfig::from_toml(
+        "hook",
+        &toml::from_str(&text).expect("toml"),
+        &AlertFields::new(),
+    )
+    .expect("config");
+    let spec = cfg.shipper_spec(&journal, Arc::new(DurableHead::new(10)));
+    let dead = spec.dead_letter.clone();
+    let handle = spawn_shipper(spec, cfg.open_sink().expect("sink")).expect("spawn");
+    let stats = handle.stats();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while hook.refused.load(Ordering::Relaxed) < 5 {
+        assert!(Instant::now() < deadline, "the sink never retried");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        stats.failed.load(Ordering::Relaxed),
+        0,
+        "nothing dead-lettered"
+    );
+    assert_eq!(stats.cursor.load(Ordering::Relaxed), 0, "nothing skipped");
+    assert!(!dead.exists(), "no dead-letter file");
+    assert_eq!(
+        stats.paused().as_deref(),
+        Some("HTTP 404: no such hook"),
+        "the pause and its reason show in the stats"
+    );
+    assert!(stats.running.load(Ordering::Relaxed), "paused, not stopped");
+    hook.down.store(false, Ordering::Relaxed);
+    handle.finish(Instant::now() + Duration::from_secs(60));
+    let report = handle.join().expect("join");
+    assert_eq!(
+        (report.exit, report.delivered, report.failed, report.cursor),
+        (ShipperExit::Finished, 10, 0, 10)
+    );
+    assert_eq!((report.paused, stats.paused()), (None, None), "resumed");
+    let want: Vec<String> = (1..=10).map(|i| format!("overfill:o{i}")).collect();
+    assert_eq!(
+        *hook.keys.lock().expect("keys"),
+        want,
+        "each alert once, in order"
+    );
+    assert!(!dead.exists(), "no dead-letter file");
+}
+
+/// A sink that has shipped from a journal and lost its cursor refuses to
+/// start instead of starting over; a new sink starts where `start` says.
+#[test]
+fn a_registered_sink_without_its_cursor_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (journal, out) = (dir.path().join("j"), dir.path().join("out.jsonl"));
+    write_journal(&journal, 1, 10);
+    ship_file(&journal, &out, 10);
+    let cursor = journal.join("cursors").join("archive.cursor");
+    std::fs::remove_file(&cursor).expect("delete");
+    let cfg = file_config("archive", &out);
+    let err = spawn_shipper(
+        cfg.shipper_spec(&journal, Arc::new(DurableHead::new(10))),
+        cfg.open_sink().expect("sink"),
+    )
+    .err()
+    .expect("refused");
+    assert!(
+        matches!(&err, AlertsError::CursorMissing { sink, .. } if sink == "archive"),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("archive.cursor") && text.contains("--reset archive"),
+        "{text}"
+    );
+    assert!(!cursor.exists(), "the refusal creates nothing");
+
+    // Reset to the head, it resumes from there.
+    alerts::delivery::reset_cursor(&journal, "archive", alerts::delivery::ResetTo::Head)
+        .expect("reset");
+    write_journal(&journal, 11, 12);
+    let report = ship_file(&journal, &out, 12);
+    assert_eq!((report.delivered, report.cursor), (2, 12));
+    assert_eq!(file_lines(&out), dump_lines(&journal));
+
+    // A new sink with start = "head" gets only what comes after it.
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = || FlakySink {
+        got: Arc::clone(&got),
+        transient: 0,
+        permanent: Vec::new(),
+    };
+    let mut late = spec(&journal, "late", "test", DeliveryMode::AtLeastOnce, 12);
+    late.start = StartFrom::Head;
+    assert_eq!(ship_all(late.clone(), Box::new(sink())).cursor, 12);
+    write_journal(&journal, 13, 14);
+    late.durable = Arc::new(DurableHead::new(14));
+    // The start key matters only the first time: its cursor says now.
+    late.start = StartFrom::Oldest;
+    ship_all(late, Box::new(sink()));
+    assert_eq!(*got.lock().expect("lock"), [13, 14]);
+}
+
+/// The newer cursor slot damaged: reported as damage, and the send the older
+/// slot has in flight is in doubt because of it, not because of a crash.
+#[test]
+fn a_damaged_cursor_slot_is_reported_as_damage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("j");
+    write_journal(&journal, 1, 8);
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = || FlakySink {
+        got: Arc::clone(&got),
+        transient: 0,
+        permanent: Vec::new(),
+    };
+    // Batches of 3: marks (0, 3) gen 1, (3, 6) gen 2, (6, 8) gen 3, then
+    // settled (8, 8) gen 4, in slot 0 (generation 4 is even).
+    ship_all(
+        spec(&journal, "s", "test", DeliveryMode::AtLeastOnce, 8),
+        Box::new(sink()),
+    );
+    let cursor = journal.join("cursors").join("s.cursor");
+    let mut bytes = std::fs::read(&cursor).expect("read");
+    bytes[13] ^= 0x40; // slot 0's `delivered`: its CRC no longer matches
+    std::fs::write(&cursor, bytes).expect("damage");
+    let report = ship_all(
+        spec(&journal, "s", "test", DeliveryMode::AtLeastOnce, 8),
+        Box::new(sink()),
+    );
+    let d = report.in_doubt.expect("in doubt");
+    assert_eq!((d.from, d.to), (7, 8));
+    assert_eq!(d.cause, alerts::delivery::InDoubtCause::DamagedCursor);
+    assert_eq!(*got.lock().expect("lock"), [1, 2, 3, 4, 5, 6, 7, 8, 7, 8]);
 }

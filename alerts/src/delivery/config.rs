@@ -1,6 +1,6 @@
 //! Sink configuration: one `[sinks.<name>]` TOML table → [`SinkConfig`].
 //!
-//! The common keys (`kind`, `mode`, `retry_min_ms`, `retry_max_ms`,
+//! The common keys (`kind`, `mode`, `start`, `retry_min_ms`, `retry_max_ms`,
 //! `dead_letter`) are taken out first; the rest must deserialize into the
 //! kind's own struct (`deny_unknown_fields`, so a typo is an error naming the
 //! key and the sink). Templates (`{field}` placeholders) are checked against
@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use crate::delivery::fields::AlertFields;
 use crate::delivery::mode::{DeliveryMode, Modes};
 use crate::delivery::ship::cursor::CURSORS_DIR;
-use crate::delivery::ship::{DurableHead, ShipperSpec};
+use crate::delivery::ship::{DurableHead, ShipperSpec, StartFrom};
 use crate::delivery::sink::Sink;
 #[cfg(feature = "amqp")]
 use crate::delivery::sinks::amqp::{self, AmqpSink, AmqpSinkConfig};
@@ -35,9 +35,10 @@ use crate::delivery::sinks::stdout::{self, StdoutSink, StdoutSinkConfig};
 use crate::error::{AlertsError, Result};
 
 /// The keys every sink table may carry, besides its kind's own.
-const COMMON_KEYS: [&str; 5] = [
+const COMMON_KEYS: [&str; 6] = [
     "kind",
     "mode",
+    "start",
     "retry_min_ms",
     "retry_max_ms",
     "dead_letter",
@@ -53,6 +54,8 @@ pub struct SinkConfig {
     /// `[A-Za-z0-9_-]+`: it names files under `cursors/` and a metric label.
     pub name: String,
     pub mode: DeliveryMode,
+    /// Where the sink starts the first time it ships from a journal.
+    pub start: StartFrom,
     pub retry_min_ms: u64,
     pub retry_max_ms: u64,
     /// Dead-letter JSON Lines file; empty means
@@ -82,6 +85,8 @@ pub enum SinkSettings {
 struct Common {
     kind: String,
     mode: Option<DeliveryMode>,
+    #[serde(default)]
+    start: StartFrom,
     #[serde(default = "default_retry_min_ms")]
     retry_min_ms: u64,
     #[serde(default = "default_retry_max_ms")]
@@ -137,6 +142,7 @@ impl SinkConfig {
         Ok(SinkConfig {
             name: name.to_string(),
             mode,
+            start: common.start,
             retry_min_ms: common.retry_min_ms,
             retry_max_ms: common.retry_max_ms,
             dead_letter: common.dead_letter,
@@ -189,6 +195,7 @@ impl SinkConfig {
             name: self.name.clone(),
             kind: self.kind().to_string(),
             mode: self.mode,
+            start: self.start,
             journal_dir: journal_dir.to_path_buf(),
             durable,
             retry_min: Duration::from_millis(self.retry_min_ms),

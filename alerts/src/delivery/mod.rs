@@ -6,6 +6,12 @@
 //! slow or dead sink only grows its own lag: the journal on disk is the
 //! buffer, so neither ingest nor the other sinks wait for it.
 //!
+//! The first time a sink ships from a journal it is registered in
+//! `cursors/registry` (name, kind, first seq) and starts where its `start`
+//! key says (the oldest record, or the head); a registered sink whose
+//! cursor file is later missing refuses to start until an operator sets it
+//! ([`reset_cursor`], `aldebaran journal cursors --reset`).
+//!
 //! Before every send the shipper records the seq range in flight (fsync);
 //! after the sink confirms it records the range delivered. A crash between the
 //! two leaves an *in-doubt* range, reported at the next start and handled per
@@ -29,11 +35,12 @@
 //!   knows every kind, and which refuses a kind built without its cargo
 //!   feature (`http`, `smtp`, `amqp`);
 //! - `status`: read-only views of the cursors for `aldebaran journal
-//!   cursors`.
+//!   cursors`; `reset`: setting one on purpose (`--reset`).
 
 mod config;
 mod fields;
 mod mode;
+mod reset;
 #[cfg(any(feature = "http", feature = "smtp"))]
 mod secret;
 mod ship;
@@ -47,11 +54,12 @@ mod test_fixtures;
 pub use config::{SinkConfig, SinkSettings};
 pub use fields::{AlertField, AlertFields, COMMON_FIELDS};
 pub use mode::DeliveryMode;
+pub use reset::{CursorBefore, CursorReset, ResetTo, reset_cursor};
 #[cfg(any(feature = "http", feature = "smtp"))]
 pub use secret::Secret;
 pub use ship::{
-    DurableHead, InDoubt, InDoubtAction, ShipperExit, ShipperHandle, ShipperReport, ShipperSpec,
-    SinkStats, spawn_shipper,
+    DurableHead, InDoubt, InDoubtAction, InDoubtCause, ShipperExit, ShipperHandle, ShipperReport,
+    ShipperSpec, SinkStats, StartFrom, spawn_shipper,
 };
 pub use sink::{Outgoing, SendError, SendFailure, Sink};
 #[cfg(feature = "amqp")]
@@ -63,4 +71,4 @@ pub use sinks::http::{HttpFormat, HttpSinkConfig};
 #[cfg(feature = "smtp")]
 pub use sinks::smtp::{SmtpSinkConfig, SmtpTls};
 pub use sinks::stdout::StdoutSinkConfig;
-pub use status::{CursorInfo, journal_last_seq, read_cursors};
+pub use status::{CursorInfo, RegisteredSink, journal_last_seq, read_cursors, registered_sinks};

@@ -20,10 +20,17 @@ pub enum SendError {
     /// May succeed later (timeout, refused connection, HTTP 5xx, broker
     /// nack): the shipper backs off and retries the same record.
     Transient(String),
-    /// Will never succeed as it is (HTTP 4xx, a command's permanent failure):
-    /// the record goes to the sink's dead-letter output with this reason and
-    /// the shipper moves on.
+    /// Will never succeed as it is (HTTP 400, 413, 422, a command's
+    /// permanent failure): the record goes to the sink's dead-letter output
+    /// with this reason and the shipper moves on.
     Permanent(String),
+    /// The destination refuses every record, not this one: a wrong URL
+    /// (HTTP 404, 405, 410, a redirect), wrong credentials (HTTP 401, 403,
+    /// SMTP 535, AMQP ACCESS_REFUSED). Dead-lettering would empty the whole
+    /// journal into the dead-letter file, so the shipper *pauses* instead:
+    /// it keeps the record, retries slowly until an operator fixes the
+    /// endpoint or the config, and shows the pause in its stats.
+    EndpointDown(String),
 }
 
 /// A send that stopped part-way: the first `delivered` records of the batch

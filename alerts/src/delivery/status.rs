@@ -1,5 +1,7 @@
 //! Read-only views for `aldebaran journal cursors`: every sink's cursor (with
-//! the kind and mode from its sidecar) and the journal's last seq, for lag.
+//! the kind and mode from its sidecar), the sinks the journal's registry
+//! lists (to show one whose cursor is missing) and the journal's last seq,
+//! for lag.
 //! Safe while shippers run: a slot torn by a concurrent write is skipped for
 //! the other one.
 
@@ -7,6 +9,7 @@ use std::path::Path;
 
 use crate::delivery::mode::DeliveryMode;
 use crate::delivery::ship::cursor::{CURSOR_EXT, CURSORS_DIR, load, read_sidecar, sidecar_path};
+use crate::delivery::ship::registry;
 use crate::error::{AlertsError, Result, io_at};
 use crate::segment::{HeaderFact, list_segments, scan_file};
 
@@ -59,6 +62,28 @@ pub fn read_cursors(journal_dir: &Path) -> Result<Vec<CursorInfo>> {
     Ok(out)
 }
 
+/// A sink the journal's registry lists: it has shipped from this journal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisteredSink {
+    pub name: String,
+    pub kind: String,
+    /// The first seq it was to receive when it was registered.
+    pub first_seq: u64,
+}
+
+/// The sinks of `<journal_dir>/cursors/registry`, sorted by name; empty if
+/// there is none.
+pub fn registered_sinks(journal_dir: &Path) -> Result<Vec<RegisteredSink>> {
+    Ok(registry::load(journal_dir)?
+        .into_iter()
+        .map(|(name, r)| RegisteredSink {
+            name,
+            kind: r.kind,
+            first_seq: r.first_seq,
+        })
+        .collect())
+}
+
 /// The journal's last readable seq (`None` if empty), from a scan of the last
 /// segment only (cheap; `verify` scans them all). A torn tail is not counted.
 pub fn journal_last_seq(journal_dir: &Path) -> Result<Option<u64>> {
@@ -88,14 +113,14 @@ mod tests {
     fn lists_cursors_with_their_sidecars() {
         let dir = tempfile::tempdir().expect("tempdir");
         assert!(read_cursors(dir.path()).expect("read").is_empty());
-        let mut b = CursorFile::open(dir.path(), "b").expect("open");
+        let mut b = CursorFile::create(dir.path(), "b", CursorState::default()).expect("open");
         b.store(CursorState {
             delivered: 3,
             in_flight_to: 5,
         })
         .expect("store");
         write_sidecar(dir.path(), "b", "command", DeliveryMode::AtMostOnce).expect("sidecar");
-        let _a = CursorFile::open(dir.path(), "a").expect("open");
+        let _a = CursorFile::create(dir.path(), "a", CursorState::default()).expect("open");
         let got = read_cursors(dir.path()).expect("read");
         assert_eq!(
             got,

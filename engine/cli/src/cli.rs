@@ -46,10 +46,20 @@ pub enum JournalCommand {
         /// The journal directory.
         dir: PathBuf,
     },
-    /// Show each sink's delivery cursor, what is in flight and its lag.
+    /// Show each sink's delivery cursor, what is in flight and its lag; or,
+    /// with --reset, set one sink's cursor.
     Cursors {
         /// The journal directory.
         dir: PathBuf,
+        /// Set the cursor of this sink (refused while the journal or the
+        /// sink's cursor is in use) and say what was done.
+        #[arg(long, value_name = "NAME", requires = "to")]
+        reset: Option<String>,
+        /// With --reset: SEQ (every seq up to it counts as delivered; the
+        /// sink resumes after it), `head` (skip everything journaled so far)
+        /// or `oldest` (send everything again).
+        #[arg(long, value_name = "SEQ|head|oldest", requires = "reset")]
+        to: Option<alerts::delivery::ResetTo>,
     },
 }
 

@@ -1,4 +1,4 @@
-//! `aldebaran journal dump|verify|cursors DIR`.
+//! `aldebaran journal dump|verify|cursors DIR`, and `journal cursors --reset`.
 
 use std::{
     io::{ErrorKind, Write},
@@ -80,6 +80,12 @@ pub fn cursors(dir: &Path) -> Result<ExitCode> {
             "SINK", "KIND", "MODE", "DELIVERED", "IN FLIGHT", "LAG"
         )?;
     }
+    let registered = alerts::delivery::registered_sinks(dir)
+        .with_context(|| format!("reading the sink registry of journal {}", dir.display()))?;
+    let missing: Vec<_> = registered
+        .iter()
+        .filter(|r| !cursors.iter().any(|c| c.name == r.name))
+        .collect();
     for c in cursors {
         let in_flight = if c.in_flight_to > c.delivered {
             format!("..={}", c.in_flight_to)
@@ -97,6 +103,54 @@ pub fn cursors(dir: &Path) -> Result<ExitCode> {
             last.saturating_sub(c.delivered)
         )?;
     }
+    for r in missing {
+        writeln!(
+            out,
+            "sink {} ({}, first shipped from seq {}): cursor missing; it refuses to start until \
+             `aldebaran journal cursors --reset {} --to SEQ|head|oldest {}`",
+            r.name,
+            r.kind,
+            r.first_seq,
+            r.name,
+            dir.display()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `journal cursors --reset NAME --to SEQ|head|oldest DIR`: sets the cursor
+/// and says what it was, what it is now, and where the sink resumes.
+pub fn reset_cursor(dir: &Path, sink: &str, to: alerts::delivery::ResetTo) -> Result<ExitCode> {
+    use alerts::delivery::CursorBefore;
+    require_dir(dir)?;
+    let r = alerts::delivery::reset_cursor(dir, sink, to)
+        .with_context(|| format!("journal {}", dir.display()))?;
+    let before = match &r.before {
+        CursorBefore::Missing => "was missing".to_owned(),
+        CursorBefore::Damaged(why) => format!("was damaged ({why})"),
+        CursorBefore::At {
+            delivered,
+            in_flight_to,
+        } if in_flight_to > delivered => format!(
+            "was at seq {delivered} with seq {}..={in_flight_to} in flight (that mark is cleared)",
+            delivered + 1
+        ),
+        CursorBefore::At { delivered, .. } => format!("was at seq {delivered}"),
+    };
+    let to = match r.to {
+        alerts::delivery::ResetTo::Seq(_) => String::new(),
+        named => format!("{named}; "),
+    };
+    println!(
+        "sink {}: cursor {} {before}; now at seq {} ({to}the journal's last seq is {}): seqs up \
+         to {} count as delivered, and the next start ships from seq {}",
+        r.sink,
+        r.path.display(),
+        r.delivered,
+        r.journal_last,
+        r.delivered,
+        r.delivered + 1
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -38,7 +38,15 @@ fn main() -> ExitCode {
             command: JournalCommand::Verify { dir },
         } => journal_cmd::verify(&dir),
         Command::Journal {
-            command: JournalCommand::Cursors { dir },
+            command:
+                JournalCommand::Cursors {
+                    dir,
+                    reset: Some(sink),
+                    to: Some(to),
+                },
+        } => journal_cmd::reset_cursor(&dir, &sink, to),
+        Command::Journal {
+            command: JournalCommand::Cursors { dir, .. },
         } => journal_cmd::cursors(&dir),
     };
     match result {

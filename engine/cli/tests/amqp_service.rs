@@ -443,3 +443,60 @@ fn redelivered_input_is_counted_and_dead_lettered_once() {
         want.summary
     );
 }
+
+/// SPEC §7: the source's connection shows in the metrics and in `/healthz`
+/// when it changes, not when a batch happens to flow: with no input at all,
+/// `aldebaran_source_connected` is 1 while consuming, 0 (and `/healthz` 503
+/// naming the source) once the broker closes the connection, and 1 (200)
+/// again after the reconnect.
+#[test]
+fn a_lost_connection_shows_in_metrics_and_health_while_no_input_flows() {
+    let q = TestQueue::new("idle-health");
+    let dirs = ServiceDirs::new(&q, 10, 1, false);
+    // A slow reconnect keeps the disconnected state up long enough to see.
+    let cfg = fs::read_to_string(&dirs.config)
+        .expect("config")
+        .replace("reconnect_min_ms = 100\n", "reconnect_min_ms = 5000\n")
+        .replace("reconnect_max_ms = 1000\n", "reconnect_max_ms = 5000\n");
+    fs::write(&dirs.config, cfg).expect("config");
+    let mut svc = dirs.start(1);
+    svc.wait_consuming();
+    let connected = |svc: &mut Service| svc.metric("aldebaran_source_connected");
+    let healthy = |svc: &mut Service| svc.get("/healthz").is_some_and(|(s, _)| s == 200);
+    svc.wait_until(
+        "connected 1 and healthy with no input",
+        Duration::from_secs(60),
+        |svc| connected(svc) == Some(1.0) && healthy(svc),
+    );
+    let (_, body) = svc.get("/healthz").expect("healthz");
+    assert_eq!(body, r#"{"status":"ok"}"#);
+
+    let names = consumer_connections(&q);
+    assert_eq!(
+        names.len(),
+        1,
+        "one connection consumes {}: {names:?}",
+        q.name
+    );
+    assert!(close_connection(&names[0]), "close_connection {}", names[0]);
+    svc.wait_log("AMQP connection lost", 1);
+    svc.wait_until(
+        "connected 0 and /healthz 503 naming the source",
+        Duration::from_secs(4),
+        |svc| {
+            let down = svc.get("/healthz").is_some_and(|(s, b)| {
+                s == 503 && b.contains("source") && b.contains("disconnected")
+            });
+            connected(svc) == Some(0.0) && down
+        },
+    );
+
+    svc.wait_log("consuming", 2);
+    svc.wait_until(
+        "connected 1 and healthy after the reconnect",
+        Duration::from_secs(60),
+        |svc| connected(svc) == Some(1.0) && healthy(svc),
+    );
+    let summary = svc.terminate();
+    assert_eq!(summary.events, 0, "no input flowed: {summary:?}");
+}

@@ -438,3 +438,411 @@ fn large_order_alerts_reach_a_template_of_their_own_fields() {
         &["desk", "{shares}", "overfill"],
     );
 }
+
+/// Writes `<journal>/cursors/<sink>.cursor` as a crash during the send of
+/// `delivered + 1 ..= in_flight_to` leaves it. The format is the shipper's
+/// (`alerts/src/delivery/ship/cursor.rs`): two 32-byte slots 512 bytes
+/// apart, each `magic, generation, delivered, in_flight_to, crc32`; the
+/// valid slot with the highest generation wins, the other is left empty.
+fn crashed_cursor(journal: &Path, sink: &str, delivered: u64, in_flight_to: u64) {
+    let mut slot = Vec::with_capacity(32);
+    slot.extend_from_slice(&0x4144_4355u32.to_le_bytes());
+    slot.extend_from_slice(&2u64.to_le_bytes());
+    slot.extend_from_slice(&delivered.to_le_bytes());
+    slot.extend_from_slice(&in_flight_to.to_le_bytes());
+    let crc = crc32fast::hash(&slot);
+    slot.extend_from_slice(&crc.to_le_bytes());
+    let mut bytes = vec![0u8; 512 + 32];
+    bytes[..32].copy_from_slice(&slot);
+    fs::write(
+        journal.join("cursors").join(format!("{sink}.cursor")),
+        bytes,
+    )
+    .expect("cursor");
+}
+
+/// The `alert_id` of each journal record, in seq order.
+fn journal_ids(journal: &Path) -> Vec<String> {
+    ok(&aldebaran(&[
+        "journal",
+        "dump",
+        journal.to_str().expect("utf-8"),
+    ]))
+    .lines()
+    .map(|l| {
+        serde_json::from_str::<Value>(l).expect("json")["alert_id"]
+            .as_str()
+            .expect("alert_id")
+            .to_owned()
+    })
+    .collect()
+}
+
+/// A send a crash interrupted is reported with its seq range, its size and
+/// the first and last alert ids, in the log warning and the summary line;
+/// a small range (16 records at most) lists every id.
+#[test]
+fn an_in_doubt_range_names_its_first_and_last_alert_ids() {
+    let fx = Fx::new();
+    let input = fx.trades();
+    let archive = fx.p("alerts.jsonl");
+    let cfg = fx.config(
+        &input,
+        &format!("[sinks.archive]\nkind = \"file\"\npath = {}\n", q(&archive)),
+    );
+    ok(&fx.run(&cfg));
+    let journal = fx.p("journal");
+    let ids = journal_ids(&journal);
+    assert!(ids.len() > 20, "the file should alert: {ids:?}");
+
+    // A large range: the count, the first and last ids, not an empty list.
+    crashed_cursor(&journal, "archive", 0, 20);
+    let o = fx.run(&cfg);
+    let summary = ok(&o);
+    let log = String::from_utf8_lossy(&o.stderr);
+    let line = summary
+        .lines()
+        .find(|l| l.contains("sink archive"))
+        .unwrap_or_else(|| panic!("{summary}"));
+    for needle in ["seq 1..=20", "20 records", &ids[0], &ids[19]] {
+        assert!(line.contains(needle), "{needle:?} not in {line:?}");
+    }
+    assert!(
+        !line.contains(&ids[1]),
+        "a large range lists no middle id: {line}"
+    );
+    let warning = log
+        .lines()
+        .find(|l| l.contains("delivery in doubt"))
+        .unwrap_or_else(|| panic!("no in-doubt warning: {log}"));
+    for needle in [
+        "sink=archive ",
+        "from=1",
+        "to=20",
+        "records=20",
+        &ids[0],
+        &ids[19],
+    ] {
+        assert!(warning.contains(needle), "{needle:?} not in {warning:?}");
+    }
+    assert!(!warning.contains("alert_ids=[]"), "{warning}");
+
+    // A small range lists every id.
+    crashed_cursor(&journal, "archive", 2, 5);
+    let o = fx.run(&cfg);
+    let summary = ok(&o);
+    let log = String::from_utf8_lossy(&o.stderr);
+    let line = summary
+        .lines()
+        .find(|l| l.contains("sink archive"))
+        .unwrap_or_else(|| panic!("{summary}"));
+    let warning = log
+        .lines()
+        .find(|l| l.contains("delivery in doubt"))
+        .unwrap_or_else(|| panic!("no in-doubt warning: {log}"));
+    for needle in ["seq 3..=5", "3 records", &ids[2], &ids[3], &ids[4]] {
+        assert!(line.contains(needle), "{needle:?} not in {line:?}");
+    }
+    for needle in ["from=3", "to=5", "records=3", &ids[2], &ids[3], &ids[4]] {
+        assert!(warning.contains(needle), "{needle:?} not in {warning:?}");
+    }
+    assert_eq!(
+        fs::read_to_string(&archive)
+            .expect("archive")
+            .lines()
+            .count(),
+        ids.len()
+    );
+}
+
+/// A sink that has shipped from a journal and lost its cursor file refuses
+/// to start (starting over would resend or skip what it holds), naming the
+/// sink, the file and the reset command; `journal cursors --reset` sets it,
+/// refusing while a shipper holds it, and says what it did.
+#[test]
+fn a_deleted_cursor_refuses_to_start_until_it_is_reset() {
+    let fx = Fx::new();
+    let input = fx.trades();
+    let hook = sink_endpoints::HttpEndpoint::start(0);
+    let cfg = fx.config(
+        &input,
+        &format!("[sinks.hook]\nkind = \"http\"\nurl = \"{}\"\n", hook.url),
+    );
+    ok(&fx.run(&cfg));
+    let journal = fx.p("journal");
+    let dir = journal.to_str().expect("utf-8");
+    let n = journal_ids(&journal).len();
+    assert_eq!(hook.hits().len(), n);
+
+    let cursor = journal.join("cursors").join("hook.cursor");
+    fs::remove_file(&cursor).expect("delete the cursor");
+    one_line_error(
+        &fx.run(&cfg),
+        &[
+            "\"hook\"",
+            "hook.cursor",
+            "missing",
+            &format!("aldebaran journal cursors --reset hook --to SEQ|head|oldest {dir}"),
+        ],
+    );
+    assert_eq!(hook.hits().len(), n, "nothing was sent again");
+    let listing = ok(&aldebaran(&["journal", "cursors", dir]));
+    assert!(
+        listing.contains("hook") && listing.contains("missing"),
+        "{listing}"
+    );
+
+    // A typo, or a seq the journal does not have, is refused.
+    one_line_error(
+        &aldebaran(&[
+            "journal", "cursors", "--reset", "hoook", "--to", "head", dir,
+        ]),
+        &["hoook", "hook"],
+    );
+    one_line_error(
+        &aldebaran(&[
+            "journal",
+            "cursors",
+            "--reset",
+            "hook",
+            "--to",
+            &(n + 1).to_string(),
+            dir,
+        ]),
+        &["hook", &(n + 1).to_string(), &format!("last seq {n}")],
+    );
+
+    let done = ok(&aldebaran(&[
+        "journal", "cursors", "--reset", "hook", "--to", "head", dir,
+    ]));
+    assert!(
+        done.contains("hook")
+            && done.contains("was missing")
+            && done.contains(&format!("seq {n}"))
+            && done.contains(&format!("seq {}", n + 1)),
+        "{done}"
+    );
+    // While a shipper holds the cursor, the reset is refused.
+    let held = fs::File::open(&cursor).expect("cursor");
+    held.try_lock().expect("lock");
+    one_line_error(
+        &aldebaran(&[
+            "journal", "cursors", "--reset", "hook", "--to", "oldest", dir,
+        ]),
+        &["hook", "running"],
+    );
+    drop(held);
+
+    let again = ok(&fx.run(&cfg));
+    assert!(
+        again.contains(&format!(
+            "sink hook (http, exactly-once): delivered 0, retried 0, failed 0, cursor at seq {n}"
+        )),
+        "{again}"
+    );
+    assert_eq!(hook.hits().len(), n, "nothing was sent again");
+
+    // Set back to the oldest record, everything goes again (the receiver
+    // deduplicates on the Idempotency-Key).
+    let done = ok(&aldebaran(&[
+        "journal", "cursors", "--reset", "hook", "--to", "oldest", dir,
+    ]));
+    assert!(done.contains("seq 0") && done.contains("seq 1"), "{done}");
+    ok(&fx.run(&cfg));
+    assert_eq!(hook.hits().len(), 2 * n);
+}
+
+/// A new sink starts per its `start` key: "oldest" (the default) ships the
+/// whole journal, "head" only what is journaled after it first starts.
+#[test]
+fn a_new_sink_starts_at_the_oldest_record_or_at_the_head() {
+    let fx = Fx::new();
+    let input = fx.trades();
+    let cfg = fx.config(&input, "");
+    ok(&fx.run(&cfg));
+    let journal = fx.p("journal");
+    let n = journal_ids(&journal).len();
+    let (all, late) = (fx.p("all.jsonl"), fx.p("late.jsonl"));
+    let cfg = fx.config(
+        &input,
+        &format!(
+            "[sinks.all]\nkind = \"file\"\npath = {}\n\
+             [sinks.late]\nkind = \"file\"\npath = {}\nstart = \"head\"\n",
+            q(&all),
+            q(&late)
+        ),
+    );
+    let summary = ok(&fx.run(&cfg));
+    assert_eq!(fs::read_to_string(&all).expect("all").lines().count(), n);
+    assert_eq!(
+        fs::read_to_string(&late)
+            .unwrap_or_default()
+            .lines()
+            .count(),
+        0,
+        "{summary}"
+    );
+    let listing = ok(&aldebaran(&[
+        "journal",
+        "cursors",
+        journal.to_str().expect("utf-8"),
+    ]));
+    let row = listing
+        .lines()
+        .find(|l| l.starts_with("late"))
+        .unwrap_or_else(|| panic!("{listing}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cols,
+        ["late", "file", "exactly-once", &n.to_string(), "-", "0"]
+    );
+    let bad = fx.config(&input, "[sinks.x]\nkind = \"stdout\"\nstart = \"tail\"\n");
+    one_line_error(&fx.run(&bad), &["\"x\"", "tail"]);
+}
+
+/// `GET path` on `addr` (HTTP/1.0); (status, body), or `None` if nothing
+/// answers.
+fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, body.to_owned()))
+}
+
+/// Polls `what` every 50 ms until it holds; panics with `log()` after 120 s.
+#[track_caller]
+fn eventually(what: &str, mut holds: impl FnMut() -> bool, log: impl Fn() -> String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !holds() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never: {what}\n{}",
+            log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// An HTTP sink answering 404 (a wrong URL path) pauses: nothing is
+/// dead-lettered, `/healthz` answers 503 naming the sink and the reason,
+/// the metrics say paused; once the endpoint answers 200 every alert is
+/// delivered, once, and `/healthz` is 200 again.
+#[test]
+fn a_sink_answering_404_is_paused_and_health_names_it() {
+    let fx = Fx::new();
+    let input = fx.trades();
+    let hook = sink_endpoints::HttpEndpoint::start(0);
+    hook.answer.store(404, std::sync::atomic::Ordering::Relaxed);
+    let dead = fx.p("hook.dead.jsonl");
+    let cfg = fx.config(
+        &input,
+        &format!(
+            "[sinks.hook]\nkind = \"http\"\nurl = \"{}\"\nretry_min_ms = 10\nretry_max_ms = 200\n\
+             dead_letter = {}\n",
+            hook.url,
+            q(&dead)
+        ),
+    );
+    // Follow the file (the service keeps running), with a metrics endpoint.
+    let text = fs::read_to_string(&cfg)
+        .expect("config")
+        .replace("follow = false", "follow = true")
+        .replace("listen = \"\"", "listen = \"127.0.0.1:0\"");
+    fs::write(&cfg, text).expect("config");
+    let log = fx.p("run.log");
+    let child = Command::new(BIN)
+        .args(["run", "--config", cfg.to_str().expect("utf-8")])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("start run");
+    let read_log = || fs::read_to_string(&log).unwrap_or_default();
+    let mut addr = String::new();
+    eventually(
+        "the metrics endpoint is logged",
+        || {
+            let text = read_log();
+            let Some(line) = text.lines().find(|l| l.contains("metrics at /metrics")) else {
+                return false;
+            };
+            line.split("addr=")
+                .nth(1)
+                .and_then(|a| a.split_whitespace().next())
+                .map(|a| addr = a.to_owned())
+                .is_some()
+        },
+        read_log,
+    );
+    let health = || http_get(&addr, "/healthz").unwrap_or_default();
+    eventually(
+        "/healthz names the paused sink",
+        || {
+            let (status, body) = health();
+            status == 503
+                && body.contains("hook")
+                && body.contains("paused")
+                && body.contains("404")
+        },
+        || format!("{:?}\n{}", health(), read_log()),
+    );
+    let (_, body) = health();
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_ne!(v["status"], "ok", "{body}");
+    let metrics = http_get(&addr, "/metrics").expect("metrics").1;
+    assert!(
+        metrics.contains("aldebaran_sink_paused{sink=\"hook\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("aldebaran_sink_up{sink=\"hook\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("aldebaran_sink_failed_total{sink=\"hook\"} 0"),
+        "{metrics}"
+    );
+    assert!(!dead.exists(), "nothing dead-lettered");
+    assert!(read_log().contains("sink paused"), "{}", read_log());
+
+    hook.answer.store(200, std::sync::atomic::Ordering::Relaxed);
+    let n = journal_ids(&fx.p("journal")).len();
+    eventually(
+        "every alert is delivered and /healthz is 200",
+        || hook.hits().len() >= n && health() == (200, "{\"status\":\"ok\"}".to_owned()),
+        || {
+            format!(
+                "{} of {n} delivered, {:?}\n{}",
+                hook.hits().len(),
+                health(),
+                read_log()
+            )
+        },
+    );
+    assert!(read_log().contains("sink resumed"), "{}", read_log());
+    let st = Command::new("kill")
+        .args(["-s", "TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    let out = child.wait_with_output().expect("wait");
+    let summary = ok(&out);
+    assert!(
+        summary.contains(&format!(
+            "sink hook (http, exactly-once): delivered {n}, retried 0, failed 0"
+        )),
+        "{summary}"
+    );
+    assert!(!summary.contains("PAUSED"), "{summary}");
+    let mut keys: Vec<String> = hook.hits().into_iter().map(|h| h.idempotency_key).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "each alert once");
+    assert!(!dead.exists(), "nothing dead-lettered");
+}

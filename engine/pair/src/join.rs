@@ -58,7 +58,7 @@ pub fn decide_join(hello: &Hello, view: &ActiveView) -> Join {
         // An empty log continues anywhere the active still keeps.
         1 => view.input_oldest <= 1,
         next => {
-            next - 1 >= view.input_oldest
+            next > view.input_oldest
                 && next <= view.input_next_seq
                 && view.at_input_last == Some(hello.input_last_digest)
         }
@@ -127,13 +127,21 @@ mod tests {
         );
         // Behind the active's retention.
         let h = hello(3, 5, 5, 4);
-        assert!(matches!(decide_join(&h, &view(&h, 10, 6)), Join::Accept(JoinMode::Resync { .. })));
+        assert!(matches!(
+            decide_join(&h, &view(&h, 10, 6)),
+            Join::Accept(JoinMode::Resync { .. })
+        ));
         // Shipped something the active does not hold.
         let mut h = hello(3, 5, 5, 4);
         h.shipped_id = "other".into();
-        assert!(matches!(decide_join(&h, &view(&h, 10, 1)), Join::Refuse(r) if r.contains("diverged")));
+        assert!(
+            matches!(decide_join(&h, &view(&h, 10, 1)), Join::Refuse(r) if r.contains("diverged"))
+        );
         let h = hello(12, 13, 13, 12);
-        assert!(matches!(decide_join(&h, &view(&h, 10, 1)), Join::Refuse(_)), "ahead of the active");
+        assert!(
+            matches!(decide_join(&h, &view(&h, 10, 1)), Join::Refuse(_)),
+            "ahead of the active"
+        );
         // A new node.
         let h = hello(0, 1, 1, 0);
         assert_eq!(

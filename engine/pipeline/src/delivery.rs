@@ -15,7 +15,10 @@ use alerts::delivery::{
     DurableHead, InDoubtAction, ShipperExit, ShipperHandle, SinkConfig, spawn_shipper,
 };
 
-use crate::{Result, metrics::Metrics};
+use crate::{
+    Result,
+    metrics::{Health, Metrics},
+};
 
 /// How often the shippers' progress is checked while waiting for them.
 const WAIT_POLL: Duration = Duration::from_millis(20);
@@ -30,12 +33,14 @@ pub(crate) struct Shippers {
 }
 
 impl Shippers {
-    /// Starts one shipper per checked sink.
+    /// Starts one shipper per checked sink, each published to the metrics
+    /// and watched by the health check.
     pub(crate) fn start(
         configs: Vec<SinkConfig>,
         journal_dir: &Path,
         durable: Arc<DurableHead>,
         metrics: &Metrics,
+        health: &Health,
     ) -> Result<Self> {
         let mut handles = Vec::new();
         for c in configs {
@@ -44,6 +49,7 @@ impl Shippers {
             spec.poll_interval = SHIP_POLL;
             let h = spawn_shipper(spec, sink)?;
             metrics.add_sink(h.stats());
+            health.watch_sink(h.stats());
             tracing::info!(sink = %c.name, kind = c.kind(), mode = c.mode.as_str(), "shipper started");
             handles.push(h);
         }
@@ -98,16 +104,21 @@ impl Shippers {
                             "; {behind} left for the next start (shutdown grace over)"
                         ));
                     }
+                    if let Some(reason) = &r.paused {
+                        line.push_str(&format!(
+                            "; PAUSED: its endpoint refuses every alert ({reason}); \
+                             nothing was dead-lettered, the rest waits in the journal"
+                        ));
+                    }
                     if let Some(d) = &r.in_doubt {
                         let what = match d.action {
                             InDoubtAction::Resent => "sent again",
                             InDoubtAction::Skipped => "skipped",
                         };
                         line.push_str(&format!(
-                            "; IN DOUBT after a crash: seq {}..={} ({} records) {what}",
-                            d.from,
-                            d.to,
-                            d.records()
+                            "; IN DOUBT ({}): {} {what}",
+                            d.cause.as_str(),
+                            d.describe()
                         ));
                     }
                     notes.push(line);

@@ -133,9 +133,18 @@ impl JournalWriter {
         self,
         rx: Receiver<JournalJob>,
     ) -> Result<JoinHandle<Result<JournalOutcome>>> {
+        let metrics = self.metrics.clone();
         std::thread::Builder::new()
             .name("aldebaran-journal".into())
-            .spawn(move || self.run(rx))
+            .spawn(move || {
+                let outcome = self.run(rx);
+                // Said at once (`/healthz`): an idle engine notices only
+                // when it next hands over a batch.
+                if let (Err(e), Some(m)) = (&outcome, &metrics) {
+                    m.record_journal_failed(&e.to_string());
+                }
+                outcome
+            })
             .map_err(|e| PipelineError::Internal(format!("cannot start the journal thread: {e}")))
     }
 

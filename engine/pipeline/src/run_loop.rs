@@ -87,12 +87,7 @@ pub(crate) fn run_loop(
         opts.metrics.clone(),
         opts.durable,
     )?;
-    let mut tally = Tally::new(
-        summary,
-        source.total_bytes(),
-        opts.metrics,
-        source.amqp_counters(),
-    );
+    let mut tally = Tally::new(summary, source.total_bytes(), opts.metrics);
     let stop_flag = source.stop_flag();
 
     // The journal thread stopped early: its error is reported by the join.

@@ -54,11 +54,6 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
         |_| Ok(()),
     )?;
     outputs.sync_journal()?;
-    let input_log = InputLog::open(&input_log::dir(&setup.state.dir), restored.input_next_seq)?;
-    if restored.path.is_none() {
-        // Every frame follows a checkpoint that names its source.
-        first_checkpoint(&setup.state.dir, &source_id, &engine)?;
-    }
     let already = AlreadyJournaled::read(&stages.journal.dir, journal_from)?;
     if already.pending() > 0 {
         tracing::info!(
@@ -71,12 +66,14 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
     ));
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::new());
+    health.watch_journal(metrics.journal_failure());
     let server = start_metrics(setup.metrics_listen.as_deref(), &metrics, &health)?;
     let shippers = Shippers::start(
         setup.delivery.sinks.clone(),
         &stages.journal.dir,
         Arc::clone(&durable),
         &metrics,
+        &health,
     )?;
 
     let finite = setup.source.is_finite();
@@ -97,11 +94,21 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
     } else {
         let (source, cutter) =
             source::start(&setup.source, &stages.ingest, resume, &restored.messages)?;
+        // The source started: the state may begin. Every frame follows a
+        // checkpoint that names the source it belongs to.
+        let input_log = InputLog::open(&input_log::dir(&setup.state.dir), restored.input_next_seq)?;
+        if restored.path.is_none() {
+            first_checkpoint(&setup.state.dir, &source_id, &engine)?;
+        }
         let acks = source.acker().map(|acker| AckPolicy {
             acker,
             every: setup.source.ack_every(),
             interval: setup.state.checkpoint_interval,
         });
+        if let Some(counters) = source.amqp_counters() {
+            metrics.watch_source(Arc::clone(&counters));
+            health.watch_source(counters);
+        }
         let signals = shutdown_on_signals(
             vec![Arc::clone(&stop), source.stop_flag()],
             Arc::clone(&health),

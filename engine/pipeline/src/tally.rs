@@ -1,12 +1,13 @@
 //! What the engine thread counts per micro-batch: the summary's totals, the
 //! progress, the batch's stats row and its one metrics update. Counting
-//! happens in locals here; metrics are touched once per batch.
+//! happens in locals here; metrics are touched once per batch. (The
+//! source's own counters are not copied here: the metrics read them at
+//! scrape time, so they move when the source does, batches or not.)
 
-use std::sync::{Arc, atomic::Ordering::Relaxed};
+use std::sync::Arc;
 
 use columnar::TradeBatch;
 use engine_core::Alert;
-use ingest::amqp::AmqpCounters;
 
 use crate::{
     Progress, Summary,
@@ -20,9 +21,6 @@ pub(crate) struct Tally {
     pub(crate) progress: Progress,
     pub(crate) batches: u64,
     metrics: Option<Arc<Metrics>>,
-    amqp: Option<Arc<AmqpCounters>>,
-    /// Redelivered and acknowledged messages already reported.
-    amqp_seen: (u64, u64),
     rejected_by: Vec<(&'static str, u64)>,
     alerts_by: Vec<(&'static str, u64)>,
 }
@@ -48,7 +46,6 @@ impl Tally {
         summary: Summary,
         total_bytes: Option<u64>,
         metrics: Option<Arc<Metrics>>,
-        amqp: Option<Arc<AmqpCounters>>,
     ) -> Self {
         Tally {
             summary,
@@ -58,8 +55,6 @@ impl Tally {
             },
             batches: 0,
             metrics,
-            amqp,
-            amqp_seen: (0, 0),
             rejected_by: Vec::new(),
             alerts_by: Vec::new(),
         }
@@ -103,13 +98,6 @@ impl Tally {
                 process_ns: t.process_ns,
                 open_keys,
             });
-            if let Some(c) = &self.amqp {
-                m.source_connected(c.connected.load(Relaxed) == 1);
-                let (r, a) = (c.redelivered.load(Relaxed), c.acked.load(Relaxed));
-                m.record_redelivered(r - self.amqp_seen.0);
-                m.record_acked(a - self.amqp_seen.1);
-                self.amqp_seen = (r, a);
-            }
         }
         BatchStats {
             batch: self.batches,

@@ -63,12 +63,20 @@ fn serves_metrics_and_health() {
     assert!(body.contains("\naldebaran_e2e_latency_seconds_count 4\n"));
     assert!(body.contains("\naldebaran_open_keys 3\n"));
 
-    let (status, _, body) = get(addr, "/healthz");
+    let (status, head, body) = get(addr, "/healthz");
     assert_eq!(status, 503);
-    assert_ne!(body, "ok");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    assert!(
+        body.contains(r#""status":"not ready""#) && body.contains("starting"),
+        "{body}"
+    );
     health.set_ready(true);
     let (status, _, body) = get(addr, "/healthz");
-    assert_eq!((status, body.as_str()), (200, "ok"));
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+    health.set_ready(false);
+    let (status, _, body) = get(addr, "/healthz");
+    assert_eq!(status, 503);
+    assert!(body.contains("shutting down"), "{body}");
 
     assert_eq!(get(addr, "/").0, 404);
     assert_eq!(get(addr, "/metrics/extra").0, 404);

@@ -31,6 +31,19 @@ fn defaults_per_kind() {
     .expect("command");
     assert_eq!(cmd.mode, DeliveryMode::AtMostOnce);
     assert_eq!(cmd.retry_min_ms, 5);
+    assert_eq!(
+        (file.start, out.start),
+        (StartFrom::Oldest, StartFrom::Oldest)
+    );
+    let late = parse("late", "kind = \"stdout\"\nstart = \"head\"").expect("start");
+    assert_eq!(late.start, StartFrom::Head);
+    let spec = late.shipper_spec(
+        Path::new("/j"),
+        Arc::new(crate::delivery::DurableHead::new(0)),
+    );
+    assert_eq!(spec.start, StartFrom::Head);
+    let e = error("late", "kind = \"stdout\"\nstart = \"tail\"");
+    assert!(e.contains("\"late\"") && e.contains("tail"), "{e}");
     let SinkSettings::Command(c) = &cmd.settings else {
         panic!("command settings");
     };

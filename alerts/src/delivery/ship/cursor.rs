@@ -8,16 +8,21 @@
 //! written and the other one still holds the previous state. Loading picks
 //! the valid slot with the highest generation. Slots sit in different
 //! 512-byte sectors so one torn sector cannot damage both.
+//!
+//! A slot that is all zeros was never written (a new file's second slot); a
+//! slot with another magic or a bad CRC is *damaged* (a write torn by a
+//! crash, or the disk): reported with [`CursorFile::damaged_slot`] so the
+//! shipper can say so, rather than take the older slot's state for
+//! something a crash did to a send.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::delivery::mode::DeliveryMode;
+use crate::delivery::ship::atomic::{ensure_dir, write_atomic};
 use crate::error::{AlertsError, Result, io_at};
 use crate::lock::LockedFile;
-use crate::writer::sync_dir;
 
 /// The directory of cursors under a journal directory.
 pub(crate) const CURSORS_DIR: &str = "cursors";
@@ -54,6 +59,8 @@ pub(crate) struct CursorFile {
     file: LockedFile,
     generation: u64,
     state: CursorState,
+    /// The slot (0 or 1) found damaged when the file was opened, if any.
+    damaged_slot: Option<u8>,
     /// After a failed write or fsync what reached the disk is unknown (and a
     /// retried fsync may lie), so the handle refuses further writes.
     poisoned: bool,
@@ -72,33 +79,83 @@ pub(crate) fn sidecar_path(journal_dir: &Path, name: &str) -> PathBuf {
 }
 
 impl CursorFile {
-    /// Opens (creating if missing, as `(0, 0)`) and locks the cursor of
-    /// `name`. A second shipper for the same sink gets [`AlertsError::Locked`].
-    pub(crate) fn open(journal_dir: &Path, name: &str) -> Result<Self> {
+    /// Opens and locks the cursor of `name`, if its file exists (`Ok(None)`
+    /// if not: never created here, see [`CursorFile::create`]). Held by
+    /// another shipper is [`AlertsError::Locked`]; a file without a valid
+    /// slot is [`AlertsError::CursorCorrupt`].
+    pub(crate) fn open_existing(journal_dir: &Path, name: &str) -> Result<Option<Self>> {
+        let Some((path, file)) = open_locked(journal_dir, name)? else {
+            return Ok(None);
+        };
+        let loaded = load_from(file.file(), &path)?;
+        Ok(Some(Self::with(path, file, loaded)))
+    }
+
+    /// Creates the cursor of `name` at `state` atomically (temp, fsync,
+    /// rename, directory fsync: a crash never leaves an empty cursor file,
+    /// which would then rightly be refused as corrupt) and opens it locked.
+    pub(crate) fn create(journal_dir: &Path, name: &str, state: CursorState) -> Result<Self> {
         let dir = journal_dir.join(CURSORS_DIR);
         ensure_dir(&dir)?;
-        let path = cursor_path(journal_dir, name);
-        if !path.try_exists().map_err(io_at(&path))? {
-            create_fresh(&path, &dir)?;
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(io_at(&path))?;
-        let file = LockedFile::try_lock(file, &path)?;
-        let (generation, state) = load_from(file.file(), &path)?;
-        Ok(Self {
+        let mut bytes = vec![0u8; FILE_LEN as usize];
+        bytes[..SLOT_LEN].copy_from_slice(&encode_slot(0, state));
+        write_atomic(&cursor_path(journal_dir, name), &dir, &bytes)?;
+        Self::open_existing(journal_dir, name)?.ok_or_else(|| AlertsError::CursorCorrupt {
+            path: cursor_path(journal_dir, name),
+            reason: "removed right after it was created".into(),
+        })
+    }
+
+    /// Opens and locks the cursor of `name` to overwrite it (`journal cursors
+    /// --reset`), whatever its slots hold: the state found, or why there is
+    /// none (both slots damaged). `Ok(None)` if the file does not exist.
+    pub(crate) fn open_to_overwrite(
+        journal_dir: &Path,
+        name: &str,
+    ) -> Result<Option<(Self, std::result::Result<CursorState, String>)>> {
+        let Some((path, file)) = open_locked(journal_dir, name)? else {
+            return Ok(None);
+        };
+        let slots = read_slots(file.file(), &path)?;
+        Ok(Some(match pick(&slots) {
+            Some(loaded) => {
+                let state = loaded.state;
+                (Self::with(path, file, loaded), Ok(state))
+            }
+            None => {
+                let blank = Loaded {
+                    generation: 0,
+                    state: CursorState::default(),
+                    damaged_slot: None,
+                };
+                (Self::with(path, file, blank), Err(NO_VALID_SLOT.to_owned()))
+            }
+        }))
+    }
+
+    fn with(path: PathBuf, file: LockedFile, loaded: Loaded) -> Self {
+        Self {
             path,
             file,
-            generation,
-            state,
+            generation: loaded.generation,
+            state: loaded.state,
+            damaged_slot: loaded.damaged_slot,
             poisoned: false,
-        })
+        }
     }
 
     pub(crate) fn state(&self) -> CursorState {
         self.state
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The slot found damaged when the file was opened (the state came from
+    /// the other one), if any.
+    pub(crate) fn damaged_slot(&self) -> Option<u8> {
+        self.damaged_slot
     }
 
     /// Durably records `state` (one pwrite + fdatasync).
@@ -126,6 +183,23 @@ impl CursorFile {
     }
 }
 
+const NO_VALID_SLOT: &str = "no valid slot (both torn or damaged); restore it, or set it \
+    deliberately with `aldebaran journal cursors --reset <sink> --to SEQ|head|oldest \
+    <journal dir>`: it is never reset automatically";
+
+/// The cursor file of `name`, opened for reading and writing and locked;
+/// `None` if it does not exist.
+fn open_locked(journal_dir: &Path, name: &str) -> Result<Option<(PathBuf, LockedFile)>> {
+    let path = cursor_path(journal_dir, name);
+    let file = match OpenOptions::new().read(true).write(true).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_at(&path)(e)),
+    };
+    let file = LockedFile::try_lock(file, &path)?;
+    Ok(Some((path, file)))
+}
+
 /// Reads the cursor at `path` without locking or writing; `None` if missing.
 pub(crate) fn load(path: &Path) -> Result<Option<CursorState>> {
     let file = match File::open(path) {
@@ -133,24 +207,70 @@ pub(crate) fn load(path: &Path) -> Result<Option<CursorState>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_at(path)(e)),
     };
-    Ok(Some(load_from(&file, path)?.1))
+    Ok(Some(load_from(&file, path)?.state))
 }
 
-fn load_from(file: &File, path: &Path) -> Result<(u64, CursorState)> {
-    let mut slots = [[0u8; SLOT_LEN]; 2];
-    for (i, slot) in slots.iter_mut().enumerate() {
-        // A short file leaves the slot zeroed, which fails the magic check.
+/// What loading a cursor file found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Loaded {
+    generation: u64,
+    state: CursorState,
+    damaged_slot: Option<u8>,
+}
+
+/// One slot as found on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Valid {
+        generation: u64,
+        state: CursorState,
+    },
+    /// All zeros: never written.
+    Empty,
+    /// Another magic, a bad CRC, or a CRC-valid state breaking the invariant.
+    Damaged,
+}
+
+fn load_from(file: &File, path: &Path) -> Result<Loaded> {
+    pick(&read_slots(file, path)?).ok_or_else(|| AlertsError::CursorCorrupt {
+        path: path.to_path_buf(),
+        reason: NO_VALID_SLOT.into(),
+    })
+}
+
+fn read_slots(file: &File, path: &Path) -> Result<[Slot; 2]> {
+    let mut raw = [[0u8; SLOT_LEN]; 2];
+    for (i, slot) in raw.iter_mut().enumerate() {
+        // A short file leaves the slot zeroed, which reads as never written;
+        // a file with no valid slot at all is refused by `pick`.
         read_up_to(file, slot, i as u64 * SLOT_STRIDE).map_err(io_at(path))?;
     }
-    let best = slots
+    Ok(raw.map(|r| decode_slot(&r)))
+}
+
+/// The valid slot with the highest generation, and the other one if it is
+/// damaged; `None` if neither is valid. The other slot may be empty only
+/// beside generation 0 (a new file): every later generation was written
+/// next to an earlier one, so an empty slot there was zeroed by damage.
+fn pick(slots: &[Slot; 2]) -> Option<Loaded> {
+    let (i, generation, state) = slots
         .iter()
-        .filter_map(decode_slot)
-        .max_by_key(|(generation, _)| *generation);
-    best.ok_or_else(|| AlertsError::CursorCorrupt {
-        path: path.to_path_buf(),
-        reason: "no valid slot (both torn or damaged); restore it or set it \
-                 deliberately, it is never reset automatically"
-            .into(),
+        .enumerate()
+        .filter_map(|(i, s)| match *s {
+            Slot::Valid { generation, state } => Some((i, generation, state)),
+            _ => None,
+        })
+        .max_by_key(|(_, generation, _)| *generation)?;
+    let other = 1 - i;
+    let damaged = match slots[other] {
+        Slot::Damaged => true,
+        Slot::Empty => generation > 0,
+        Slot::Valid { .. } => false,
+    };
+    Some(Loaded {
+        generation,
+        state,
+        damaged_slot: damaged.then_some(other as u8),
     })
 }
 
@@ -182,7 +302,10 @@ fn encode_slot(generation: u64, state: CursorState) -> [u8; SLOT_LEN] {
     slot
 }
 
-fn decode_slot(slot: &[u8; SLOT_LEN]) -> Option<(u64, CursorState)> {
+fn decode_slot(slot: &[u8; SLOT_LEN]) -> Slot {
+    if slot.iter().all(|&b| b == 0) {
+        return Slot::Empty;
+    }
     let u32_at = |i: usize| u32::from_le_bytes([slot[i], slot[i + 1], slot[i + 2], slot[i + 3]]);
     let u64_at = |i: usize| {
         let mut b = [0u8; 8];
@@ -190,23 +313,20 @@ fn decode_slot(slot: &[u8; SLOT_LEN]) -> Option<(u64, CursorState)> {
         u64::from_le_bytes(b)
     };
     if u32_at(0) != MAGIC || u32_at(28) != crc32fast::hash(&slot[..28]) {
-        return None;
+        return Slot::Damaged;
     }
     let state = CursorState {
         delivered: u64_at(12),
         in_flight_to: u64_at(20),
     };
     // A CRC-valid slot breaking the invariant was written by a bug: not trusted.
-    (state.in_flight_to >= state.delivered).then_some((u64_at(4), state))
-}
-
-/// Creates the file with slot 0 = generation 0, `(0, 0)`, atomically (temp +
-/// fsync + rename + dir fsync), so a crash can never leave an empty cursor
-/// file that would then (rightly) be refused as corrupt.
-fn create_fresh(path: &Path, dir: &Path) -> Result<()> {
-    let mut bytes = vec![0u8; FILE_LEN as usize];
-    bytes[..SLOT_LEN].copy_from_slice(&encode_slot(0, CursorState::default()));
-    write_atomic(path, dir, &bytes)
+    if state.in_flight_to < state.delivered {
+        return Slot::Damaged;
+    }
+    Slot::Valid {
+        generation: u64_at(4),
+        state,
+    }
 }
 
 /// Writes the `<name>.sink` sidecar (atomically) so `journal cursors` can show
@@ -254,34 +374,17 @@ pub(crate) fn read_sidecar(path: &Path) -> Result<Option<SinkMeta>> {
         })
 }
 
-fn ensure_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir).map_err(io_at(dir))?;
-    // Make the new directory entry itself durable.
-    if let Some(parent) = dir.parent() {
-        sync_dir(parent)?;
-    }
-    Ok(())
-}
-
-fn write_atomic(path: &Path, dir: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut file = File::create(&tmp).map_err(io_at(&tmp))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(io_at(&tmp))?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(io_at(path))?;
-    sync_dir(dir)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cursor of `name`, created at `(0, 0)` if missing, as a new sink's.
+    fn open(dir: &Path, name: &str) -> Result<CursorFile> {
+        match CursorFile::open_existing(dir, name)? {
+            Some(c) => Ok(c),
+            None => CursorFile::create(dir, name, CursorState::default()),
+        }
+    }
 
     fn state(delivered: u64, in_flight_to: u64) -> CursorState {
         CursorState {
@@ -314,7 +417,7 @@ mod tests {
             .collect();
         let mut refused = 0;
         for _ in 0..3000 {
-            match CursorFile::open(dir.path(), "s") {
+            match open(dir.path(), "s") {
                 Ok(cursor) => drop(cursor),
                 Err(AlertsError::Locked { .. }) => refused += 1,
                 Err(e) => panic!("open: {e}"),
@@ -330,7 +433,7 @@ mod tests {
     #[test]
     fn fresh_then_round_trip() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut c = CursorFile::open(dir.path(), "s").expect("open");
+        let mut c = open(dir.path(), "s").expect("open");
         assert_eq!(c.state(), CursorState::default());
         c.store(state(3, 7)).expect("store");
         c.store(state(7, 7)).expect("store");
@@ -339,7 +442,7 @@ mod tests {
         let path = cursor_path(dir.path(), "s");
         assert_eq!(std::fs::metadata(&path).expect("meta").len(), FILE_LEN);
         assert_eq!(load(&path).expect("load"), Some(state(7, 9)));
-        let c = CursorFile::open(dir.path(), "s").expect("reopen");
+        let c = open(dir.path(), "s").expect("reopen");
         assert_eq!(c.state(), state(7, 9));
         assert_eq!(load(&cursor_path(dir.path(), "nope")).expect("load"), None);
     }
@@ -347,9 +450,9 @@ mod tests {
     #[test]
     fn second_opener_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let _c = CursorFile::open(dir.path(), "s").expect("open");
+        let _c = open(dir.path(), "s").expect("open");
         assert!(matches!(
-            CursorFile::open(dir.path(), "s"),
+            open(dir.path(), "s"),
             Err(AlertsError::Locked { .. })
         ));
     }
@@ -371,7 +474,7 @@ mod tests {
     #[test]
     fn torn_slot_falls_back_to_the_other() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut c = CursorFile::open(dir.path(), "s").expect("open");
+        let mut c = open(dir.path(), "s").expect("open");
         c.store(state(4, 4)).expect("store"); // generation 1
         c.store(state(4, 8)).expect("store"); // generation 2
         drop(c);
@@ -382,26 +485,85 @@ mod tests {
             assert_eq!(load(&path).expect("load"), Some(state(4, 4)), "byte {byte}");
             std::fs::write(&path, before).expect("restore");
         }
-        // The next store after a fallback overwrites the damaged slot and wins.
+        // The fallback says which slot is damaged; the next store overwrites
+        // it and wins.
         damage(&path, 2, 13);
-        let mut c = CursorFile::open(dir.path(), "s").expect("open");
-        assert_eq!(c.state(), state(4, 4));
+        let mut c = open(dir.path(), "s").expect("open");
+        assert_eq!((c.state(), c.damaged_slot()), (state(4, 4), Some(0)));
         c.store(state(5, 5)).expect("store");
         assert_eq!(load(&path).expect("load"), Some(state(5, 5)));
+        drop(c);
+        let c = open(dir.path(), "s").expect("open");
+        assert_eq!((c.state(), c.damaged_slot()), (state(5, 5), None));
+    }
+
+    #[test]
+    fn a_slot_never_written_is_not_damage() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = CursorFile::create(dir.path(), "s", state(7, 7)).expect("create");
+        assert_eq!((c.state(), c.damaged_slot()), (state(7, 7), None));
+        drop(c);
+        let c = open(dir.path(), "s").expect("open");
+        assert_eq!((c.state(), c.damaged_slot()), (state(7, 7), None));
+        assert!(
+            CursorFile::open_existing(dir.path(), "t")
+                .expect("open")
+                .is_none()
+        );
+        assert!(
+            !cursor_path(dir.path(), "t").exists(),
+            "never created by opening"
+        );
+    }
+
+    #[test]
+    fn slots_pick_the_newest_valid_and_name_a_damaged_other() {
+        let valid = |generation, d| Slot::Valid {
+            generation,
+            state: state(d, d),
+        };
+        let loaded = |generation, d, damaged_slot| {
+            Some(Loaded {
+                generation,
+                state: state(d, d),
+                damaged_slot,
+            })
+        };
+        assert_eq!(pick(&[valid(4, 4), valid(5, 5)]), loaded(5, 5, None));
+        assert_eq!(pick(&[valid(6, 6), valid(5, 5)]), loaded(6, 6, None));
+        assert_eq!(pick(&[valid(0, 0), Slot::Empty]), loaded(0, 0, None));
+        // Beside generation 1 or later, an empty slot was zeroed by damage.
+        assert_eq!(pick(&[Slot::Empty, valid(1, 1)]), loaded(1, 1, Some(0)));
+        assert_eq!(pick(&[valid(2, 2), Slot::Empty]), loaded(2, 2, Some(1)));
+        assert_eq!(pick(&[valid(4, 4), Slot::Damaged]), loaded(4, 4, Some(1)));
+        assert_eq!(pick(&[Slot::Damaged, valid(3, 3)]), loaded(3, 3, Some(0)));
+        for none in [
+            [Slot::Damaged, Slot::Damaged],
+            [Slot::Empty, Slot::Empty],
+            [Slot::Empty, Slot::Damaged],
+        ] {
+            assert_eq!(pick(&none), None, "{none:?}");
+        }
+        assert_eq!(decode_slot(&[0; SLOT_LEN]), Slot::Empty);
+        let mut bad = encode_slot(3, state(1, 2));
+        bad[13] ^= 1;
+        assert_eq!(decode_slot(&bad), Slot::Damaged);
+        assert_eq!(decode_slot(&encode_slot(3, state(2, 1))), Slot::Damaged);
     }
 
     #[test]
     fn both_slots_bad_is_an_error_naming_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut c = CursorFile::open(dir.path(), "s").expect("open");
+        let mut c = open(dir.path(), "s").expect("open");
         c.store(state(1, 1)).expect("store");
         drop(c);
         let path = cursor_path(dir.path(), "s");
         damage(&path, 0, 12);
         damage(&path, 1, 12);
-        let err = CursorFile::open(dir.path(), "s").err().expect("must fail");
+        let err = open(dir.path(), "s").err().expect("must fail");
         assert!(matches!(&err, AlertsError::CursorCorrupt { path: p, .. } if *p == path));
         assert!(err.to_string().contains("s.cursor"), "{err}");
+        assert!(err.to_string().contains("journal cursors --reset"), "{err}");
         // An empty file is refused too, never taken for a fresh cursor.
         std::fs::write(&path, b"").expect("truncate");
         assert!(matches!(

@@ -8,8 +8,9 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crate::delivery::ship::control::Control;
-use crate::delivery::ship::cursor::{CursorFile, write_sidecar};
+use crate::delivery::ship::cursor::write_sidecar;
 use crate::delivery::ship::durable::DurableHead;
+use crate::delivery::ship::opening::open_cursor;
 use crate::delivery::ship::report::ShipperReport;
 use crate::delivery::ship::ship_loop::Shipper;
 use crate::delivery::ship::spec::ShipperSpec;
@@ -71,15 +72,21 @@ struct RunningFlag(Arc<SinkStats>);
 
 impl Drop for RunningFlag {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.set_error("the shipper panicked (a bug)");
+        }
         self.0.running.store(false, Ordering::Relaxed);
     }
 }
 
-/// Opens (and locks) the sink's cursor, writes its sidecar, and starts its
-/// loop on a thread named `ship-<name>`. Errs at once on a corrupt or locked
-/// cursor; everything the sink itself may fail on later is retried there.
+/// Opens (and locks) the sink's cursor — a new sink's where its `start` key
+/// says, registering it — writes its sidecar, and starts its loop on a
+/// thread named `ship-<name>`. Errs at once on a corrupt or locked cursor,
+/// and on a registered sink whose cursor is missing
+/// ([`AlertsError::CursorMissing`]); everything the sink itself may fail on
+/// later is retried there.
 pub fn spawn_shipper(spec: ShipperSpec, sink: Box<dyn Sink>) -> Result<ShipperHandle> {
-    let cursor = CursorFile::open(&spec.journal_dir, &spec.name)?;
+    let cursor = open_cursor(&spec)?;
     write_sidecar(&spec.journal_dir, &spec.name, &spec.kind, spec.mode)?;
     let stats = Arc::new(SinkStats::new(&spec));
     stats

@@ -2,27 +2,36 @@
 //! persisted cursor, never past the durable head (SPEC §4).
 //!
 //! Files, from the leaves up: `durable` (the durable head the journal thread
-//! publishes and caught-up shippers sleep on), `cursor` (the two-slot cursor
-//! file and its sidecar), `plan` (the pure start decisions: what is in doubt,
-//! per mode), `record` (journal record → [`Outgoing`](crate::delivery::Outgoing),
-//! dead-letter lines), `spec`, `stats`, `report` and `control` (the data the
-//! handle and the loop share), `ship_loop` (the loop), `handle`
-//! ([`spawn_shipper`] and [`ShipperHandle`]).
+//! publishes and caught-up shippers sleep on), `atomic` (small files
+//! replaced whole), `cursor` (the two-slot cursor file and its sidecar),
+//! `registry` (the sinks a journal has shipped to), `start` (the pure
+//! decision of where a sink starts: resume, adopt, fresh, refuse) and
+//! `opening` (its execution), `plan` (the pure decisions of a start and a
+//! pause: what is in doubt, per mode; the waits), `record` (journal record →
+//! [`Outgoing`](crate::delivery::Outgoing), dead-letter lines), `spec`,
+//! `stats`, `report` and `control` (the data the handle and the loop share),
+//! `ship_loop` (the loop), `handle` ([`spawn_shipper`] and
+//! [`ShipperHandle`]).
 
+pub(crate) mod atomic;
 mod control;
 pub(crate) mod cursor;
 mod durable;
 mod handle;
+mod opening;
 mod plan;
 mod record;
+pub(crate) mod registry;
 mod report;
 mod ship_loop;
 mod spec;
+mod start;
 mod stats;
 
 pub use durable::DurableHead;
 pub use handle::{ShipperHandle, spawn_shipper};
-pub use plan::{InDoubt, InDoubtAction};
+pub use plan::{InDoubt, InDoubtAction, InDoubtCause};
 pub use report::{ShipperExit, ShipperReport};
 pub use spec::ShipperSpec;
+pub use start::StartFrom;
 pub use stats::SinkStats;

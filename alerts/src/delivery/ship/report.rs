@@ -31,5 +31,8 @@ pub struct ShipperReport {
     pub failed: u64,
     /// The range a crash left in doubt, found at start (also logged then).
     pub in_doubt: Option<InDoubt>,
+    /// Why the sink was paused at exit (its endpoint refused every record),
+    /// if it was.
+    pub paused: Option<String>,
     pub exit: ShipperExit,
 }

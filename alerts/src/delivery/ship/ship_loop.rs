@@ -9,6 +9,12 @@
 //! A crash before that record leaves the last send in doubt, exactly as a
 //! crash during it would: the next start reports the range and resends or
 //! skips it per the mode.
+//!
+//! What a failed send leads to, by its [`SendError`]: `Transient` backs off
+//! (doubling) and resends; `Permanent` dead-letters that one record and moves
+//! on; `EndpointDown` pauses the sink (the records wait, nothing is
+//! dead-lettered, the endpoint is retried at `retry_max`) until a send ends
+//! any other way.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -16,7 +22,10 @@ use std::time::Instant;
 
 use crate::delivery::ship::control::Control;
 use crate::delivery::ship::cursor::{CursorFile, CursorState};
-use crate::delivery::ship::plan::{InDoubt, apply_recovered, backoff, plan_start};
+use crate::delivery::ship::plan::{
+    IN_DOUBT_IDS, InDoubt, InDoubtAction, InDoubtCause, apply_recovered, backoff, pause_wait,
+    plan_start,
+};
 use crate::delivery::ship::record::{
     alert_id, append_dead_letter, dead_letter_line, raw_record, to_outgoing,
 };
@@ -26,9 +35,6 @@ use crate::delivery::ship::stats::SinkStats;
 use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
 use crate::error::Result;
 use crate::reader::JournalReader;
-
-/// In-doubt `alert_id`s read back for the report; past this only the range.
-const IN_DOUBT_IDS: u64 = 16;
 
 /// The journal could not be read just now (already logged); the reader is
 /// reopened at the same seq after a back-off.
@@ -49,6 +55,10 @@ pub(crate) struct Shipper {
     batch: Vec<Outgoing>,
     /// Consecutive transient failures (sink or journal), for the back-off.
     failures: u32,
+    /// Consecutive sends the endpoint refused as a whole (the pause).
+    refusals: u32,
+    /// When the current pause began.
+    paused_since: Option<Instant>,
     in_doubt: Option<InDoubt>,
     /// Delivered through this seq, not yet recorded on disk (see the module
     /// docs).
@@ -74,6 +84,8 @@ impl Shipper {
             peeked: None,
             batch: Vec::new(),
             failures: 0,
+            refusals: 0,
+            paused_since: None,
             in_doubt: None,
             unrecorded: None,
         }
@@ -92,6 +104,7 @@ impl Shipper {
                     error = %e,
                     "shipper stopped: cannot record progress",
                 );
+                self.stats.set_error(&e.to_string());
                 Err(e)
             }
         }
@@ -115,17 +128,8 @@ impl Shipper {
         let found = self.cursor.state();
         let plan = plan_start(found, self.spec.mode);
         if let Some((from, to, action)) = plan.in_doubt {
-            let alert_ids = self.read_alert_ids(from, to);
-            tracing::warn!(
-                sink = %self.spec.name, from, to, ?action, ?alert_ids,
-                "delivery in doubt: a crash interrupted this send"
-            );
-            let in_doubt = InDoubt {
-                from,
-                to,
-                action,
-                alert_ids,
-            };
+            let in_doubt = self.in_doubt(from, to, action);
+            log_in_doubt(&self.spec.name, &in_doubt);
             SinkStats::add(&self.stats.in_doubt, in_doubt.records());
             self.in_doubt = Some(in_doubt);
         }
@@ -140,7 +144,11 @@ impl Shipper {
                 Ok(held) => break held,
                 // Even "permanent": the sink cannot start, and skipping
                 // records for that would lose them; an operator fixes it.
-                Err(SendError::Transient(reason) | SendError::Permanent(reason)) => {
+                Err(
+                    SendError::Transient(reason)
+                    | SendError::Permanent(reason)
+                    | SendError::EndpointDown(reason),
+                ) => {
                     SinkStats::add(&self.stats.retried, 1);
                     self.back_off("sink recovery failed", &reason);
                 }
@@ -309,8 +317,17 @@ impl Shipper {
             self.unrecorded = Some(settled);
             self.publish_cursor();
         }
+        if !matches!(error, Some(SendError::EndpointDown(_))) {
+            // Any other answer means the endpoint is right again (it took a
+            // record, or judged one on its merits, or is merely failing).
+            self.resume();
+        }
         match error {
             None => self.failures = 0,
+            Some(SendError::EndpointDown(reason)) => {
+                self.record_delivered()?;
+                self.pause(&reason);
+            }
             Some(SendError::Transient(reason)) => {
                 SinkStats::add(&self.stats.retried, 1);
                 self.record_delivered()?;
@@ -356,6 +373,41 @@ impl Shipper {
         self.settle(seq)
     }
 
+    /// The endpoint refused every record: keeps the batch, says so once
+    /// (ERROR: nothing reaches this sink until someone fixes it), shows it in
+    /// the stats, and waits (see [`pause_wait`]) before trying again.
+    fn pause(&mut self, reason: &str) {
+        self.refusals = self.refusals.saturating_add(1);
+        let wait = pause_wait(self.refusals, self.spec.retry_min, self.spec.retry_max);
+        if self.stats.set_paused(Some(reason)) {
+            self.paused_since = Some(Instant::now());
+            tracing::error!(
+                sink = %self.spec.name,
+                reason,
+                seq = self.delivered() + 1,
+                retry_ms = self.spec.retry_max.as_millis() as u64,
+                "sink paused: its endpoint refuses every record (wrong URL or \
+                 credentials?); nothing is dead-lettered, the records wait and \
+                 the endpoint is retried until it accepts again",
+            );
+        } else {
+            tracing::debug!(sink = %self.spec.name, reason, attempt = self.refusals, "sink still paused");
+        }
+        self.control.sleep(wait);
+    }
+
+    /// Ends a pause, if there is one.
+    fn resume(&mut self) {
+        self.refusals = 0;
+        if self.stats.set_paused(None) {
+            let paused_ms = self
+                .paused_since
+                .take()
+                .map_or(0, |t| t.elapsed().as_millis() as u64);
+            tracing::info!(sink = %self.spec.name, paused_ms, "sink resumed: its endpoint answers again");
+        }
+    }
+
     fn back_off(&mut self, what: &str, reason: &str) {
         self.failures = self.failures.saturating_add(1);
         let wait = backoff(self.failures, self.spec.retry_min, self.spec.retry_max);
@@ -373,11 +425,43 @@ impl Shipper {
         self.stats.cursor.store(self.delivered(), Ordering::Relaxed);
     }
 
-    /// The `alert_id`s of `from..=to`, if the range is small; best effort.
-    fn read_alert_ids(&self, from: u64, to: u64) -> Vec<String> {
-        if to - from >= IN_DOUBT_IDS {
-            return Vec::new();
+    /// The in-doubt range with its `alert_id`s: the first and the last (one
+    /// record read each, however large the range), and all of them when the
+    /// range is small. Best effort: the journal is read, never trusted here.
+    fn in_doubt(&self, from: u64, to: u64, action: InDoubtAction) -> InDoubt {
+        let alert_ids = if to - from < IN_DOUBT_IDS {
+            self.read_alert_ids(from, to)
+        } else {
+            Vec::new()
+        };
+        let (first_alert_id, last_alert_id) = match (alert_ids.first(), alert_ids.last()) {
+            (Some(first), Some(last)) if alert_ids.len() as u64 == to - from + 1 => {
+                (Some(first.clone()), Some(last.clone()))
+            }
+            _ => (
+                self.read_alert_ids(from, from).pop(),
+                self.read_alert_ids(to, to).pop(),
+            ),
+        };
+        let cause = if self.cursor.damaged_slot().is_some() {
+            InDoubtCause::DamagedCursor
+        } else {
+            InDoubtCause::Crash
+        };
+        InDoubt {
+            from,
+            to,
+            action,
+            cause,
+            first_alert_id,
+            last_alert_id,
+            alert_ids,
         }
+    }
+
+    /// The `alert_id`s of `from..=to` (`seq:<n>` for a record without one);
+    /// fewer if the journal cannot be read that far.
+    fn read_alert_ids(&self, from: u64, to: u64) -> Vec<String> {
         let Ok(reader) = JournalReader::open(&self.spec.journal_dir, from) else {
             return Vec::new();
         };
@@ -399,7 +483,29 @@ impl Shipper {
             retried: load(&self.stats.retried),
             failed: load(&self.stats.failed),
             in_doubt: self.in_doubt.clone(),
+            paused: self.stats.paused(),
             exit,
         }
+    }
+}
+
+/// The start's warning about a range in doubt: the range, its size, the
+/// first and last `alert_id` as fields, every id too when the range is small.
+fn log_in_doubt(sink: &str, d: &InDoubt) {
+    let (from, to, records, action) = (d.from, d.to, d.records(), d.action);
+    let first = d.first_alert_id.as_deref().unwrap_or("?");
+    let last = d.last_alert_id.as_deref().unwrap_or("?");
+    let (cause, what) = (d.cause.as_str(), d.describe());
+    if d.alert_ids.is_empty() {
+        tracing::warn!(
+            sink = %sink, from, to, records, first_alert_id = %first, last_alert_id = %last, ?action,
+            "delivery in doubt: {what}: {cause}"
+        );
+    } else {
+        tracing::warn!(
+            sink = %sink, from, to, records, first_alert_id = %first, last_alert_id = %last, ?action,
+            alert_ids = ?d.alert_ids,
+            "delivery in doubt: {what}: {cause}"
+        );
     }
 }

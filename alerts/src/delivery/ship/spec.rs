@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::delivery::mode::DeliveryMode;
 use crate::delivery::ship::durable::DurableHead;
+use crate::delivery::ship::start::StartFrom;
 
 /// Everything a shipper needs besides its sink.
 #[derive(Debug, Clone)]
@@ -14,6 +15,8 @@ pub struct ShipperSpec {
     pub name: String,
     pub kind: String,
     pub mode: DeliveryMode,
+    /// Where the sink starts the first time it ships from this journal.
+    pub start: StartFrom,
     pub journal_dir: PathBuf,
     /// The highest seq the engine has made durable. The shipper never reads
     /// past it: a reader can see records the writer has not synced yet, and

@@ -568,6 +568,41 @@ impl Service {
         })
     }
 
+    /// `GET path` on its metrics endpoint: (status, body), or `None` if it
+    /// does not answer.
+    pub fn get(&mut self, path: &str) -> Option<(u16, String)> {
+        use std::io::{Read, Write};
+        let addr = self.metrics_addr();
+        let mut s = std::net::TcpStream::connect(&addr).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).ok()?;
+        let (head, body) = raw.split_once("\r\n\r\n")?;
+        let status = head.split(' ').nth(1)?.parse().ok()?;
+        Some((status, body.to_owned()))
+    }
+
+    /// Polls `holds` every 50 ms until it is true, for at most `within`.
+    #[track_caller]
+    pub fn wait_until(
+        &mut self,
+        what: &str,
+        within: Duration,
+        mut holds: impl FnMut(&mut Self) -> bool,
+    ) {
+        let deadline = Instant::now() + within;
+        while !holds(self) {
+            self.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "never within {within:?}: {what}\n{}",
+                self.stderr_tail()
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Waits until the metric `name` reaches `at_least`.
     #[track_caller]
     pub fn wait_metric(&mut self, name: &str, at_least: f64) {

@@ -10,7 +10,7 @@ use std::{
     net::{TcpListener, TcpStream},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering},
     },
     thread::JoinHandle,
     time::Duration,
@@ -24,11 +24,14 @@ pub struct HttpHit {
 }
 
 /// A webhook receiver that answers 200, except every `fail_every`-th
-/// request, which gets a 503 (the sender must retry it).
+/// request, which gets a 503 (the sender must retry it), and every request
+/// while `answer` is set to another status (a wrong path: 404).
 pub struct HttpEndpoint {
     pub url: String,
     pub hits: Arc<Mutex<Vec<HttpHit>>>,
     pub refused: Arc<AtomicU64>,
+    /// The status every request gets while it is not 200 (not recorded).
+    pub answer: Arc<AtomicU16>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -39,8 +42,10 @@ impl HttpEndpoint {
         let port = server.server_addr().to_ip().expect("ip addr").port();
         let hits = Arc::new(Mutex::new(Vec::new()));
         let refused = Arc::new(AtomicU64::new(0));
+        let answer = Arc::new(AtomicU16::new(200));
         let stop = Arc::new(AtomicBool::new(false));
         let (h, r, s) = (Arc::clone(&hits), Arc::clone(&refused), Arc::clone(&stop));
+        let a = Arc::clone(&answer);
         let thread = std::thread::spawn(move || {
             let mut n = 0u64;
             while !s.load(Ordering::Relaxed) {
@@ -48,6 +53,12 @@ impl HttpEndpoint {
                     continue;
                 };
                 n += 1;
+                let status = a.load(Ordering::Relaxed);
+                if status != 200 {
+                    r.fetch_add(1, Ordering::Relaxed);
+                    let _ = req.respond(tiny_http::Response::empty(status));
+                    continue;
+                }
                 if fail_every > 0 && n.is_multiple_of(fail_every) {
                     r.fetch_add(1, Ordering::Relaxed);
                     let _ = req.respond(tiny_http::Response::empty(503));
@@ -72,6 +83,7 @@ impl HttpEndpoint {
             url: format!("http://127.0.0.1:{port}/alerts"),
             hits,
             refused,
+            answer,
             stop,
             thread: Some(thread),
         }

@@ -199,7 +199,9 @@ impl Message {
                         out.push(0);
                         put_u64(out, *from);
                     }
-                    JoinMode::Resync { keep_journal_through } => {
+                    JoinMode::Resync {
+                        keep_journal_through,
+                    } => {
                         out.push(1);
                         put_u64(out, *keep_journal_through);
                     }

@@ -1,4 +1,5 @@
-//! The metrics endpoint: `GET /metrics` and `GET /healthz` on one thread.
+//! The metrics endpoint: `GET /metrics` and `GET /healthz` (what
+//! [`Health`] says, as JSON) on one thread.
 
 use std::{
     io,
@@ -12,30 +13,7 @@ use std::{
 
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use super::{Metrics, registry::CONTENT_TYPE};
-
-/// Readiness, as answered on `/healthz`. Starts not ready.
-#[derive(Debug, Default)]
-pub struct Health {
-    ready: AtomicBool,
-}
-
-impl Health {
-    /// Not ready.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Marks the process ready (or not) to take traffic.
-    pub fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, Ordering::Release);
-    }
-
-    /// Whether the process is ready.
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
-    }
-}
+use super::{Health, Metrics, registry::CONTENT_TYPE};
 
 /// A running metrics endpoint. [`MetricsServer::stop`] (or dropping it)
 /// unblocks and joins its thread.
@@ -132,8 +110,12 @@ fn answer(request: Request, metrics: &Metrics, health: &Health) {
         (true, "/metrics") => {
             Response::from_data(metrics.render()).with_header(header("Content-Type", CONTENT_TYPE))
         }
-        (true, "/healthz") if health.is_ready() => Response::from_string("ok"),
-        (true, "/healthz") => Response::from_string("not ready").with_status_code(503),
+        (true, "/healthz") => {
+            let verdict = health.verdict();
+            Response::from_string(verdict.to_json())
+                .with_status_code(verdict.status())
+                .with_header(header("Content-Type", "application/json"))
+        }
         _ => Response::from_string("not found").with_status_code(404),
     };
     if let Err(e) = request.respond(response) {

@@ -18,27 +18,37 @@
 //! - rejection reasons and alert kinds are a library `Family` behind
 //!   `labels::BoundedCounters`, which caps the distinct label values and
 //!   counts the rest as `_overflow`;
-//! - the six `aldebaran_sink_*` families are read from the shippers'
+//! - the seven `aldebaran_sink_*` families are read from the shippers'
 //!   `SinkStats` at scrape time by a library `Collector` (`sinks.rs`), so no
-//!   delivery path updates a metric.
+//!   delivery path updates a metric; the three `aldebaran_source_*` ones
+//!   likewise from the AMQP source's counters (`source.rs`), so a lost
+//!   connection shows while no input flows.
 //!
 //! [`Metrics::render`] encodes the registry on demand (OpenMetrics 1.0 text,
 //! `# EOF` last), so a scrape costs the scraper, not the engine.
 //!
+//! [`Health`] (`health.rs`) answers `/healthz`: it watches the shippers'
+//! `SinkStats`, the source's connected flag and the journal thread's
+//! [`JournalFailure`], and a pure `verdict` of those facts says 200 or 503
+//! and why, as JSON.
+//!
 //! Threads: [`serve`] starts one `metrics-http` thread (plus tiny_http's own
-//! accept thread) answering `GET /metrics` and `GET /healthz` (from
-//! [`Health`]); [`MetricsServer::stop`] unblocks and joins it.
+//! accept thread) answering `GET /metrics` and `GET /healthz`;
+//! [`MetricsServer::stop`] unblocks and joins it.
 
+mod health;
 mod histogram;
 mod http;
 mod labels;
 mod registry;
 mod sinks;
+mod source;
 
 #[cfg(test)]
 mod parsed;
 #[cfg(test)]
 mod tests;
 
-pub use http::{Health, MetricsServer, serve};
+pub use health::{Health, JournalFailure};
+pub use http::{MetricsServer, serve};
 pub use registry::{BatchObservation, Metrics};

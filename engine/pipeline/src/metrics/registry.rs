@@ -9,10 +9,14 @@ use prometheus_client::{
     registry::{Metric, Registry, Unit},
 };
 
+use ingest::amqp::AmqpCounters;
+
 use super::{
+    health::JournalFailure,
     histogram::{AtomicHistogram, batch_events_bounds, latency_bounds, seconds},
     labels::BoundedCounters,
     sinks::Sinks,
+    source::Source,
 };
 
 /// The `Content-Type` of what [`Metrics::render`] writes.
@@ -63,9 +67,9 @@ pub struct Metrics {
     journal_fsync: Histogram,
     journal_fsyncs: Counter,
     sinks: Arc<Sinks>,
-    source_connected: UGauge,
-    redelivered: Counter,
-    acked: Counter,
+    source: Arc<Source>,
+    /// Set by the journal thread if it fails (for `/healthz`).
+    journal_failure: Arc<JournalFailure>,
 }
 
 impl Default for Metrics {
@@ -107,7 +111,7 @@ fn latency() -> Histogram {
 }
 
 impl Metrics {
-    /// All counters at zero, the source disconnected.
+    /// All counters at zero, no source (`aldebaran_source_connected` 0).
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let r = &mut registry;
@@ -196,29 +200,10 @@ impl Metrics {
             "Journal fsyncs done.",
             Counter::default(),
         );
-        let source_connected = register(
-            r,
-            "aldebaran_source_connected",
-            None,
-            "1 when the source is connected, else 0.",
-            UGauge::default(),
-        );
-        let redelivered = register(
-            r,
-            "aldebaran_source_redelivered",
-            None,
-            "Messages the source redelivered.",
-            Counter::default(),
-        );
-        let acked = register(
-            r,
-            "aldebaran_source_acked",
-            None,
-            "Messages acknowledged to the source.",
-            Counter::default(),
-        );
-        // The sink families come from a collector, which the registry
-        // encodes after its metrics: they close the exposition.
+        // The source and sink families come from collectors, which the
+        // registry encodes after its metrics, in this order.
+        let source = Arc::new(Source::default());
+        r.register_collector(Box::new(Arc::clone(&source)));
         let sinks = Arc::new(Sinks::default());
         r.register_collector(Box::new(Arc::clone(&sinks)));
         Metrics {
@@ -236,9 +221,8 @@ impl Metrics {
             journal_fsync,
             journal_fsyncs,
             sinks,
-            source_connected,
-            redelivered,
-            acked,
+            source,
+            journal_failure: Arc::default(),
         }
     }
 
@@ -296,19 +280,23 @@ impl Metrics {
         self.sinks.set_durable(durable);
     }
 
-    /// Marks the source connected or not.
-    pub fn source_connected(&self, up: bool) {
-        self.source_connected.set(u64::from(up));
+    /// Publishes the AMQP source's counters: `aldebaran_source_connected`,
+    /// `_redelivered_total` and `_acked_total` are read from them at every
+    /// render, so they change when the source does, input or not.
+    pub fn watch_source(&self, counters: Arc<AmqpCounters>) {
+        self.source.watch(counters);
     }
 
-    /// Counts messages the source redelivered.
-    pub fn record_redelivered(&self, n: u64) {
-        self.redelivered.inc_by(n);
+    /// Records that the journal thread failed with `error` (the journal is
+    /// no longer written); the first failure stays.
+    pub fn record_journal_failed(&self, error: &str) {
+        self.journal_failure.set(error);
     }
 
-    /// Counts messages acknowledged to the source.
-    pub fn record_acked(&self, n: u64) {
-        self.acked.inc_by(n);
+    /// The journal thread's failure, shared with whoever watches it
+    /// ([`Health`](super::Health)).
+    pub fn journal_failure(&self) -> Arc<JournalFailure> {
+        Arc::clone(&self.journal_failure)
     }
 
     /// The OpenMetrics text exposition of every metric, `# EOF` last

@@ -1,4 +1,4 @@
-//! The six `aldebaran_sink_*` families, read from the shippers' own counters
+//! The seven `aldebaran_sink_*` families, read from the shippers' own counters
 //! when a scrape asks (a prometheus-client `Collector`), so no delivery path
 //! ever updates a metric.
 
@@ -35,7 +35,7 @@ struct Family {
     fold: fn(u64, u64) -> u64,
 }
 
-const FAMILIES: [Family; 5] = [
+const FAMILIES: [Family; 6] = [
     Family {
         name: "aldebaran_sink_delivered",
         help: "Alerts a sink confirmed (this run).",
@@ -66,11 +66,19 @@ const FAMILIES: [Family; 5] = [
     },
     Family {
         name: "aldebaran_sink_up",
-        help: "1 while the sink's shipper runs; 0 once it stopped on an error.",
+        help: "1 while the sink's shipper runs and its endpoint accepts; 0 while paused or once stopped on an error.",
         kind: MetricType::Gauge,
-        read: |s| u64::from(s.running.load(Relaxed)),
+        read: |s| u64::from(s.running.load(Relaxed) && s.paused().is_none()),
         // 0 if any overflowing sink is down.
         fold: u64::min,
+    },
+    Family {
+        name: "aldebaran_sink_paused",
+        help: "1 while the sink is paused because its endpoint refuses every alert (wrong URL or credentials), else 0.",
+        kind: MetricType::Gauge,
+        read: |s| u64::from(s.paused().is_some()),
+        // 1 if any overflowing sink is paused.
+        fold: u64::max,
     },
 ];
 
@@ -202,5 +210,6 @@ mod tests {
         assert_eq!(p.value("aldebaran_sink_lag", &overflow), Some(84.0));
         assert_eq!(p.value("aldebaran_sink_up", &overflow), Some(0.0));
         assert_eq!(p.value("aldebaran_sink_up", &[("sink", "s15")]), Some(1.0));
+        assert_eq!(p.value("aldebaran_sink_paused", &overflow), Some(0.0));
     }
 }

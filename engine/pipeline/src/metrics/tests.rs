@@ -17,7 +17,7 @@ use super::{
 
 /// Every family as OpenMetrics names it (a counter without `_total`, a
 /// histogram with its unit), its type and its HELP text.
-const FAMILIES: [(&str, SampleType, &str); 21] = [
+const FAMILIES: [(&str, SampleType, &str); 22] = [
     (
         "events_in",
         Counter,
@@ -94,7 +94,12 @@ const FAMILIES: [(&str, SampleType, &str); 21] = [
     (
         "sink_up",
         Gauge,
-        "1 while the sink's shipper runs; 0 once it stopped on an error.",
+        "1 while the sink's shipper runs and its endpoint accepts; 0 while paused or once stopped on an error.",
+    ),
+    (
+        "sink_paused",
+        Gauge,
+        "1 while the sink is paused because its endpoint refuses every alert (wrong URL or credentials), else 0.",
     ),
     (
         "source_connected",
@@ -214,9 +219,11 @@ fn batches_add_up() {
     m.record_journal(50, Some(2_000_000));
     m.set_sink_lag("kafka", 12);
     m.set_sink_lag("kafka", 3);
-    m.source_connected(true);
-    m.record_redelivered(2);
-    m.record_acked(9);
+    let source = Arc::new(ingest::amqp::AmqpCounters::default());
+    m.watch_source(Arc::clone(&source));
+    source.connected.store(1, Relaxed);
+    source.redelivered.store(2, Relaxed);
+    source.acked.store(9, Relaxed);
     let text = m.render();
     let p = Parsed::new(&text);
     let v = |name| value(&p, name);
@@ -270,6 +277,23 @@ fn batches_add_up() {
     assert_eq!(v("aldebaran_source_acked_total"), Some(9.0));
 }
 
+/// The source's connection and counters are read when scraped: a change
+/// shows at the next scrape, with no batch in between.
+#[test]
+fn source_metrics_follow_the_source_without_batches() {
+    let m = Metrics::new();
+    let source = Arc::new(ingest::amqp::AmqpCounters::default());
+    m.watch_source(Arc::clone(&source));
+    let v = |m: &Metrics, name| value(&parsed(m), name);
+    assert_eq!(v(&m, "aldebaran_source_connected"), Some(0.0));
+    source.connected.store(1, Relaxed);
+    assert_eq!(v(&m, "aldebaran_source_connected"), Some(1.0));
+    source.acked.store(40, Relaxed);
+    assert_eq!(v(&m, "aldebaran_source_acked_total"), Some(40.0));
+    source.connected.store(0, Relaxed);
+    assert_eq!(v(&m, "aldebaran_source_connected"), Some(0.0));
+}
+
 #[test]
 fn sink_counters_and_lag_come_from_the_shippers() {
     let m = Metrics::new();
@@ -291,6 +315,18 @@ fn sink_counters_and_lag_come_from_the_shippers() {
     assert_eq!(hook("aldebaran_sink_failed_total"), Some(1.0));
     assert_eq!(hook("aldebaran_sink_in_doubt_total"), Some(2.0));
     assert_eq!(hook("aldebaran_sink_up"), Some(1.0));
+    assert_eq!(hook("aldebaran_sink_paused"), Some(0.0));
+    // A paused sink is down, and says it is paused.
+    st.set_paused(Some("HTTP 404: no such hook"));
+    let p = parsed(&m);
+    let hook = |name| p.value(name, &[("sink", "hook")]);
+    assert_eq!(hook("aldebaran_sink_up"), Some(0.0));
+    assert_eq!(hook("aldebaran_sink_paused"), Some(1.0));
+    st.set_paused(None);
+    let p = parsed(&m);
+    let hook = |name| p.value(name, &[("sink", "hook")]);
+    assert_eq!(hook("aldebaran_sink_up"), Some(1.0));
+    assert_eq!(hook("aldebaran_sink_paused"), Some(0.0));
     // The lag follows the head without the shipper doing anything.
     durable.publish(170);
     let p = parsed(&m);

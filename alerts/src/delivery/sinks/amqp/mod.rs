@@ -14,10 +14,12 @@
 //! - **Pipelining** (LAPIN-NOTES pitfalls 3, 4): every record of a batch is
 //!   queued for the socket first, then the confirms are awaited in order under
 //!   one deadline; the leading run of acks is what was delivered.
-//! - **Failures** are all [`SendError::Transient`](crate::delivery::SendError::Transient) (broker down, nack,
+//! - **Failures** are [`SendError::Transient`](crate::delivery::SendError::Transient) (broker down, nack,
 //!   timeout, lost connection, unroutable): the connection is dropped and the
-//!   next send reconnects and redeclares. The only permanent failure is an
-//!   `alert_id` too long to be an AMQP `message_id` (255 bytes).
+//!   next send reconnects and redeclares. A login the broker refuses
+//!   (ACCESS_REFUSED) is [`SendError::EndpointDown`](crate::delivery::SendError::EndpointDown):
+//!   the sink pauses until the credentials are fixed. The only permanent
+//!   failure is an `alert_id` too long to be an AMQP `message_id` (255 bytes).
 //!
 //! **Threads**: the sink owns a current-thread tokio runtime and blocks on it
 //! in [`Sink::send`](crate::delivery::Sink::send), on the shipper's thread; lapin adds one I/O thread per

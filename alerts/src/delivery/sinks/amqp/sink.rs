@@ -157,16 +157,19 @@ async fn send_on(
         tracing::info!(exchange = %cfg.exchange, "AMQP sink connection lost; reconnecting");
         stale.close().await;
     }
-    let current =
-        match link {
-            Some(l) => l,
-            None => link.insert(open_link(cfg, connection_name).await.map_err(|reason| {
-                SendFailure {
-                    delivered: 0,
-                    error: SendError::Transient(reason),
-                }
-            })?),
-        };
+    let current = match link {
+        Some(l) => l,
+        None => {
+            link.insert(
+                open_link(cfg, connection_name)
+                    .await
+                    .map_err(|error| SendFailure {
+                        delivered: 0,
+                        error,
+                    })?,
+            )
+        }
+    };
     let outcome = publish(&current.channel, cfg, batch).await;
     if outcome.is_err()
         && let Some(failed) = link.take()
@@ -177,19 +180,28 @@ async fn send_on(
 }
 
 /// Connects, opens a channel in confirm mode and declares the topology, all
-/// within the confirm timeout.
-async fn open_link(cfg: &AmqpSinkConfig, connection_name: &str) -> Result<Link, String> {
+/// within the confirm timeout. Every failure is transient (the broker may be
+/// down or restarting) except a refused login, which is the broker refusing
+/// this sink's credentials for every alert: the sink pauses.
+async fn open_link(cfg: &AmqpSinkConfig, connection_name: &str) -> Result<Link, SendError> {
     let deadline = Instant::now() + cfg.confirm_timeout();
     let props = ConnectionProperties::default().with_connection_name(connection_name.into());
     let conn = match timeout_at(deadline, Connection::connect(&cfg.url, props)).await {
         Ok(Ok(conn)) => conn,
-        Ok(Err(e)) => return Err(format!("cannot connect to {}: {e}", redact(&cfg.url))),
+        Ok(Err(e)) => {
+            let reason = format!("cannot connect to {}: {e}", redact(&cfg.url));
+            return Err(if access_refused(&e) {
+                SendError::EndpointDown(reason)
+            } else {
+                SendError::Transient(reason)
+            });
+        }
         Err(_) => {
-            return Err(format!(
+            return Err(SendError::Transient(format!(
                 "cannot connect to {}: no answer within {} ms",
                 redact(&cfg.url),
                 cfg.confirm_timeout_ms
-            ));
+            )));
         }
     };
     let setup = async {
@@ -221,7 +233,13 @@ async fn open_link(cfg: &AmqpSinkConfig, connection_name: &str) -> Result<Link, 
     if let Err(e) = tokio::time::timeout(CLOSE_TIMEOUT, conn.close(200, "OK".into())).await {
         tracing::debug!(error = %e, "closing the AMQP sink connection timed out");
     }
-    result
+    result.map_err(SendError::Transient)
+}
+
+/// The broker closed the connection with ACCESS_REFUSED (403): a wrong user,
+/// password or vhost permission.
+fn access_refused(e: &lapin::Error) -> bool {
+    matches!(e.kind(), lapin::ErrorKind::ProtocolError(amqp) if amqp.get_id() == 403)
 }
 
 /// Declares the exchange (direct, durable), the queue (durable) and the

@@ -453,6 +453,25 @@ fn a_missing_exchange_without_declare_is_a_transient_error() {
     );
 }
 
+/// broker: a login the broker refuses is the endpoint refusing every alert
+/// (wrong credentials): the sink pauses rather than retry as if the broker
+/// were merely down.
+#[test]
+fn a_refused_login_pauses_the_sink() {
+    let cfg = AmqpSinkConfig {
+        url: "amqp://guest:not-the-password@127.0.0.1:5672/%2f".to_owned(),
+        ..test_config("refused")
+    };
+    let mut sink = AmqpSink::new(cfg).unwrap();
+    let f = sink.send(&records(1..=3)).unwrap_err();
+    assert_eq!(f.delivered, 0);
+    let SendError::EndpointDown(reason) = &f.error else {
+        panic!("{f:?}");
+    };
+    assert!(reason.contains("ACCESS_REFUSED"), "{reason}");
+    assert!(!reason.contains("not-the-password"), "{reason}");
+}
+
 /// broker
 #[test]
 fn a_dropped_connection_is_reopened_and_nothing_is_lost() {

@@ -165,17 +165,21 @@ impl Sink for HttpSink {
 }
 
 /// What a response status means for the alert: 2xx delivered; 408, 429 and
-/// 5xx worth retrying; a redirect or another 4xx never going to work as
-/// configured. `body` is the head of the response body, quoted in the reason.
+/// 5xx worth retrying; a status about the endpoint rather than the alert (a
+/// wrong URL: 404, 405, 410, a redirect; wrong credentials: 401, 403, 407)
+/// pauses the sink, since every other alert would get it too; any other 4xx
+/// (400, 413, 422, ...) rejects this alert, which is dead-lettered. `body` is
+/// the head of the response body, quoted in the reason.
 pub(crate) fn classify(status: u16, body: &[u8]) -> Result<(), SendError> {
     let text = String::from_utf8_lossy(&body[..body.len().min(REASON_BODY_BYTES as usize)]);
     let reason = format!("HTTP {status}: {}", text.trim());
     match status {
         200..=299 => Ok(()),
         408 | 429 | 500..=599 => Err(SendError::Transient(reason)),
-        300..=399 => Err(SendError::Permanent(format!(
+        300..=399 => Err(SendError::EndpointDown(format!(
             "HTTP {status}: redirect not followed (point `url` at the final location)"
         ))),
+        401 | 403 | 404 | 405 | 407 | 410 => Err(SendError::EndpointDown(reason)),
         400..=499 => Err(SendError::Permanent(reason)),
         // 1xx leftovers or codes outside the standard ranges: a confused
         // server or proxy, which may recover; never lose the alert over it.

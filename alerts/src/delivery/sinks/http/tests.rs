@@ -178,15 +178,17 @@ fn server_errors_are_transient_client_errors_permanent() {
 }
 
 #[test]
-fn redirect_is_permanent_and_not_followed() {
-    let (url, server) = serve(&[(302, "")]);
+fn a_redirect_is_not_followed_and_pauses_the_sink() {
+    let (url, server) = serve(&[(302, ""), (404, "no such hook")]);
     let mut sink = HttpSink::new(config(&url), &overfill_fields()).expect("sink");
     let e = send_one(&mut sink, alert(1, "a")).expect_err("302");
     assert!(
-        matches!(&e, SendError::Permanent(r) if r.starts_with("HTTP 302")),
+        matches!(&e, SendError::EndpointDown(r) if r.starts_with("HTTP 302")),
         "{e:?}"
     );
-    assert_eq!(server.join().expect("server").len(), 1);
+    let e = send_one(&mut sink, alert(1, "a")).expect_err("404");
+    assert_eq!(e, SendError::EndpointDown("HTTP 404: no such hook".into()));
+    assert_eq!(server.join().expect("server").len(), 2);
 }
 
 #[test]
@@ -284,12 +286,25 @@ fn classify_maps_every_status_class() {
             "{s}"
         );
     }
-    for s in [301, 304, 400, 401, 403, 404, 409, 499] {
+    // The alert itself is refused: dead-lettered, the shipper moves on.
+    for s in [400, 402, 406, 409, 411, 413, 415, 422, 451, 499] {
         assert!(
             matches!(classify(s, b""), Err(SendError::Permanent(_))),
             "{s}"
         );
     }
+    // The endpoint or the credentials are wrong: every alert would get the
+    // same answer, so the sink pauses instead of dead-lettering them all.
+    for s in [301, 302, 304, 307, 308, 401, 403, 404, 405, 407, 410] {
+        assert!(
+            matches!(classify(s, b""), Err(SendError::EndpointDown(_))),
+            "{s}"
+        );
+    }
+    let Err(SendError::EndpointDown(reason)) = classify(404, b"  no such hook\n") else {
+        panic!("404 pauses");
+    };
+    assert_eq!(reason, "HTTP 404: no such hook");
 }
 
 #[test]

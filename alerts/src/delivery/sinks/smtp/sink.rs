@@ -106,14 +106,23 @@ impl SmtpSink {
             .body(body)
             .map_err(|e| SendError::Permanent(format!("building the e-mail: {e}")))?;
         self.transport.send(&message).map(drop).map_err(|e| {
-            // A 5xx reply will be the same next time; anything else (4xx,
-            // connection, timeout, TLS) may clear up.
-            if e.is_permanent() {
-                SendError::Permanent(e.to_string())
-            } else {
-                SendError::Transient(e.to_string())
-            }
+            let code = e.status().map(u16::from);
+            classify(code, e.is_permanent(), e.to_string())
         })
+    }
+}
+
+/// What an SMTP failure means for the alert: an authentication or
+/// encryption refusal (530, 534, 535, 538) is the relay refusing this
+/// sink's credentials or settings, the same for every alert, so the sink
+/// pauses; another 5xx reply will be the same for this alert next time (it
+/// is dead-lettered); anything else (4xx, connection, timeout, TLS) may
+/// clear up.
+pub(super) fn classify(code: Option<u16>, permanent: bool, reason: String) -> SendError {
+    match code {
+        Some(530 | 534 | 535 | 538) => SendError::EndpointDown(reason),
+        _ if permanent => SendError::Permanent(reason),
+        _ => SendError::Transient(reason),
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 
 use super::config::{DEFAULT_MODE, MODES, SmtpSinkConfig, SmtpTls};
-use super::sink::{SmtpSink, message_id, summary};
+use super::sink::{SmtpSink, classify, message_id, summary};
 use crate::delivery::mode::DeliveryMode;
 use crate::delivery::sink::{Outgoing, SendError, Sink};
 use crate::delivery::template::record_fields;
@@ -213,6 +213,36 @@ fn reply_550_to_rcpt_is_permanent_with_the_reply() {
         "{e:?}"
     );
     server.join().expect("server");
+}
+
+#[test]
+fn an_authentication_refusal_pauses_the_sink() {
+    let (port, server) = smtp_server(&[("MAIL", "530 5.7.0 Authentication required")]);
+    let mut sink = SmtpSink::new(config(port), &overfill_fields()).expect("sink");
+    let e = send_one(&mut sink, alert("o-7")).expect_err("530");
+    assert!(
+        matches!(&e, SendError::EndpointDown(r) if r.contains("530")),
+        "{e:?}"
+    );
+    server.join().expect("server");
+}
+
+#[test]
+fn classify_maps_replies() {
+    let r = || "reply".to_owned();
+    for code in [530, 534, 535, 538] {
+        assert_eq!(
+            classify(Some(code), true, r()),
+            SendError::EndpointDown(r())
+        );
+    }
+    for code in [550, 552, 553, 554] {
+        assert_eq!(classify(Some(code), true, r()), SendError::Permanent(r()));
+    }
+    for code in [421, 450, 451, 452] {
+        assert_eq!(classify(Some(code), false, r()), SendError::Transient(r()));
+    }
+    assert_eq!(classify(None, false, r()), SendError::Transient(r()));
 }
 
 #[test]

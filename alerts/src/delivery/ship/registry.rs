@@ -1,0 +1,153 @@
+//! The sinks a journal has shipped to: `<journal dir>/cursors/registry`.
+//!
+//! A sink is registered (its name, kind and the first seq it was to receive)
+//! once, just before its first send, with the file replaced atomically and
+//! fsynced. A registered sink whose cursor file is later missing has
+//! delivered before, so it must not quietly start over: the start decision
+//! (`start.rs`) refuses it until an operator resets its cursor. Updates are
+//! read-modify-write under `cursors/registry.lock`, so shippers started at
+//! once never drop each other's entries.
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+
+use crate::delivery::ship::atomic::{ensure_dir, write_atomic};
+use crate::delivery::ship::cursor::CURSORS_DIR;
+use crate::error::{AlertsError, Result, io_at};
+use crate::lock::LockedFile;
+
+const REGISTRY_FILE: &str = "registry";
+const LOCK_FILE: &str = "registry.lock";
+
+/// What the file says at its top, for whoever opens it.
+const HEADER: &str = "# The sinks that have shipped from this journal (written by aldebaran).\n\
+# A sink listed here whose cursor file is missing refuses to start: set its\n\
+# cursor with `aldebaran journal cursors --reset NAME --to SEQ|head|oldest DIR`.\n\n";
+
+/// One registered sink.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Registered {
+    /// Its kind when it was registered (`file`, `http`, ...).
+    pub kind: String,
+    /// The first seq it was to receive: 1 for a sink that started with the
+    /// oldest record, the head + 1 for one that started at the head, the
+    /// seq after its cursor for one registered with a cursor already there.
+    pub first_seq: u64,
+}
+
+pub(crate) fn registry_path(journal_dir: &Path) -> PathBuf {
+    journal_dir.join(CURSORS_DIR).join(REGISTRY_FILE)
+}
+
+/// The registered sinks by name; empty if the journal has no registry yet.
+/// A registry that does not parse is an error naming it (it is written
+/// atomically, so that means it was edited or damaged).
+pub(crate) fn load(journal_dir: &Path) -> Result<BTreeMap<String, Registered>> {
+    let path = registry_path(journal_dir);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(io_at(&path)(e)),
+    };
+    toml::from_str(&text).map_err(|e| AlertsError::CursorCorrupt {
+        path,
+        reason: format!("bad sink registry: {e}"),
+    })
+}
+
+/// Registers `name` unless it already is (an entry is never rewritten: it
+/// says when the sink first shipped). Durable when it returns.
+pub(crate) fn register(journal_dir: &Path, name: &str, entry: Registered) -> Result<()> {
+    let dir = journal_dir.join(CURSORS_DIR);
+    ensure_dir(&dir)?;
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_at(&lock_path))?;
+    let _held = LockedFile::lock(lock, &lock_path)?;
+    let mut sinks = load(journal_dir)?;
+    if sinks.contains_key(name) {
+        return Ok(());
+    }
+    sinks.insert(name.to_owned(), entry);
+    let body = toml::to_string(&sinks).map_err(|e| AlertsError::SinkConfig {
+        sink: name.to_owned(),
+        reason: format!("encoding the sink registry: {e}"),
+    })?;
+    write_atomic(
+        &registry_path(journal_dir),
+        &dir,
+        format!("{HEADER}{body}").as_bytes(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_added_once_and_survive_a_reload() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(load(dir.path()).expect("empty").is_empty());
+        let entry = |kind: &str, first_seq| Registered {
+            kind: kind.into(),
+            first_seq,
+        };
+        register(dir.path(), "hook", entry("http", 1)).expect("register");
+        register(dir.path(), "archive", entry("file", 40)).expect("register");
+        // Registering again keeps the first entry.
+        register(dir.path(), "hook", entry("smtp", 99)).expect("again");
+        let got = load(dir.path()).expect("load");
+        assert_eq!(
+            got.into_iter().collect::<Vec<_>>(),
+            [
+                ("archive".to_owned(), entry("file", 40)),
+                ("hook".to_owned(), entry("http", 1)),
+            ]
+        );
+        let text = std::fs::read_to_string(registry_path(dir.path())).expect("read");
+        assert!(text.starts_with("# The sinks"), "{text}");
+        assert!(
+            text.contains("[hook]\nkind = \"http\"\nfirst_seq = 1\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_registry_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join(CURSORS_DIR)).expect("dir");
+        std::fs::write(registry_path(dir.path()), "[hook]\nkind = 3\n").expect("write");
+        let e = load(dir.path()).expect_err("damaged").to_string();
+        assert!(
+            e.contains("registry") && e.contains("bad sink registry"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn concurrent_registrations_keep_every_entry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let d = dir.path().to_path_buf();
+                std::thread::spawn(move || {
+                    let entry = Registered {
+                        kind: "file".into(),
+                        first_seq: i,
+                    };
+                    register(&d, &format!("s{i}"), entry).expect("register");
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        assert_eq!(load(dir.path()).expect("load").len(), 8);
+    }
+}

@@ -17,8 +17,13 @@
 
 pub mod epoch;
 mod error;
+pub mod gate;
 pub mod join;
+mod link;
 pub mod role;
+pub mod takeover;
 pub mod wire;
+
+pub use link::Link;
 
 pub use error::{PairError, Result};

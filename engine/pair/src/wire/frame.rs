@@ -77,7 +77,10 @@ mod tests {
                     input_next_seq: 9,
                     input_last_digest: 0,
                 },
-                join: crate::wire::JoinMode::Stream { from: 7 },
+                join: crate::wire::JoinMode::Stream {
+                    input_from: 7,
+                    journal_from: 10,
+                },
             },
             Message::Welcome {
                 active: Hello {
@@ -91,9 +94,7 @@ mod tests {
                     input_next_seq: 9,
                     input_last_digest: 0,
                 },
-                join: crate::wire::JoinMode::Resync {
-                    keep_journal_through: 8,
-                },
+                join: crate::wire::JoinMode::Resync { journal_from: 8 },
             },
             Message::Refuse("diverged".into()),
             Message::Input {
@@ -103,15 +104,17 @@ mod tests {
             Message::Ack {
                 input_seq: 8,
                 journal_next_seq: 11,
+                cursor: 2,
             },
             Message::Cursor {
-                sink: "archive".into(),
-                delivered: 5,
-                in_flight_to: 6,
+                id: 2,
+                path: "cursors/archive.cursor".into(),
+                bytes: vec![7; 40],
             },
             Message::Status(PeerStatus {
                 epoch: 4,
                 active: true,
+                synced: true,
                 input_head: 9,
                 journal_head: 11,
             }),
@@ -124,6 +127,8 @@ mod tests {
                 seq: 3,
                 payload: b"{}".to_vec(),
             },
+            Message::Query,
+            Message::Report("{\"node\":\"a\"}".into()),
         ]
     }
 

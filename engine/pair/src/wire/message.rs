@@ -35,20 +35,28 @@ pub struct Hello {
 /// How a standby joins, as the active decided ([`crate::join`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinMode {
-    /// Its input log is a prefix of the active's: frames follow from `from`.
-    Stream { from: u64 },
-    /// It is not: it keeps its journal through `keep_journal_through` (what
-    /// its sinks may have shipped, which matches the active's), drops the
-    /// rest of its journal and its state, and receives the active's journal
-    /// records after that, a snapshot, then the frames after the snapshot.
-    Resync { keep_journal_through: u64 },
+    /// Its input log and journal are prefixes of the active's: journal
+    /// records follow from `journal_from`, frames from `input_from` (both
+    /// where the standby said it stands).
+    Stream { input_from: u64, journal_from: u64 },
+    /// They are not (or the active no longer holds what would follow): the
+    /// standby sets its journal and state aside and starts again from the
+    /// active's: journal records from `journal_from` (the oldest the active
+    /// keeps), then a snapshot (a checkpoint), then the frames after it.
+    Resync { journal_from: u64 },
 }
 
-/// What a node says of itself now and then (and what `status` shows of it).
+/// What a node says of itself now and then (the heartbeat, and the answer to
+/// a node that connects to a standby).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerStatus {
     pub epoch: u64,
+    /// It holds the lease and consumes.
     pub active: bool,
+    /// Said by an active: its acknowledgements and shipping wait for this
+    /// standby (it is in sync). A standby may take over only from an active
+    /// that said so last.
+    pub synced: bool,
     /// The newest input frame it holds.
     pub input_head: u64,
     /// The newest journal seq it holds.
@@ -68,28 +76,36 @@ pub enum Message {
     /// Active → standby: input frame `seq` (an input-log frame, as logged).
     Input { seq: u64, frame: Vec<u8> },
     /// Standby → active: every frame through `input_seq` is durable here,
-    /// and the journal holds every alert below `journal_next_seq`.
+    /// the journal holds every alert below `journal_next_seq`, and every
+    /// cursor file through message `cursor` is installed.
     Ack {
         input_seq: u64,
         journal_next_seq: u64,
+        cursor: u64,
     },
-    /// Active → standby: a sink's delivery cursor moved.
+    /// Active → standby: a file of the journal's `cursors/` directory (a
+    /// sink's cursor, the registry) as the shipper just wrote it; `id`
+    /// numbers these messages on the connection.
     Cursor {
-        sink: String,
-        delivered: u64,
-        in_flight_to: u64,
+        id: u64,
+        path: String,
+        bytes: Vec<u8>,
     },
     /// Either side: where it stands (also the heartbeat).
     Status(PeerStatus),
-    /// Active → standby, rejoin: a piece of the state snapshot (a checkpoint
+    /// Active → standby, resync: a piece of the state snapshot (a checkpoint
     /// file), `total` bytes in all.
     Snapshot {
         offset: u64,
         total: u64,
         bytes: Vec<u8>,
     },
-    /// Active → standby, rejoin: a journal record the standby lacks.
+    /// Active → standby: journal record `seq`, as the active appended it.
     Record { seq: u64, payload: Vec<u8> },
+    /// `aldebaran status` → a node: describe yourself.
+    Query,
+    /// A node → `aldebaran status`: its status, as a JSON object.
+    Report(String),
 }
 
 const HELLO: u8 = 1;
@@ -101,6 +117,8 @@ const CURSOR: u8 = 6;
 const STATUS: u8 = 7;
 const SNAPSHOT: u8 = 8;
 const RECORD: u8 = 9;
+const QUERY: u8 = 10;
+const REPORT: u8 = 11;
 
 fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
@@ -195,15 +213,17 @@ impl Message {
                 out.push(WELCOME);
                 put_hello(out, active);
                 match join {
-                    JoinMode::Stream { from } => {
-                        out.push(0);
-                        put_u64(out, *from);
-                    }
-                    JoinMode::Resync {
-                        keep_journal_through,
+                    JoinMode::Stream {
+                        input_from,
+                        journal_from,
                     } => {
+                        out.push(0);
+                        put_u64(out, *input_from);
+                        put_u64(out, *journal_from);
+                    }
+                    JoinMode::Resync { journal_from } => {
                         out.push(1);
-                        put_u64(out, *keep_journal_through);
+                        put_u64(out, *journal_from);
                     }
                 }
             }
@@ -219,25 +239,24 @@ impl Message {
             Message::Ack {
                 input_seq,
                 journal_next_seq,
+                cursor,
             } => {
                 out.push(ACK);
                 put_u64(out, *input_seq);
                 put_u64(out, *journal_next_seq);
+                put_u64(out, *cursor);
             }
-            Message::Cursor {
-                sink,
-                delivered,
-                in_flight_to,
-            } => {
+            Message::Cursor { id, path, bytes } => {
                 out.push(CURSOR);
-                put_bytes(out, sink.as_bytes());
-                put_u64(out, *delivered);
-                put_u64(out, *in_flight_to);
+                put_u64(out, *id);
+                put_bytes(out, path.as_bytes());
+                put_bytes(out, bytes);
             }
             Message::Status(s) => {
                 out.push(STATUS);
                 put_u64(out, s.epoch);
                 out.push(s.active as u8);
+                out.push(s.synced as u8);
                 put_u64(out, s.input_head);
                 put_u64(out, s.journal_head);
             }
@@ -256,6 +275,11 @@ impl Message {
                 put_u64(out, *seq);
                 put_bytes(out, payload);
             }
+            Message::Query => out.push(QUERY),
+            Message::Report(json) => {
+                out.push(REPORT);
+                put_bytes(out, json.as_bytes());
+            }
         }
     }
 
@@ -267,9 +291,12 @@ impl Message {
             WELCOME => {
                 let active = f.hello()?;
                 let join = match f.u8()? {
-                    0 => JoinMode::Stream { from: f.u64()? },
+                    0 => JoinMode::Stream {
+                        input_from: f.u64()?,
+                        journal_from: f.u64()?,
+                    },
                     1 => JoinMode::Resync {
-                        keep_journal_through: f.u64()?,
+                        journal_from: f.u64()?,
                     },
                     k => return Err(PairError::Protocol(format!("unknown join mode {k}"))),
                 };
@@ -283,15 +310,17 @@ impl Message {
             ACK => Message::Ack {
                 input_seq: f.u64()?,
                 journal_next_seq: f.u64()?,
+                cursor: f.u64()?,
             },
             CURSOR => Message::Cursor {
-                sink: f.string()?,
-                delivered: f.u64()?,
-                in_flight_to: f.u64()?,
+                id: f.u64()?,
+                path: f.string()?,
+                bytes: f.bytes()?.to_vec(),
             },
             STATUS => Message::Status(PeerStatus {
                 epoch: f.u64()?,
                 active: f.u8()? != 0,
+                synced: f.u8()? != 0,
                 input_head: f.u64()?,
                 journal_head: f.u64()?,
             }),
@@ -304,6 +333,8 @@ impl Message {
                 seq: f.u64()?,
                 payload: f.bytes()?.to_vec(),
             },
+            QUERY => Message::Query,
+            REPORT => Message::Report(f.string()?),
             k => return Err(PairError::Protocol(format!("unknown message kind {k}"))),
         };
         if !f.b.is_empty() {

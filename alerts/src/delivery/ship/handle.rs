@@ -8,11 +8,11 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crate::delivery::ship::control::Control;
-use crate::delivery::ship::cursor::write_sidecar;
 use crate::delivery::ship::durable::DurableHead;
 use crate::delivery::ship::opening::open_cursor;
 use crate::delivery::ship::report::ShipperReport;
 use crate::delivery::ship::ship_loop::Shipper;
+use crate::delivery::ship::sidecar::write_sidecar;
 use crate::delivery::ship::spec::ShipperSpec;
 use crate::delivery::ship::stats::SinkStats;
 use crate::delivery::sink::Sink;

@@ -3,7 +3,8 @@
 //!
 //! Files, from the leaves up: `durable` (the durable head the journal thread
 //! publishes and caught-up shippers sleep on), `atomic` (small files
-//! replaced whole), `cursor` (the two-slot cursor file and its sidecar),
+//! replaced whole), `cursor` (the two-slot cursor file), `sidecar` (its
+//! kind and mode, for `journal cursors`),
 //! `registry` (the sinks a journal has shipped to), `start` (the pure
 //! decision of where a sink starts: resume, adopt, fresh, refuse) and
 //! `opening` (its execution), `plan` (the pure decisions of a start and a
@@ -24,6 +25,7 @@ mod record;
 pub(crate) mod registry;
 mod report;
 mod ship_loop;
+pub(crate) mod sidecar;
 mod spec;
 mod start;
 mod stats;

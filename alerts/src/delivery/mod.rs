@@ -36,6 +36,13 @@
 //!   feature (`http`, `smtp`, `amqp`);
 //! - `status`: read-only views of the cursors for `aldebaran journal
 //!   cursors`; `reset`: setting one on purpose (`--reset`).
+//!
+//! **Active-standby pairs** (SPEC §6) use three hooks, all off by default
+//! (a single node): a [`ShipGate`] in [`ShipperSpec::gate`] fences the
+//! shippers (no send begins while it is closed) and gives every send its
+//! epoch ([`Outgoing::epoch`], carried by the sinks as a header or
+//! variable); a [`CursorMirror`] in [`ShipperSpec::mirror`] is handed every
+//! cursor write, the in-flight mark before its send, for the standby.
 
 mod config;
 mod fields;
@@ -58,8 +65,8 @@ pub use reset::{CursorBefore, CursorReset, ResetTo, reset_cursor};
 #[cfg(any(feature = "http", feature = "smtp"))]
 pub use secret::Secret;
 pub use ship::{
-    DurableHead, InDoubt, InDoubtAction, InDoubtCause, ShipperExit, ShipperHandle, ShipperReport,
-    ShipperSpec, SinkStats, StartFrom, spawn_shipper,
+    CursorMirror, DurableHead, InDoubt, InDoubtAction, InDoubtCause, ShipGate, ShipperExit,
+    ShipperHandle, ShipperReport, ShipperSpec, SinkStats, StartFrom, spawn_shipper,
 };
 pub use sink::{Outgoing, SendError, SendFailure, Sink};
 #[cfg(feature = "amqp")]

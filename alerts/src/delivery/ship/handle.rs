@@ -92,7 +92,7 @@ pub fn spawn_shipper(spec: ShipperSpec, sink: Box<dyn Sink>) -> Result<ShipperHa
     stats
         .cursor
         .store(cursor.state().delivered, Ordering::Relaxed);
-    let control = Arc::new(Control::default());
+    let control = Arc::new(Control::new(spec.gate.clone()));
     let name = spec.name.clone();
     let durable = Arc::clone(&spec.durable);
     let shipper = Shipper::new(spec, sink, cursor, Arc::clone(&stats), Arc::clone(&control));

@@ -109,6 +109,11 @@ pub enum AlertsError {
     /// it was.
     #[error("ship gate: refusing epoch {offered}: {reason}")]
     GateEpoch { offered: u64, reason: String },
+    /// A mirrored cursor file was refused by the node receiving it (a path
+    /// outside `cursors/`, bytes that are not such a file, a cursor a
+    /// shipper holds there).
+    #[error("installing mirrored cursor file {rel_path:?}: {reason}")]
+    CursorInstall { rel_path: String, reason: String },
     /// An internal invariant does not hold: a bug.
     #[error("internal error (a bug): {0}")]
     Internal(String),

@@ -229,6 +229,21 @@ pub(crate) fn load(path: &Path) -> Result<Option<CursorState>> {
     Ok(Some(pick_or_refuse(&read_image(&file, path)?, path)?.state))
 }
 
+/// The state a cursor file's complete `bytes` hold (as a mirror sends
+/// them); why not if they are no cursor file (another length, no valid
+/// slot).
+pub(crate) fn decode_file(bytes: &[u8]) -> std::result::Result<CursorState, String> {
+    if bytes.len() as u64 != FILE_LEN {
+        return Err(format!(
+            "{} bytes; a cursor file has {FILE_LEN}",
+            bytes.len()
+        ));
+    }
+    pick(&slots_of(bytes))
+        .map(|loaded| loaded.state)
+        .ok_or_else(|| "no valid slot (both torn or damaged)".to_owned())
+}
+
 /// What loading a cursor file found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Loaded {
@@ -427,6 +442,7 @@ mod tests {
         // What a mirror is handed is the file, byte for byte.
         assert_eq!(c.bytes(), std::fs::read(&path).expect("read"));
         assert_eq!(c.rel_path(), "cursors/s.cursor");
+        assert_eq!(decode_file(c.bytes()), Ok(state(7, 9)));
         drop(c);
         assert_eq!(std::fs::metadata(&path).expect("meta").len(), FILE_LEN);
         assert_eq!(load(&path).expect("load"), Some(state(7, 9)));
@@ -552,6 +568,9 @@ mod tests {
         assert!(matches!(&err, AlertsError::CursorCorrupt { path: p, .. } if *p == path));
         assert!(err.to_string().contains("s.cursor"), "{err}");
         assert!(err.to_string().contains("journal cursors --reset"), "{err}");
+        let bytes = std::fs::read(&path).expect("read");
+        assert!(decode_file(&bytes).is_err(), "no valid slot");
+        assert!(decode_file(&bytes[..100]).is_err(), "short");
         // An empty file is refused too, never taken for a fresh cursor.
         std::fs::write(&path, b"").expect("truncate");
         assert!(matches!(

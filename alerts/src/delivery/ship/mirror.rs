@@ -21,7 +21,12 @@
 /// — to wait for the standby's acknowledgement, say — and bounds that wait
 /// itself; the shipper has no timeout of its own for it. It cannot fail
 /// the shipper: what to do when the standby does not answer (go on alone
-/// and say so, or close the ship gate) is the pair's decision.
+/// and say so, or close the ship gate) is the pair's decision. A fenced
+/// shipper still makes (and mirrors) one kind of write: the record of
+/// deliveries it completed before the gate closed, so that a successor
+/// starts after them; a peer that has taken over meanwhile holds its
+/// cursors locked and refuses such a file
+/// ([`install_cursor_file`](crate::delivery::install_cursor_file)).
 pub trait CursorMirror: Send + Sync {
     /// `rel_path` (relative to the journal directory, `/`-separated:
     /// `cursors/<sink>.cursor` or `cursors/registry`) now holds exactly

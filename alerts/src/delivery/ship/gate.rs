@@ -10,7 +10,10 @@
 //!
 //! The epoch never goes back: opening at a lower epoch than the gate has
 //! seen is refused, since it would mean shipping under a lease a successor
-//! has already superseded. Epochs stop at `i64::MAX`, the largest value
+//! has already superseded. Reopening is for a node that kept its lease (a
+//! brief doubt about it); a node that lost the lease to a successor should
+//! stop its shippers instead, since they only know their own cursors, not
+//! what the successor delivered since. Epochs stop at `i64::MAX`, the largest value
 //! the AMQP header (a signed long-long) can carry.
 //!
 //! Waiting is on a condvar, not a spin: a fenced shipper sleeps until the

@@ -104,6 +104,16 @@ pub enum AlertsError {
     /// in the journal, or the journal or the cursor is in use).
     #[error("cannot reset the cursor of sink {sink:?}: {reason}")]
     CursorReset { sink: String, reason: String },
+    /// A ship gate refused to open at an epoch (below the one it has: epochs
+    /// never go back; or too large for the AMQP header). The gate stays as
+    /// it was.
+    #[error("ship gate: refusing epoch {offered}: {reason}")]
+    GateEpoch { offered: u64, reason: String },
+    /// A mirrored cursor file was refused by the node receiving it (a path
+    /// outside `cursors/`, bytes that are not such a file, a cursor a
+    /// shipper holds there).
+    #[error("installing mirrored cursor file {rel_path:?}: {reason}")]
+    CursorInstall { rel_path: String, reason: String },
     /// An internal invariant does not hold: a bug.
     #[error("internal error (a bug): {0}")]
     Internal(String),

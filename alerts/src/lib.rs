@@ -31,7 +31,12 @@
 //! refuses every record (a wrong URL or credentials), and reports a send a
 //! crash left in doubt ([`ShipperHandle`], [`SinkStats`],
 //! [`ShipperReport`]; [`read_cursors`] and [`journal_last_seq`] for
-//! `aldebaran journal cursors`). Six sink kinds:
+//! `aldebaran journal cursors`). For an active-standby pair (SPEC §6) a
+//! [`ShipGate`](delivery::ShipGate) fences the shippers (no send begins
+//! while it is closed) and gives every send its epoch, and a
+//! [`CursorMirror`](delivery::CursorMirror) copies each cursor write, the
+//! in-flight mark before its send, to the standby, which writes it with
+//! [`install_cursor_file`](delivery::install_cursor_file). Six sink kinds:
 //! - `file`: JSON Lines, exactly-once (reads its own tail on restart);
 //! - `stdout`: one line per alert;
 //! - `command`: a program per alert, the record on stdin, templates in its

@@ -60,6 +60,8 @@ fn spec(journal: &Path, name: &str, kind: &str, mode: DeliveryMode, durable: u64
         retry_max: Duration::from_millis(10),
         dead_letter: journal.join("cursors").join(format!("{name}.dead.jsonl")),
         poll_interval: Duration::from_millis(2),
+        gate: None,
+        mirror: None,
     }
 }
 

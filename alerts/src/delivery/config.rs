@@ -202,6 +202,9 @@ impl SinkConfig {
             retry_max: Duration::from_millis(self.retry_max_ms),
             dead_letter,
             poll_interval: POLL_INTERVAL,
+            // A single node until a pair sets them.
+            gate: None,
+            mirror: None,
         }
     }
 }

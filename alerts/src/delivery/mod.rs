@@ -35,7 +35,17 @@
 //!   knows every kind, and which refuses a kind built without its cargo
 //!   feature (`http`, `smtp`, `amqp`);
 //! - `status`: read-only views of the cursors for `aldebaran journal
-//!   cursors`; `reset`: setting one on purpose (`--reset`).
+//!   cursors`; `reset`: setting one on purpose (`--reset`);
+//! - `standby`: the receiving end of cursor mirroring in an active-standby
+//!   pair ([`cursor_files`], [`install_cursor_file`]).
+//!
+//! **Active-standby pairs** (SPEC §6) use three hooks, all off by default
+//! (a single node): a [`ShipGate`] in [`ShipperSpec::gate`] fences the
+//! shippers (no send begins while it is closed) and gives every send its
+//! epoch ([`Outgoing::epoch`], carried by the sinks as a header or
+//! variable); a [`CursorMirror`] in [`ShipperSpec::mirror`] is handed every
+//! cursor write, the in-flight mark before its send, for the standby to
+//! [`install_cursor_file`].
 
 mod config;
 mod fields;
@@ -46,6 +56,7 @@ mod secret;
 mod ship;
 mod sink;
 mod sinks;
+mod standby;
 mod status;
 mod template;
 #[cfg(test)]
@@ -58,8 +69,8 @@ pub use reset::{CursorBefore, CursorReset, ResetTo, reset_cursor};
 #[cfg(any(feature = "http", feature = "smtp"))]
 pub use secret::Secret;
 pub use ship::{
-    DurableHead, InDoubt, InDoubtAction, InDoubtCause, ShipperExit, ShipperHandle, ShipperReport,
-    ShipperSpec, SinkStats, StartFrom, spawn_shipper,
+    CursorMirror, DurableHead, InDoubt, InDoubtAction, InDoubtCause, ShipGate, ShipperExit,
+    ShipperHandle, ShipperReport, ShipperSpec, SinkStats, StartFrom, spawn_shipper,
 };
 pub use sink::{Outgoing, SendError, SendFailure, Sink};
 #[cfg(feature = "amqp")]
@@ -71,4 +82,5 @@ pub use sinks::http::{HttpFormat, HttpSinkConfig};
 #[cfg(feature = "smtp")]
 pub use sinks::smtp::{SmtpSinkConfig, SmtpTls};
 pub use sinks::stdout::StdoutSinkConfig;
+pub use standby::{cursor_files, install_cursor_file};
 pub use status::{CursorInfo, RegisteredSink, journal_last_seq, read_cursors, registered_sinks};

@@ -238,7 +238,7 @@ mod tests {
             kind: "http".into(),
             first_seq: 1,
         };
-        registry::register(dir.path(), "hook", entry).expect("register");
+        registry::register(dir.path(), "hook", entry, None).expect("register");
         let r = reset_cursor(dir.path(), "hook", ResetTo::Seq(4)).expect("reset");
         assert_eq!(
             (r.before, r.delivered, r.journal_last),

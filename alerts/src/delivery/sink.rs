@@ -12,6 +12,14 @@ pub struct Outgoing {
     /// The SPEC §3 record as one JSON object with `seq` first, exactly the
     /// line `aldebaran journal dump` prints, without the newline.
     pub json: Vec<u8>,
+    /// The fencing epoch of the node that shipped it (SPEC §6), read from
+    /// the shipper's gate right before the send; 0 without one (a single
+    /// node). A sink carries it when above 0 (AMQP header
+    /// `x-aldebaran-epoch`, HTTP header `Aldebaran-Epoch`, e-mail header
+    /// `X-Aldebaran-Epoch`, the command's `ALDEBARAN_EPOCH`), so a receiver
+    /// can tell which active sent what. The file and stdout sinks write
+    /// only `json`: their lines stay exactly the journal's records.
+    pub epoch: u64,
 }
 
 /// Why a send did not go through.

@@ -8,8 +8,9 @@
 use std::path::Path;
 
 use crate::delivery::mode::DeliveryMode;
-use crate::delivery::ship::cursor::{CURSOR_EXT, CURSORS_DIR, load, read_sidecar, sidecar_path};
+use crate::delivery::ship::cursor::{CURSOR_EXT, CURSORS_DIR, load};
 use crate::delivery::ship::registry;
+use crate::delivery::ship::sidecar::{read_sidecar, sidecar_path};
 use crate::error::{AlertsError, Result, io_at};
 use crate::segment::{HeaderFact, list_segments, scan_file};
 
@@ -106,7 +107,8 @@ pub fn journal_last_seq(journal_dir: &Path) -> Result<Option<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::ship::cursor::{CursorFile, CursorState, write_sidecar};
+    use crate::delivery::ship::cursor::{CursorFile, CursorState};
+    use crate::delivery::ship::sidecar::write_sidecar;
     use crate::{Journal, JournalOptions};
 
     #[test]

@@ -31,6 +31,7 @@ pub(crate) fn overfill(seq: u64, order: &str) -> Outgoing {
         seq,
         alert_id,
         json: json.into_bytes(),
+        epoch: 0,
     }
 }
 

@@ -1,5 +1,4 @@
-//! A sink's persisted cursor, `<journal dir>/cursors/<name>.cursor`, and its
-//! `<name>.sink` sidecar (kind and mode, for `journal cursors`).
+//! A sink's persisted cursor, `<journal dir>/cursors/<name>.cursor`.
 //!
 //! The cursor file is fixed-size with two slots, each `magic u32le,
 //! generation u64le, delivered u64le, in_flight_to u64le, crc32 u32le` (CRC
@@ -19,7 +18,6 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::delivery::mode::DeliveryMode;
 use crate::delivery::ship::atomic::{ensure_dir, write_atomic};
 use crate::error::{AlertsError, Result, io_at};
 use crate::lock::LockedFile;
@@ -27,7 +25,6 @@ use crate::lock::LockedFile;
 /// The directory of cursors under a journal directory.
 pub(crate) const CURSORS_DIR: &str = "cursors";
 pub(crate) const CURSOR_EXT: &str = "cursor";
-pub(crate) const SIDECAR_EXT: &str = "sink";
 
 const MAGIC: u32 = 0x4144_4355; // "ADCU"
 const SLOT_LEN: usize = 32;
@@ -56,7 +53,13 @@ impl CursorState {
 /// The open, locked cursor file of one sink.
 pub(crate) struct CursorFile {
     path: PathBuf,
+    /// `cursors/<name>.cursor`: the path relative to the journal directory,
+    /// as a cursor mirror names it.
+    rel_path: String,
     file: LockedFile,
+    /// The whole file as it is on disk (kept in step with every write), so
+    /// a mirror gets the complete bytes without reading them back.
+    image: Vec<u8>,
     generation: u64,
     state: CursorState,
     /// The slot (0 or 1) found damaged when the file was opened, if any.
@@ -72,10 +75,9 @@ pub(crate) fn cursor_path(journal_dir: &Path, name: &str) -> PathBuf {
         .join(format!("{name}.{CURSOR_EXT}"))
 }
 
-pub(crate) fn sidecar_path(journal_dir: &Path, name: &str) -> PathBuf {
-    journal_dir
-        .join(CURSORS_DIR)
-        .join(format!("{name}.{SIDECAR_EXT}"))
+/// The cursor file of `name` relative to the journal directory.
+pub(crate) fn cursor_rel_path(name: &str) -> String {
+    format!("{CURSORS_DIR}/{name}.{CURSOR_EXT}")
 }
 
 impl CursorFile {
@@ -87,8 +89,9 @@ impl CursorFile {
         let Some((path, file)) = open_locked(journal_dir, name)? else {
             return Ok(None);
         };
-        let loaded = load_from(file.file(), &path)?;
-        Ok(Some(Self::with(path, file, loaded)))
+        let image = read_image(file.file(), &path)?;
+        let loaded = pick_or_refuse(&image, &path)?;
+        Ok(Some(Self::with(name, path, file, loaded, image)))
     }
 
     /// Creates the cursor of `name` at `state` atomically (temp, fsync,
@@ -116,11 +119,11 @@ impl CursorFile {
         let Some((path, file)) = open_locked(journal_dir, name)? else {
             return Ok(None);
         };
-        let slots = read_slots(file.file(), &path)?;
-        Ok(Some(match pick(&slots) {
+        let image = read_image(file.file(), &path)?;
+        Ok(Some(match pick(&slots_of(&image)) {
             Some(loaded) => {
                 let state = loaded.state;
-                (Self::with(path, file, loaded), Ok(state))
+                (Self::with(name, path, file, loaded, image), Ok(state))
             }
             None => {
                 let blank = Loaded {
@@ -128,15 +131,18 @@ impl CursorFile {
                     state: CursorState::default(),
                     damaged_slot: None,
                 };
-                (Self::with(path, file, blank), Err(NO_VALID_SLOT.to_owned()))
+                let cursor = Self::with(name, path, file, blank, image);
+                (cursor, Err(NO_VALID_SLOT.to_owned()))
             }
         }))
     }
 
-    fn with(path: PathBuf, file: LockedFile, loaded: Loaded) -> Self {
+    fn with(name: &str, path: PathBuf, file: LockedFile, loaded: Loaded, image: Vec<u8>) -> Self {
         Self {
             path,
+            rel_path: cursor_rel_path(name),
             file,
+            image,
             generation: loaded.generation,
             state: loaded.state,
             damaged_slot: loaded.damaged_slot,
@@ -152,6 +158,16 @@ impl CursorFile {
         &self.path
     }
 
+    /// The file's path relative to the journal directory.
+    pub(crate) fn rel_path(&self) -> &str {
+        &self.rel_path
+    }
+
+    /// The file's complete bytes as they are on disk now.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.image
+    }
+
     /// The slot found damaged when the file was opened (the state came from
     /// the other one), if any.
     pub(crate) fn damaged_slot(&self) -> Option<u8> {
@@ -165,10 +181,11 @@ impl CursorFile {
         }
         let generation = self.generation.wrapping_add(1);
         let slot = encode_slot(generation, state);
+        let offset = slot_offset(generation);
         let result = self
             .file
             .file()
-            .write_all_at(&slot, slot_offset(generation))
+            .write_all_at(&slot, offset)
             .and_then(|()| self.file.file().sync_data());
         if let Err(source) = result {
             self.poisoned = true;
@@ -177,6 +194,8 @@ impl CursorFile {
                 source,
             });
         }
+        let at = offset as usize;
+        self.image[at..at + SLOT_LEN].copy_from_slice(&slot);
         self.generation = generation;
         self.state = state;
         Ok(())
@@ -207,7 +226,22 @@ pub(crate) fn load(path: &Path) -> Result<Option<CursorState>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_at(path)(e)),
     };
-    Ok(Some(load_from(&file, path)?.state))
+    Ok(Some(pick_or_refuse(&read_image(&file, path)?, path)?.state))
+}
+
+/// The state a cursor file's complete `bytes` hold (as a mirror sends
+/// them); why not if they are no cursor file (another length, no valid
+/// slot).
+pub(crate) fn decode_file(bytes: &[u8]) -> std::result::Result<CursorState, String> {
+    if bytes.len() as u64 != FILE_LEN {
+        return Err(format!(
+            "{} bytes; a cursor file has {FILE_LEN}",
+            bytes.len()
+        ));
+    }
+    pick(&slots_of(bytes))
+        .map(|loaded| loaded.state)
+        .ok_or_else(|| "no valid slot (both torn or damaged)".to_owned())
 }
 
 /// What loading a cursor file found.
@@ -231,21 +265,32 @@ enum Slot {
     Damaged,
 }
 
-fn load_from(file: &File, path: &Path) -> Result<Loaded> {
-    pick(&read_slots(file, path)?).ok_or_else(|| AlertsError::CursorCorrupt {
+fn pick_or_refuse(image: &[u8], path: &Path) -> Result<Loaded> {
+    pick(&slots_of(image)).ok_or_else(|| AlertsError::CursorCorrupt {
         path: path.to_path_buf(),
         reason: NO_VALID_SLOT.into(),
     })
 }
 
-fn read_slots(file: &File, path: &Path) -> Result<[Slot; 2]> {
-    let mut raw = [[0u8; SLOT_LEN]; 2];
-    for (i, slot) in raw.iter_mut().enumerate() {
-        // A short file leaves the slot zeroed, which reads as never written;
-        // a file with no valid slot at all is refused by `pick`.
-        read_up_to(file, slot, i as u64 * SLOT_STRIDE).map_err(io_at(path))?;
-    }
-    Ok(raw.map(|r| decode_slot(&r)))
+/// The file's first [`FILE_LEN`] bytes. A short file is padded with zeros,
+/// which read as a slot never written; a file with no valid slot at all is
+/// refused by `pick`.
+fn read_image(file: &File, path: &Path) -> Result<Vec<u8>> {
+    let mut image = vec![0u8; FILE_LEN as usize];
+    read_up_to(file, &mut image, 0).map_err(io_at(path))?;
+    Ok(image)
+}
+
+/// The two slots of a file image of [`FILE_LEN`] bytes.
+fn slots_of(image: &[u8]) -> [Slot; 2] {
+    [0, 1].map(|i| {
+        let at = i * SLOT_STRIDE as usize;
+        let mut raw = [0u8; SLOT_LEN];
+        if let Some(bytes) = image.get(at..at + SLOT_LEN) {
+            raw.copy_from_slice(bytes);
+        }
+        decode_slot(&raw)
+    })
 }
 
 /// The valid slot with the highest generation, and the other one if it is
@@ -329,51 +374,6 @@ fn decode_slot(slot: &[u8; SLOT_LEN]) -> Slot {
     }
 }
 
-/// Writes the `<name>.sink` sidecar (atomically) so `journal cursors` can show
-/// the kind and mode next to the cursor.
-pub(crate) fn write_sidecar(
-    journal_dir: &Path,
-    name: &str,
-    kind: &str,
-    mode: DeliveryMode,
-) -> Result<()> {
-    let dir = journal_dir.join(CURSORS_DIR);
-    ensure_dir(&dir)?;
-    let meta = SinkMeta {
-        kind: kind.to_string(),
-        mode,
-    };
-    let text = toml::to_string(&meta).map_err(|e| AlertsError::SinkConfig {
-        sink: name.to_string(),
-        reason: format!("encoding the sidecar: {e}"),
-    })?;
-    write_atomic(&sidecar_path(journal_dir, name), &dir, text.as_bytes())
-}
-
-/// The sidecar's contents.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SinkMeta {
-    pub kind: String,
-    pub mode: DeliveryMode,
-}
-
-/// Reads a sidecar; `None` if missing. A sidecar that does not parse is an
-/// error naming it (it is written atomically, so that means tampering).
-pub(crate) fn read_sidecar(path: &Path) -> Result<Option<SinkMeta>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_at(path)(e)),
-    };
-    toml::from_str(&text)
-        .map(Some)
-        .map_err(|e| AlertsError::CursorCorrupt {
-            path: path.to_path_buf(),
-            reason: format!("bad sidecar: {e}"),
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,8 +438,12 @@ mod tests {
         c.store(state(3, 7)).expect("store");
         c.store(state(7, 7)).expect("store");
         c.store(state(7, 9)).expect("store");
-        drop(c);
         let path = cursor_path(dir.path(), "s");
+        // What a mirror is handed is the file, byte for byte.
+        assert_eq!(c.bytes(), std::fs::read(&path).expect("read"));
+        assert_eq!(c.rel_path(), "cursors/s.cursor");
+        assert_eq!(decode_file(c.bytes()), Ok(state(7, 9)));
+        drop(c);
         assert_eq!(std::fs::metadata(&path).expect("meta").len(), FILE_LEN);
         assert_eq!(load(&path).expect("load"), Some(state(7, 9)));
         let c = open(dir.path(), "s").expect("reopen");
@@ -564,30 +568,14 @@ mod tests {
         assert!(matches!(&err, AlertsError::CursorCorrupt { path: p, .. } if *p == path));
         assert!(err.to_string().contains("s.cursor"), "{err}");
         assert!(err.to_string().contains("journal cursors --reset"), "{err}");
+        let bytes = std::fs::read(&path).expect("read");
+        assert!(decode_file(&bytes).is_err(), "no valid slot");
+        assert!(decode_file(&bytes[..100]).is_err(), "short");
         // An empty file is refused too, never taken for a fresh cursor.
         std::fs::write(&path, b"").expect("truncate");
         assert!(matches!(
             load(&path),
             Err(AlertsError::CursorCorrupt { .. })
         ));
-    }
-
-    #[test]
-    fn sidecar_round_trip() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        write_sidecar(dir.path(), "s", "file", DeliveryMode::ExactlyOnce).expect("write");
-        let path = sidecar_path(dir.path(), "s");
-        let text = std::fs::read_to_string(&path).expect("read");
-        assert_eq!(text, "kind = \"file\"\nmode = \"exactly-once\"\n");
-        let meta = read_sidecar(&path).expect("read").expect("present");
-        assert_eq!(
-            (meta.kind.as_str(), meta.mode),
-            ("file", DeliveryMode::ExactlyOnce)
-        );
-        assert!(
-            read_sidecar(&sidecar_path(dir.path(), "x"))
-                .expect("read")
-                .is_none()
-        );
     }
 }

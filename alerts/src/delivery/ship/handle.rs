@@ -8,11 +8,11 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crate::delivery::ship::control::Control;
-use crate::delivery::ship::cursor::write_sidecar;
 use crate::delivery::ship::durable::DurableHead;
 use crate::delivery::ship::opening::open_cursor;
 use crate::delivery::ship::report::ShipperReport;
 use crate::delivery::ship::ship_loop::Shipper;
+use crate::delivery::ship::sidecar::write_sidecar;
 use crate::delivery::ship::spec::ShipperSpec;
 use crate::delivery::ship::stats::SinkStats;
 use crate::delivery::sink::Sink;
@@ -92,7 +92,7 @@ pub fn spawn_shipper(spec: ShipperSpec, sink: Box<dyn Sink>) -> Result<ShipperHa
     stats
         .cursor
         .store(cursor.state().delivered, Ordering::Relaxed);
-    let control = Arc::new(Control::default());
+    let control = Arc::new(Control::new(spec.gate.clone()));
     let name = spec.name.clone();
     let durable = Arc::clone(&spec.durable);
     let shipper = Shipper::new(spec, sink, cursor, Arc::clone(&stats), Arc::clone(&control));

@@ -1,6 +1,7 @@
 //! A sink's cursor at start: the facts (its entry in the sink registry, its
 //! cursor file, its `start` key, the journal's durable head) go to the pure
-//! [`decide_start`]; this executes the answer (I/O stays here).
+//! [`decide_start`]; this executes the answer (I/O stays here), telling the
+//! spec's cursor mirror, if any, of each file it writes.
 
 use crate::delivery::ship::cursor::{CursorFile, CursorState, cursor_path};
 use crate::delivery::ship::registry::{self, Registered};
@@ -31,11 +32,12 @@ pub(crate) fn open_cursor(spec: &ShipperSpec) -> Result<CursorFile> {
         .as_ref()
         .map_or(CursorFound::Missing, |c| CursorFound::Present(c.state()));
     let decision = decide_start(registered.get(name), found, spec.start, spec.durable.get());
+    let mirror = spec.mirror.as_deref();
     match (decision, existing) {
         (Start::Resume(_), Some(cursor)) => Ok(cursor),
         (Start::Adopt(state), Some(cursor)) => {
             let first_seq = state.delivered + 1;
-            registry::register(dir, name, registered_as(spec, first_seq))?;
+            registry::register(dir, name, registered_as(spec, first_seq), mirror)?;
             tracing::info!(sink = %name, first_seq, "sink registered with the cursor it had");
             Ok(cursor)
         }
@@ -45,7 +47,11 @@ pub(crate) fn open_cursor(spec: &ShipperSpec) -> Result<CursorFile> {
             // adopts; the other order would leave a registered sink without
             // a cursor, refused for nothing.
             let cursor = CursorFile::create(dir, name, CursorState::settled(from - 1))?;
-            registry::register(dir, name, registered_as(spec, from))?;
+            // In the same order to the mirror, for the same reason.
+            if let Some(mirror) = mirror {
+                mirror.written(cursor.rel_path(), cursor.bytes());
+            }
+            registry::register(dir, name, registered_as(spec, from), mirror)?;
             tracing::info!(
                 sink = %name,
                 start = spec.start.as_str(),

@@ -25,6 +25,8 @@ pub(crate) fn to_outgoing(seq: u64, payload: &[u8]) -> Result<Outgoing> {
         seq,
         alert_id,
         json,
+        // Set by the shipper from its gate right before the send.
+        epoch: 0,
     })
 }
 

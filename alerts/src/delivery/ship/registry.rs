@@ -6,7 +6,8 @@
 //! delivered before, so it must not quietly start over: the start decision
 //! (`start.rs`) refuses it until an operator resets its cursor. Updates are
 //! read-modify-write under `cursors/registry.lock`, so shippers started at
-//! once never drop each other's entries.
+//! once never drop each other's entries; a cursor mirror is told of each
+//! write under that lock too, so it sees them in the order they were made.
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -14,11 +15,14 @@ use std::path::{Path, PathBuf};
 
 use crate::delivery::ship::atomic::{ensure_dir, write_atomic};
 use crate::delivery::ship::cursor::CURSORS_DIR;
+use crate::delivery::ship::mirror::CursorMirror;
 use crate::error::{AlertsError, Result, io_at};
 use crate::lock::LockedFile;
 
-const REGISTRY_FILE: &str = "registry";
-const LOCK_FILE: &str = "registry.lock";
+pub(crate) const REGISTRY_FILE: &str = "registry";
+pub(crate) const LOCK_FILE: &str = "registry.lock";
+/// The registry relative to the journal directory, as a mirror names it.
+pub(crate) const REGISTRY_REL_PATH: &str = "cursors/registry";
 
 /// What the file says at its top, for whoever opens it.
 const HEADER: &str = "# The sinks that have shipped from this journal (written by aldebaran).\n\
@@ -51,15 +55,18 @@ pub(crate) fn load(journal_dir: &Path) -> Result<BTreeMap<String, Registered>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
         Err(e) => return Err(io_at(&path)(e)),
     };
-    toml::from_str(&text).map_err(|e| AlertsError::CursorCorrupt {
-        path,
-        reason: format!("bad sink registry: {e}"),
-    })
+    parse(&text).map_err(|reason| AlertsError::CursorCorrupt { path, reason })
 }
 
-/// Registers `name` unless it already is (an entry is never rewritten: it
-/// says when the sink first shipped). Durable when it returns.
-pub(crate) fn register(journal_dir: &Path, name: &str, entry: Registered) -> Result<()> {
+/// The registered sinks a registry file's text lists; why not if it is no
+/// registry.
+pub(crate) fn parse(text: &str) -> std::result::Result<BTreeMap<String, Registered>, String> {
+    toml::from_str(text).map_err(|e| format!("bad sink registry: {e}"))
+}
+
+/// Takes the registry's lock (waiting: every holder is brief) for a
+/// read-modify-write of the file.
+pub(crate) fn lock(journal_dir: &Path) -> Result<LockedFile> {
     let dir = journal_dir.join(CURSORS_DIR);
     ensure_dir(&dir)?;
     let lock_path = dir.join(LOCK_FILE);
@@ -69,7 +76,20 @@ pub(crate) fn register(journal_dir: &Path, name: &str, entry: Registered) -> Res
         .write(true)
         .open(&lock_path)
         .map_err(io_at(&lock_path))?;
-    let _held = LockedFile::lock(lock, &lock_path)?;
+    LockedFile::lock(lock, &lock_path)
+}
+
+/// Registers `name` unless it already is (an entry is never rewritten: it
+/// says when the sink first shipped). Durable when it returns; `mirror`, if
+/// any, has been told of the write.
+pub(crate) fn register(
+    journal_dir: &Path,
+    name: &str,
+    entry: Registered,
+    mirror: Option<&dyn CursorMirror>,
+) -> Result<()> {
+    let dir = journal_dir.join(CURSORS_DIR);
+    let _held = lock(journal_dir)?;
     let mut sinks = load(journal_dir)?;
     if sinks.contains_key(name) {
         return Ok(());
@@ -79,11 +99,12 @@ pub(crate) fn register(journal_dir: &Path, name: &str, entry: Registered) -> Res
         sink: name.to_owned(),
         reason: format!("encoding the sink registry: {e}"),
     })?;
-    write_atomic(
-        &registry_path(journal_dir),
-        &dir,
-        format!("{HEADER}{body}").as_bytes(),
-    )
+    let bytes = format!("{HEADER}{body}").into_bytes();
+    write_atomic(&registry_path(journal_dir), &dir, &bytes)?;
+    if let Some(mirror) = mirror {
+        mirror.written(REGISTRY_REL_PATH, &bytes);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -98,10 +119,10 @@ mod tests {
             kind: kind.into(),
             first_seq,
         };
-        register(dir.path(), "hook", entry("http", 1)).expect("register");
-        register(dir.path(), "archive", entry("file", 40)).expect("register");
+        register(dir.path(), "hook", entry("http", 1), None).expect("register");
+        register(dir.path(), "archive", entry("file", 40), None).expect("register");
         // Registering again keeps the first entry.
-        register(dir.path(), "hook", entry("smtp", 99)).expect("again");
+        register(dir.path(), "hook", entry("smtp", 99), None).expect("again");
         let got = load(dir.path()).expect("load");
         assert_eq!(
             got.into_iter().collect::<Vec<_>>(),
@@ -141,7 +162,7 @@ mod tests {
                         kind: "file".into(),
                         first_seq: i,
                     };
-                    register(&d, &format!("s{i}"), entry).expect("register");
+                    register(&d, &format!("s{i}"), entry, None).expect("register");
                 })
             })
             .collect();

@@ -10,6 +10,21 @@
 //! crash during it would: the next start reports the range and resends or
 //! skips it per the mode.
 //!
+//! Fencing (SPEC §6), when the spec has a ship gate: the gate is looked at
+//! twice per send. Before the in-flight mark: while it is closed, no range
+//! is marked and the shipper waits (recording the deliveries it has not
+//! recorded yet, so a successor starts after them), still answering stop
+//! and finish requests. And after the mark and its mirroring, right before
+//! `Sink::send`: the mark (and the mirror waiting for the standby) takes
+//! time, in which the gate may have closed. If it did, the send does not
+//! happen; the shipper waits with the range recorded in flight, and since
+//! the standby already holds that mark, a successor that takes over
+//! reports the range as in doubt and resends or skips it per the mode
+//! (this shipper cannot know whether a successor took over, so it never
+//! clears the mark). When the gate opens again the mark is mirrored once
+//! more (the standby may have changed meanwhile) and the gate checked
+//! again. The records carry the epoch of the pass taken at that last check.
+//!
 //! What a failed send leads to, by its [`SendError`]: `Transient` backs off
 //! (doubling) and resends; `Permanent` dead-letters that one record and moves
 //! on; `EndpointDown` pauses the sink (the records wait, nothing is
@@ -22,6 +37,8 @@ use std::time::Instant;
 
 use crate::delivery::ship::control::Control;
 use crate::delivery::ship::cursor::{CursorFile, CursorState};
+use crate::delivery::ship::fence::Fence;
+use crate::delivery::ship::gate::Pass;
 use crate::delivery::ship::plan::{
     IN_DOUBT_IDS, InDoubt, InDoubtAction, InDoubtCause, apply_recovered, backoff, pause_wait,
     plan_start,
@@ -46,6 +63,8 @@ pub(crate) struct Shipper {
     cursor: CursorFile,
     stats: Arc<SinkStats>,
     control: Arc<Control>,
+    /// The ship gate, as this shipper sees it.
+    fence: Fence,
     reader: Option<JournalReader>,
     /// The seq the reader yields next.
     next_read: u64,
@@ -73,12 +92,14 @@ impl Shipper {
         stats: Arc<SinkStats>,
         control: Arc<Control>,
     ) -> Self {
+        let fence = Fence::new(spec.gate.clone(), Arc::clone(&stats));
         Self {
             spec,
             sink,
             cursor,
             stats,
             control,
+            fence,
             reader: None,
             next_read: 1,
             peeked: None,
@@ -117,9 +138,24 @@ impl Shipper {
     /// Records a delivery the next send would otherwise record.
     fn record_delivered(&mut self) -> Result<()> {
         if let Some(seq) = self.unrecorded.take() {
-            self.cursor.store(CursorState::settled(seq))?;
+            self.store_cursor(CursorState::settled(seq))?;
         }
         Ok(())
+    }
+
+    /// Durably records `state` in the cursor file, then tells the mirror.
+    fn store_cursor(&mut self, state: CursorState) -> Result<()> {
+        self.cursor.store(state)?;
+        self.mirror_cursor();
+        Ok(())
+    }
+
+    /// Hands the cursor file as it is on disk to the mirror, if any (which
+    /// may block until the standby has it).
+    fn mirror_cursor(&self) {
+        if let Some(mirror) = &self.spec.mirror {
+            mirror.written(self.cursor.rel_path(), self.cursor.bytes());
+        }
     }
 
     /// Handles the cursor found on disk and the sink's own view. Returns an
@@ -134,7 +170,7 @@ impl Shipper {
             self.in_doubt = Some(in_doubt);
         }
         if let Some(state) = plan.store {
-            self.cursor.store(state)?;
+            self.store_cursor(state)?;
         }
         let held = loop {
             if let Some(exit) = self.exit_requested() {
@@ -163,7 +199,7 @@ impl Shipper {
                 "sink already holds records past the cursor; resuming after them",
             );
             let in_flight_to = held.max(self.cursor.state().in_flight_to);
-            self.cursor.store(CursorState {
+            self.store_cursor(CursorState {
                 delivered: held,
                 in_flight_to,
             })?;
@@ -186,6 +222,9 @@ impl Shipper {
                 self.record_delivered()?;
                 return Ok(exit);
             }
+            // Keeps `SinkStats::fenced` current while caught up too; the
+            // pass itself is taken again right before the mark.
+            let _pass = self.fence.look();
             let mut limit = self.spec.durable.get();
             if let Some((target, _)) = self.control.command().finish {
                 limit = limit.min(target);
@@ -295,14 +334,48 @@ impl Shipper {
         Unreadable
     }
 
+    /// Waits while the ship gate is closed (see the module docs); the pass
+    /// once it is open, `None` once an exit is requested instead.
+    fn pass_gate(&mut self) -> Result<Option<Pass>> {
+        loop {
+            if let Some(pass) = self.fence.look() {
+                return Ok(Some(pass));
+            }
+            // A successor should start after what this shipper delivered,
+            // not find it in doubt.
+            self.record_delivered()?;
+            if self.exit_requested().is_some() {
+                return Ok(None);
+            }
+            self.fence.wait(&self.control);
+        }
+    }
+
     fn send_batch(&mut self) -> Result<()> {
+        // Gate check 1: no range is marked in flight while fenced.
+        let Some(mut pass) = self.pass_gate()? else {
+            return Ok(());
+        };
         let delivered = self.delivered();
         let last = self.batch.last().map_or(delivered, |o| o.seq);
-        self.cursor.store(CursorState {
+        self.store_cursor(CursorState {
             delivered,
             in_flight_to: last,
         })?;
         self.unrecorded = None;
+        // Gate check 2, right before the send: the gate may have closed
+        // during the mark and its mirroring.
+        while !self.fence.holds(pass) {
+            let Some(again) = self.pass_gate()? else {
+                // Exiting with the range marked in flight and not sent.
+                return Ok(());
+            };
+            self.mirror_cursor();
+            pass = again;
+        }
+        for out in &mut self.batch {
+            out.epoch = pass.epoch;
+        }
         let (done, error) = match self.sink.send(&self.batch) {
             Ok(()) => (self.batch.len(), None),
             Err(SendFailure { delivered, error }) => (delivered.min(self.batch.len()), Some(error)),
@@ -352,7 +425,7 @@ impl Shipper {
 
     fn settle(&mut self, seq: u64) -> Result<()> {
         self.unrecorded = None;
-        self.cursor.store(CursorState::settled(seq))?;
+        self.store_cursor(CursorState::settled(seq))?;
         self.publish_cursor();
         Ok(())
     }

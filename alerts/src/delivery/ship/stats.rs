@@ -26,6 +26,11 @@ pub struct SinkStats {
     /// The shipper's thread is running (false once it stopped, failed or
     /// panicked).
     pub running: AtomicBool,
+    /// The shipper is fenced: its ship gate
+    /// ([`ShipGate`](crate::delivery::ShipGate)) is closed, so it begins no
+    /// send. Set when the shipper looks at the gate: before every send, and
+    /// at least once per poll interval while it is caught up.
+    pub fenced: AtomicBool,
     /// Why the sink is paused (its endpoint refuses every record, see
     /// [`SendError::EndpointDown`](crate::delivery::SendError::EndpointDown)),
     /// or `None` while it is not. Read with [`SinkStats::paused`].
@@ -53,6 +58,7 @@ impl SinkStats {
             in_doubt: AtomicU64::new(0),
             cursor: AtomicU64::new(0),
             running: AtomicBool::new(false),
+            fenced: AtomicBool::new(false),
             paused: Mutex::new(None),
             error: Mutex::new(None),
         }

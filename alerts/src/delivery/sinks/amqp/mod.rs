@@ -9,8 +9,10 @@
 //! - **Message**: body = the SPEC §3 record (the journal dump line),
 //!   `delivery_mode` 2, `content_type` `application/json`, `message_id` =
 //!   `alert_id` (the consumer deduplicates on it: exactly-once), a `seq`
-//!   header, published `mandatory` so an unroutable alert comes back instead
-//!   of vanishing.
+//!   header, an `x-aldebaran-epoch` header (long-long) when the shipper has
+//!   a ship gate with an epoch above 0 (an active-standby pair, SPEC §6: a
+//!   consumer can tell which active sent what), published `mandatory` so an
+//!   unroutable alert comes back instead of vanishing.
 //! - **Pipelining** (LAPIN-NOTES pitfalls 3, 4): every record of a batch is
 //!   queued for the socket first, then the confirms are awaited in order under
 //!   one deadline; the leading run of acks is what was delivered.

@@ -110,6 +110,18 @@ pub(super) fn returned_index(batch: &[Outgoing], properties: &BasicProperties) -
     batch.iter().position(|r| r.alert_id == id.as_str())
 }
 
+/// The header naming the fencing epoch of the node that shipped a message.
+pub(super) const EPOCH_HEADER: &str = "x-aldebaran-epoch";
+
+/// The `x-aldebaran-epoch` value of a record shipped at `epoch`, as an AMQP
+/// long-long (what consumers in every language read as a plain integer);
+/// none at 0 (no pair). The ship gate refuses epochs past `i64::MAX`, so the
+/// saturation never happens for a gated shipper; it keeps a hand-built
+/// record from panicking or wrapping negative.
+pub(super) fn epoch_header(epoch: u64) -> Option<AMQPValue> {
+    (epoch > 0).then(|| AMQPValue::LongLongInt(i64::try_from(epoch).unwrap_or(i64::MAX)))
+}
+
 /// Publishes one record (persistent, mandatory) and waits for its confirm.
 async fn publish_one(
     channel: &Channel,
@@ -119,6 +131,9 @@ async fn publish_one(
     let mut headers = FieldTable::default();
     if let Ok(seq) = i64::try_from(record.seq) {
         headers.insert("seq".into(), AMQPValue::LongLongInt(seq));
+    }
+    if let Some(epoch) = epoch_header(record.epoch) {
+        headers.insert(EPOCH_HEADER.into(), epoch);
     }
     // `ShortString::from` panics past 255 bytes: lengths were checked (the
     // config in `new`, the alert ids in `send`).

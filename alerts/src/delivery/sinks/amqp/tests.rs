@@ -33,6 +33,7 @@ fn record(seq: u64) -> Outgoing {
         seq,
         json: format!(r#"{{"seq":{seq},"alert_id":"{alert_id}","kind":"overfill"}}"#).into_bytes(),
         alert_id,
+        epoch: 0,
     }
 }
 
@@ -61,6 +62,7 @@ struct Got {
     delivery_mode: Option<u8>,
     content_type: Option<String>,
     seq_header: Option<i64>,
+    epoch_header: Option<AMQPValue>,
 }
 
 /// The test's own broker connection; deletes the test's exchange and queue
@@ -115,7 +117,12 @@ impl TestBroker {
                         Some(AMQPValue::LongLongInt(n)) => Some(*n),
                         _ => None,
                     });
+                let epoch_header = p
+                    .headers()
+                    .as_ref()
+                    .and_then(|h| h.inner().get("x-aldebaran-epoch").cloned());
                 got.push(Got {
+                    epoch_header,
                     body: m.delivery.data.clone(),
                     message_id: p.message_id().as_ref().map(|s| s.to_string()),
                     delivery_mode: *p.delivery_mode(),
@@ -385,6 +392,7 @@ fn a_batch_lands_in_the_queue_in_order() {
         assert_eq!(got.delivery_mode, Some(2));
         assert_eq!(got.content_type.as_deref(), Some("application/json"));
         assert_eq!(got.seq_header, Some(sent.seq as i64));
+        assert_eq!(got.epoch_header, None, "no epoch without a pair");
     }
     // The same connection serves the next batch, and a full-size one.
     let big = records(51..=1074);
@@ -393,6 +401,27 @@ fn a_batch_lands_in_the_queue_in_order() {
     let ids: Vec<_> = got.iter().filter_map(|g| g.message_id.clone()).collect();
     let want: Vec<_> = big.iter().map(|r| r.alert_id.clone()).collect();
     assert_eq!(ids, want);
+}
+
+/// broker: the fencing epoch reaches the consumer as an AMQP long-long.
+#[test]
+fn the_epoch_rides_in_the_x_aldebaran_epoch_header() {
+    let cfg = test_config("epoch");
+    let broker = TestBroker::new(&cfg);
+    let mut sink = AmqpSink::new(cfg).unwrap();
+    let mut batch = records(1..=3);
+    batch[1].epoch = 7;
+    batch[2].epoch = u64::MAX;
+    sink.send(&batch).unwrap();
+    let got: Vec<_> = broker.drain().into_iter().map(|g| g.epoch_header).collect();
+    assert_eq!(
+        got,
+        [
+            None,
+            Some(AMQPValue::LongLongInt(7)),
+            Some(AMQPValue::LongLongInt(i64::MAX)),
+        ]
+    );
 }
 
 /// broker

@@ -14,6 +14,8 @@ use crate::delivery::template::{Template, parse_table, record_fields};
 /// The variables the sink sets itself, which `env` cannot override.
 const ALERT_ID_VAR: &str = "ALDEBARAN_ALERT_ID";
 const SEQ_VAR: &str = "ALDEBARAN_SEQ";
+/// The fencing epoch of the node that shipped the alert, when above 0.
+const EPOCH_VAR: &str = "ALDEBARAN_EPOCH";
 /// `EX_TEMPFAIL` from sysexits.h: "try again later".
 const EX_TEMPFAIL: i32 = 75;
 /// Bytes of stderr kept for a permanent failure's reason.
@@ -78,10 +80,19 @@ impl CommandSink {
 
     fn run(&self, out: &Outgoing) -> Result<(), SendError> {
         let env = self.render_env(out)?;
-        let mut child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        command
             .args(&self.args)
             .env(ALERT_ID_VAR, &out.alert_id)
-            .env(SEQ_VAR, out.seq.to_string())
+            .env(SEQ_VAR, out.seq.to_string());
+        // Without a pair (epoch 0) the variable is absent, even if the
+        // engine's own environment happens to hold one.
+        if out.epoch > 0 {
+            command.env(EPOCH_VAR, out.epoch.to_string());
+        } else {
+            command.env_remove(EPOCH_VAR);
+        }
+        let mut child = command
             .envs(env)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -138,9 +149,9 @@ fn check_env_name(name: &str) -> Result<(), String> {
             "env.{name:?}: a variable name cannot contain '=' or a NUL byte"
         ));
     }
-    if name == ALERT_ID_VAR || name == SEQ_VAR {
+    if name == ALERT_ID_VAR || name == SEQ_VAR || name == EPOCH_VAR {
         return Err(format!(
-            "env.{name}: set by the sink itself (the alert's id and seq)"
+            "env.{name}: set by the sink itself (the alert's id, seq and epoch)"
         ));
     }
     Ok(())

@@ -24,6 +24,7 @@ fn out(seq: u64) -> Outgoing {
         seq,
         alert_id: format!("a:{seq}"),
         json: format!("{{\"seq\":{seq}}}").into_bytes(),
+        epoch: 0,
     }
 }
 
@@ -40,6 +41,31 @@ fn stdin_and_env_reach_the_program() {
         std::fs::read_to_string(&file).expect("read"),
         "{\"seq\":1}\na:1 1\n{\"seq\":2}\na:2 2\n"
     );
+}
+
+#[test]
+fn the_epoch_is_in_the_environment_when_there_is_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("got");
+    let script = format!(
+        "echo \"${{ALDEBARAN_EPOCH-unset}}\" >> {f}",
+        f = file.display()
+    );
+    let mut fenced = out(2);
+    fenced.epoch = 5;
+    sink(&script, 10_000).send(&[out(1), fenced]).expect("send");
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "unset\n5\n");
+    let mut env = BTreeMap::new();
+    env.insert("ALDEBARAN_EPOCH".to_owned(), "1".to_owned());
+    let config = CommandSinkConfig {
+        command: vec!["true".into()],
+        timeout_ms: 1000,
+        env,
+    };
+    let err = CommandSink::new(&config, &overfill_fields())
+        .err()
+        .expect("refused");
+    assert!(err.contains("set by the sink itself"), "{err}");
 }
 
 #[test]

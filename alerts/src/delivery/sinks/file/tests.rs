@@ -11,6 +11,7 @@ fn out(seq: u64) -> Outgoing {
         seq,
         alert_id: format!("a:{seq}"),
         json: format!("{{\"seq\":{seq},\"alert_id\":\"a:{seq}\"}}").into_bytes(),
+        epoch: 0,
     }
 }
 

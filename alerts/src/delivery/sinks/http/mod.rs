@@ -7,7 +7,10 @@
 //!
 //! Every request carries `Idempotency-Key: <alert_id>`, so a receiver that
 //! deduplicates on it sees each alert once even when the shipper resends an
-//! in-doubt one: hence `exactly-once` is the default mode. The outcome of a
+//! in-doubt one: hence `exactly-once` is the default mode. A shipper with a
+//! ship gate (an active-standby pair, SPEC §6) adds `Aldebaran-Epoch:
+//! <epoch>` when its epoch is above 0, so a receiver can tell which active
+//! sent what (and refuse a lower epoch than it has seen). The outcome of a
 //! request maps onto the shipper's retry policy by [`classify`](sink::classify), a pure
 //! function of the status code.
 //!

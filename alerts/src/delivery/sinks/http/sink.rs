@@ -14,6 +14,9 @@ use crate::delivery::secret::resolve_password;
 use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
 use crate::error::AlertsError;
 
+/// The header naming the fencing epoch of the node that shipped an alert.
+pub(super) const EPOCH_HEADER: &str = "Aldebaran-Epoch";
+
 /// How much of an error response's body goes into the failure reason.
 const REASON_BODY_BYTES: u64 = 200;
 
@@ -55,7 +58,7 @@ impl HttpSink {
                 .map_err(|e| bad(format!("header name {name:?}: {e}")))?;
             // The sink owns these: a second copy would make the request
             // ambiguous to the receiver.
-            let owned = ["idempotency-key", "content-type"];
+            let owned = ["idempotency-key", "content-type", "aldebaran-epoch"];
             if owned.contains(&name.as_str()) {
                 return Err(bad(format!("header {name} is set by the sink")));
             }
@@ -124,6 +127,9 @@ impl HttpSink {
             .agent
             .post(self.uri.clone())
             .header("Idempotency-Key", key);
+        if rec.epoch > 0 {
+            req = req.header(EPOCH_HEADER, rec.epoch.to_string());
+        }
         for (name, value) in &self.headers {
             req = req.header(name, value);
         }

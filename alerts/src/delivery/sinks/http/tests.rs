@@ -98,6 +98,28 @@ fn json_post_carries_record_and_idempotency_key() {
 }
 
 #[test]
+fn the_epoch_rides_in_the_aldebaran_epoch_header() {
+    let (url, server) = serve(&[(200, ""), (200, "")]);
+    let mut sink = HttpSink::new(config(&url), &overfill_fields()).expect("sink");
+    let mut fenced = alert(2, "o-2");
+    fenced.epoch = 12;
+    send_one(&mut sink, alert(1, "o-1")).expect("first");
+    send_one(&mut sink, fenced).expect("second");
+    let seen = server.join().expect("server");
+    assert_eq!(
+        seen[0].header("Aldebaran-Epoch"),
+        None,
+        "none without a pair"
+    );
+    assert_eq!(seen[1].header("Aldebaran-Epoch"), Some("12"));
+    // The sink owns the header: a config cannot set one of its own.
+    let mut cfg = config("http://127.0.0.1:1/");
+    cfg.headers.insert("aldebaran-epoch".into(), "1".into());
+    let err = HttpSink::new(cfg, &overfill_fields()).expect_err("refused");
+    assert!(err.to_string().contains("set by the sink"), "{err}");
+}
+
+#[test]
 fn twilio_style_form_with_basic_auth() {
     let (url, server) = serve(&[(201, r#"{"sid":"SM1"}"#)]);
     let cfg = toml_like(&format!(

@@ -6,6 +6,8 @@
 //! `at-most-once` are allowed. The `Message-ID` is derived from the alert_id
 //! alone (`sink::message_id`), so a resent alert carries the same id and a mail
 //! client that threads or hides duplicates by it can still help the reader.
+//! A shipper with a ship gate (an active-standby pair, SPEC §6) adds
+//! `X-Aldebaran-Epoch: <epoch>` when its epoch is above 0.
 //!
 //! Construction validates addresses, template and TLS settings but never
 //! connects: a relay that is down at start is just a transient failure later.

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use lettre::Transport as _;
-use lettre::message::{Mailbox, Message, header::ContentType};
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::SmtpTransport;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -98,6 +99,9 @@ impl SmtpSink {
         for to in &self.to {
             builder = builder.to(to.clone());
         }
+        if rec.epoch > 0 {
+            builder = builder.header(Epoch(rec.epoch));
+        }
         let body = match &self.body {
             Some(template) => template.render(&record),
             None => default_body(rec, &record),
@@ -137,6 +141,26 @@ impl Sink for SmtpSink {
                 .map_err(|error| SendFailure { delivered, error })?;
         }
         Ok(())
+    }
+}
+
+/// `X-Aldebaran-Epoch`: the fencing epoch of the node that shipped the
+/// alert (an active-standby pair, SPEC §6), so a reader can tell which
+/// active sent a duplicate. Absent without a pair (epoch 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Epoch(pub u64);
+
+impl Header for Epoch {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Aldebaran-Epoch")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Epoch(s.trim().parse()?))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.to_string())
     }
 }
 

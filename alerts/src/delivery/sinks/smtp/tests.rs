@@ -192,6 +192,23 @@ fn resent_alert_keeps_its_message_id() {
 }
 
 #[test]
+fn the_epoch_rides_in_the_x_aldebaran_epoch_header() {
+    let header = |epoch| {
+        let (port, server) = smtp_server(&[]);
+        let mut rec = alert("o-3");
+        rec.epoch = epoch;
+        let mut sink = SmtpSink::new(config(port), &overfill_fields()).expect("sink");
+        send_one(&mut sink, rec).expect("sent");
+        let data = server.join().expect("server").data;
+        data.lines()
+            .find(|l| l.starts_with("X-Aldebaran-Epoch:"))
+            .map(str::to_owned)
+    };
+    assert_eq!(header(0), None, "none without a pair");
+    assert_eq!(header(3).as_deref(), Some("X-Aldebaran-Epoch: 3"));
+}
+
+#[test]
 fn reply_451_to_data_is_transient() {
     let (port, server) = smtp_server(&[("DATA", "451 4.3.0 try again later")]);
     let mut sink = SmtpSink::new(config(port), &overfill_fields()).expect("sink");

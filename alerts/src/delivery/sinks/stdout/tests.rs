@@ -27,6 +27,7 @@ fn writes_lines() {
         seq,
         alert_id: String::new(),
         json: format!("{{\"seq\":{seq}}}").into_bytes(),
+        epoch: 0,
     };
     s.send(&[o(1), o(2)]).expect("send");
     assert_eq!(&*buf.0.lock().expect("lock"), b"{\"seq\":1}\n{\"seq\":2}\n");

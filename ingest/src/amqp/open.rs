@@ -1,18 +1,24 @@
-//! Opening the source's link to the broker: connect, open a channel,
-//! declare the topology, set the prefetch and start consuming — each step
+//! Opening the source's link to the broker: connect (named, with the
+//! heartbeat asked for), open a channel, declare the topology, set the prefetch and start consuming — each step
 //! bounded in time and each failure classified ([`IngestError::class`]), so
 //! the source knows whether the attempt can succeed if made again.
+//!
+//! A consume refused because another consumer holds the queue exclusively
+//! is [`IngestError::LeaseHeld`], told from a permission refusal (also 403)
+//! by [`broker::consume_refusal`]; the connection is closed before it
+//! returns, like after any failure, so asking again every 100 ms leaves
+//! nothing behind.
 
-use broker::{Failure, classify};
+use broker::{ConsumeRefusal, Failure, classify, consume_refusal_lapin};
 use lapin::{
-    Channel, Connection, Consumer,
+    Channel, Connection, ConnectionProperties, Consumer,
     options::{BasicConsumeOptions, BasicQosOptions},
     types::FieldTable,
 };
 
 use super::{
     AmqpSourceOptions,
-    connect::{CONNECT_TIMEOUT, amqp_err, close, connect},
+    connect::{CONNECT_TIMEOUT, amqp_err, close, connect_with},
     topology::declare,
 };
 use crate::{IngestError, Result};
@@ -27,7 +33,8 @@ pub(super) struct Opened {
 /// Opens the link `o` describes; on failure the connection, if made, is
 /// closed.
 pub(super) async fn open(o: &AmqpSourceOptions) -> Result<Opened> {
-    let conn = connect(&o.url).await?;
+    let props = ConnectionProperties::default().with_connection_name(o.connection_name().into());
+    let conn = connect_with(&o.url, o.heartbeat_secs, props).await?;
     // The setup is bounded too: a broker that accepts the connection but
     // never answers a declare would otherwise hold `run`'s start, or the
     // source, forever.
@@ -55,18 +62,34 @@ async fn set_up(conn: &Connection, o: &AmqpSourceOptions) -> Result<(Channel, Co
         .create_channel()
         .await
         .map_err(|e| amqp_err("opening a channel", &e))?;
-    declare(&ch, &o.topology).await?;
+    let consumer = consume(&ch, o).await?;
+    Ok((ch, consumer))
+}
+
+async fn consume(ch: &Channel, o: &AmqpSourceOptions) -> Result<Consumer> {
+    declare(ch, &o.topology).await?;
     ch.basic_qos(o.prefetch, BasicQosOptions { global: false })
         .await
         .map_err(|e| amqp_err(format!("setting prefetch {}", o.prefetch), &e))?;
+    let queue = &o.topology.trade_queue;
     let consumer = ch
         .basic_consume(
-            o.topology.trade_queue.as_str().into(),
+            queue.as_str().into(),
             o.consumer_tag.as_str().into(),
-            BasicConsumeOptions::default(),
+            BasicConsumeOptions {
+                exclusive: o.exclusive,
+                ..BasicConsumeOptions::default()
+            },
             FieldTable::default(),
         )
         .await
-        .map_err(|e| amqp_err(format!("consuming queue {}", o.topology.trade_queue), &e))?;
-    Ok((ch, consumer))
+        // Refused for a queue in exclusive use whether or not this consume
+        // is exclusive itself: either way another consumer holds the lease.
+        .map_err(|e| match consume_refusal_lapin(&e) {
+            ConsumeRefusal::LeaseHeld => IngestError::LeaseHeld {
+                queue: queue.clone(),
+            },
+            ConsumeRefusal::Other => amqp_err(format!("consuming queue {queue}"), &e),
+        })?;
+    Ok(consumer)
 }

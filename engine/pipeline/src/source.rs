@@ -6,7 +6,8 @@ use std::sync::{Arc, atomic::AtomicBool};
 use ingest::{
     IngestHandle, Input, ReplayOptions,
     amqp::{
-        AckRequest, AmqpCounters, AmqpSourceHandle, AmqpSourceOptions, OnLost, Topology, start_amqp,
+        AckRequest, AmqpCounters, AmqpSourceHandle, AmqpSourceOptions, DEFAULT_PROBE_INTERVAL,
+        OnLost, Topology, start_amqp,
     },
     start_replay,
 };
@@ -105,6 +106,7 @@ pub(crate) fn start(
                 processed: processed.to_vec(),
                 exclusive: false,
                 on_lost: OnLost::Reconnect,
+                probe_interval: DEFAULT_PROBE_INTERVAL,
                 heartbeat_secs: None,
                 connection_name: None,
             })?;

@@ -29,6 +29,23 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         })
 }
 
+/// The source's runtime: the consume loop runs on the thread that blocks on
+/// it, lapin's tasks (heartbeats, its RPC) and the liveness probe on one
+/// worker thread (`aldebaran-amqp-io`). A consume loop waiting for room in
+/// a full ring then blocks neither the heartbeats nor the probe: the broker
+/// keeps hearing from a node that is only busy.
+pub(crate) fn source_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("aldebaran-amqp-io")
+        .enable_all()
+        .build()
+        .map_err(|e| IngestError::Amqp {
+            message: format!("cannot start the tokio runtime: {e}"),
+            class: classify(Failure::Io(e.kind())),
+        })
+}
+
 /// Connects to `url` within [`CONNECT_TIMEOUT`]; the error names the broker
 /// without its password and says whether it is worth retrying.
 pub(crate) async fn connect(url: &str) -> Result<Connection> {

@@ -2,7 +2,8 @@
 //! ingest ring, and acknowledges a delivery only when the pipeline reports
 //! that every alert it caused is durable.
 //!
-//! One OS thread runs a current-thread tokio runtime for lapin. Each message
+//! One OS thread runs the consume loop on a tokio runtime of its own, whose
+//! one worker thread runs lapin's tasks and the probe. Each message
 //! body holds one event or many (JSON Lines); after its lines, a *mark*
 //! record carries the delivery tag and the channel generation through the
 //! ring, so the pipeline knows which delivery a durable batch completes.
@@ -19,8 +20,9 @@
 //! Positions: message `n` (counted from 1 over the process's life) has its
 //! line `i` at `n << 24 | i`, so positions grow in arrival order.
 //!
-//! With [`OnLost::End`] a lost link ends the source instead (the lease:
-//! [the module doc](super)).
+//! With [`OnLost::End`] a lost link ends the source instead (the lease and
+//! fencing: [the module doc](super)); the probe of [`super::liveness`]
+//! runs beside the consume loop on every link.
 
 use std::{
     sync::{
@@ -41,8 +43,9 @@ use tokio::sync::mpsc;
 
 use super::{
     AmqpCounters, AmqpSourceOptions, EndReason, OnLost,
-    connect::{close, runtime},
+    connect::{close, close_channel, source_runtime},
     lease::{AtStart, at_start},
+    liveness::{self, Probing},
     open::{Opened, open},
     redelivery::{Delivery, Redelivery},
 };
@@ -87,7 +90,8 @@ impl AmqpSourceHandle {
         self.acks.clone()
     }
 
-    /// Live counters, the negotiated heartbeat and why the source ended.
+    /// Live counters, the broker's liveness
+    /// ([`AmqpCounters::silent_for`]) and why the source ended.
     pub fn counters(&self) -> Arc<AmqpCounters> {
         Arc::clone(&self.counters)
     }
@@ -131,14 +135,16 @@ impl AmqpSourceHandle {
 /// first attempt is returned, and `Ok` means the source is consuming (with
 /// `exclusive`: holding the lease).
 pub fn start_amqp(opts: AmqpSourceOptions) -> Result<(AmqpSourceHandle, Cutter)> {
-    let rt = runtime()?;
+    liveness::epoch();
+    let rt = source_runtime()?;
     let first = match rt.block_on(open(&opts)) {
         Err(e) if at_start(&e, opts.on_lost) == AtStart::Fail => return Err(e),
         outcome => outcome,
     };
     let counters = Arc::new(AmqpCounters::default());
     if let Ok(opened) = &first {
-        // Before `Ok` is returned: a pair that now holds the lease sees it.
+        // Before `Ok` is returned: a pair that now holds the lease reads a
+        // silence that is measured already, not "never heard".
         link_up(&counters, opened);
     }
     let (writer, reader) = ring::ring(opts.ring_bytes);
@@ -193,10 +199,13 @@ enum Ended {
     Lost(String),
 }
 
-/// A link kept after the source stopped, for the last acks.
+/// A link kept after the source stopped, for the last acks; still probed,
+/// since a pair's shippers may still be shipping meanwhile.
 struct Kept {
     conn: Connection,
     ch: Channel,
+    probe: Channel,
+    probing: Probing,
     /// An exclusive consumer, kept to hold the lease until the link closes
     /// (dropped, lapin would cancel it).
     held: Option<Consumer>,
@@ -277,13 +286,21 @@ impl Source {
         let stats = ing.end();
         match tail {
             Some((kept, mut link)) => {
-                let Kept { conn, ch, held } = *kept;
+                let Kept {
+                    conn,
+                    ch,
+                    probe,
+                    probing,
+                    held,
+                } = *kept;
                 while let Some(req) = self.acks.recv().await {
                     if let Err(e) = self.ack(&ch, &mut link, req).await {
                         tracing::warn!(error = %e, "final acknowledgement failed; the broker will redeliver");
                         break;
                     }
                 }
+                drop(probing);
+                close_channel(&probe).await;
                 // Closing the channel ends its consumer, the lease with it.
                 let _ = ch.close(200, "shutdown".into()).await;
                 drop(held);
@@ -350,13 +367,15 @@ impl Source {
     }
 }
 
-/// Shows a new link in `counters` (connected, its heartbeat); returns the
+/// Shows a new link in `counters` (connected, its heartbeat, the broker's
+/// answer to the consume as the first sign of life); returns the
 /// negotiated heartbeat.
 fn link_up(counters: &AmqpCounters, opened: &Opened) -> u16 {
     let heartbeat = opened.conn.configuration().heartbeat();
     counters
         .heartbeat_secs
         .store(u64::from(heartbeat), Ordering::Relaxed);
+    liveness::heard(counters, opened.consumed_at);
     counters.connected.store(1, Ordering::Relaxed);
     heartbeat
 }
@@ -386,8 +405,15 @@ impl Source {
             conn,
             ch,
             mut consumer,
+            probe,
+            ..
         } = opened;
         self.counters.connections.fetch_add(1, Ordering::Relaxed);
+        let mut probing = Probing::start(
+            probe.clone(),
+            self.opts.probe_interval,
+            Arc::clone(&self.counters),
+        );
         *delay = self.opts.reconnect_min;
         tracing::info!(queue = %self.opts.topology.trade_queue, generation = link.generation, exclusive = self.opts.exclusive, heartbeat_secs = heartbeat, "consuming");
         let mut tick = tokio::time::interval(Duration::from_millis(20));
@@ -401,6 +427,7 @@ impl Source {
                         return lost(&conn, format!("ack: {e}")).await;
                     }
                 }
+                why = probing.failed() => return lost(&conn, why).await,
                 d = consumer.next() => match d {
                     Some(Ok(delivery)) => {
                         *message_no += 1;
@@ -445,7 +472,13 @@ impl Source {
                             }
                             None
                         };
-                        return Ended::Stopped(Box::new(Kept { conn, ch, held }));
+                        return Ended::Stopped(Box::new(Kept {
+                            conn,
+                            ch,
+                            probe,
+                            probing,
+                            held,
+                        }));
                     }
                 }
             }

@@ -1,5 +1,6 @@
 //! Opening the source's link to the broker: connect (named, with the
-//! heartbeat asked for), open a channel, declare the topology, set the prefetch and start consuming — each step
+//! heartbeat asked for), open the consumer's channel and the probe's,
+//! declare the topology, set the prefetch and start consuming — each step
 //! bounded in time and each failure classified ([`IngestError::class`]), so
 //! the source knows whether the attempt can succeed if made again.
 //!
@@ -8,6 +9,8 @@
 //! by [`broker::consume_refusal`]; the connection is closed before it
 //! returns, like after any failure, so asking again every 100 ms leaves
 //! nothing behind.
+
+use std::time::Instant;
 
 use broker::{ConsumeRefusal, Failure, classify, consume_refusal_lapin};
 use lapin::{
@@ -18,7 +21,7 @@ use lapin::{
 
 use super::{
     AmqpSourceOptions,
-    connect::{CONNECT_TIMEOUT, amqp_err, close, connect_with},
+    connect::{CONNECT_TIMEOUT, amqp_err, close, close_channel, connect_with},
     topology::declare,
 };
 use crate::{IngestError, Result};
@@ -28,6 +31,10 @@ pub(super) struct Opened {
     pub(super) conn: Connection,
     pub(super) ch: Channel,
     pub(super) consumer: Consumer,
+    /// A second channel of the same connection, for the liveness probe.
+    pub(super) probe: Channel,
+    /// When the consume that the broker answered was sent.
+    pub(super) consumed_at: Instant,
 }
 
 /// Opens the link `o` describes; on failure the connection, if made, is
@@ -39,7 +46,13 @@ pub(super) async fn open(o: &AmqpSourceOptions) -> Result<Opened> {
     // never answers a declare would otherwise hold `run`'s start, or the
     // source, forever.
     match tokio::time::timeout(CONNECT_TIMEOUT, set_up(&conn, o)).await {
-        Ok(Ok((ch, consumer))) => Ok(Opened { conn, ch, consumer }),
+        Ok(Ok((ch, consumer, probe, consumed_at))) => Ok(Opened {
+            conn,
+            ch,
+            consumer,
+            probe,
+            consumed_at,
+        }),
         Ok(Err(e)) => {
             close(&conn).await;
             Err(e)
@@ -57,21 +70,38 @@ pub(super) async fn open(o: &AmqpSourceOptions) -> Result<Opened> {
     }
 }
 
-async fn set_up(conn: &Connection, o: &AmqpSourceOptions) -> Result<(Channel, Consumer)> {
+async fn set_up(
+    conn: &Connection,
+    o: &AmqpSourceOptions,
+) -> Result<(Channel, Consumer, Channel, Instant)> {
     let ch = conn
         .create_channel()
         .await
         .map_err(|e| amqp_err("opening a channel", &e))?;
-    let consumer = consume(&ch, o).await?;
-    Ok((ch, consumer))
+    // Opened before the consume: once it holds the lease, nothing else
+    // can fail.
+    let probe = conn
+        .create_channel()
+        .await
+        .map_err(|e| amqp_err("opening the probe's channel", &e))?;
+    match consume(&ch, o).await {
+        Ok((consumer, at)) => Ok((ch, consumer, probe, at)),
+        Err(e) => {
+            // Left to `Drop`, lapin would close it racing the connection's
+            // close (and log an error).
+            close_channel(&probe).await;
+            Err(e)
+        }
+    }
 }
 
-async fn consume(ch: &Channel, o: &AmqpSourceOptions) -> Result<Consumer> {
+async fn consume(ch: &Channel, o: &AmqpSourceOptions) -> Result<(Consumer, Instant)> {
     declare(ch, &o.topology).await?;
     ch.basic_qos(o.prefetch, BasicQosOptions { global: false })
         .await
         .map_err(|e| amqp_err(format!("setting prefetch {}", o.prefetch), &e))?;
     let queue = &o.topology.trade_queue;
+    let sent = Instant::now();
     let consumer = ch
         .basic_consume(
             queue.as_str().into(),
@@ -91,5 +121,5 @@ async fn consume(ch: &Channel, o: &AmqpSourceOptions) -> Result<Consumer> {
             },
             ConsumeRefusal::Other => amqp_err(format!("consuming queue {queue}"), &e),
         })?;
-    Ok(consumer)
+    Ok((consumer, sent))
 }

@@ -3,12 +3,16 @@
 //! The defaults of the lease settings ([`AmqpSourceOptions::exclusive`]
 //! false, [`OnLost::Reconnect`], no heartbeat override) are the single
 //! node's behaviour; an active-standby pair's active sets `exclusive` and
-//! [`OnLost::End`] (see [the module doc](super) on the lease).
+//! [`OnLost::End`] (see [the module doc](super) on the lease and fencing).
 
 use std::time::Duration;
 
 use super::topology::Topology;
 use crate::cutter::CutPolicy;
+
+/// How often the source asks the broker for a reply on its connection by
+/// default, to know it is still heard ([`AmqpSourceOptions::probe_interval`]).
+pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Settings of the AMQP source.
 #[derive(Debug, Clone)]
@@ -45,6 +49,12 @@ pub struct AmqpSourceOptions {
     pub exclusive: bool,
     /// What to do when the link to the broker is lost after it worked.
     pub on_lost: OnLost,
+    /// How often to ask the broker for a reply on the consumer's connection
+    /// (a `basic.qos` on a channel of its own), so that
+    /// [`super::AmqpCounters::silent_for`] says how long the broker may have
+    /// gone without hearing from this source. Zero: never (the only stamp is
+    /// then the consume's own reply).
+    pub probe_interval: Duration,
     /// The AMQP heartbeat to ask for, in whole seconds (the protocol's
     /// unit). `None`: the URL's `?heartbeat=` if any, else the broker's
     /// proposal (RabbitMQ: 60 s). lapin takes the smaller of this and the

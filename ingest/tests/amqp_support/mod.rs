@@ -2,13 +2,16 @@
 //! 127.0.0.1:5672 (made to answer through `scripts/rabbitmq.sh`): per-test
 //! queues deleted with `rabbitmqctl`, connections found by their
 //! `connection_name` and closed by it, sources started with the lease
-//! settings, and a file published to a queue.
+//! settings, a file published to a queue, and a TCP proxy that can stop
+//! forwarding ([`proxy`]).
 //!
 //! Everything waits by polling with generous deadlines: the tests run on a
 //! loaded 2-core machine, several at once.
 
 // Each test binary uses its own subset of the harness.
 #![allow(dead_code)]
+
+pub mod proxy;
 
 use std::{
     path::Path,
@@ -21,8 +24,8 @@ use std::{
 use ingest::{
     Cut, Cutter,
     amqp::{
-        AmqpSourceHandle, AmqpSourceOptions, OnLost, PublishOptions, Topology, publish_file,
-        start_amqp,
+        AmqpSourceHandle, AmqpSourceOptions, DEFAULT_PROBE_INTERVAL, OnLost, PublishOptions,
+        Topology, publish_file, start_amqp,
     },
 };
 
@@ -104,6 +107,7 @@ impl TestQueue {
             processed: Vec::new(),
             exclusive: true,
             on_lost: OnLost::End,
+            probe_interval: DEFAULT_PROBE_INTERVAL,
             heartbeat_secs: None,
             connection_name: Some(self.connection_name(who)),
         }

@@ -3,7 +3,7 @@
 
 use lapin::ErrorKind;
 
-use crate::{Classified, Failure, classify, hint};
+use crate::{Classified, ConsumeRefusal, Failure, classify, consume_refusal, hint};
 
 impl Failure {
     /// What `e` says happened.
@@ -27,6 +27,17 @@ impl Failure {
 /// The class of `e`.
 pub fn classify_lapin(e: &lapin::Error) -> Classified {
     classify(Failure::of(e))
+}
+
+/// What `e`, the failure of a `basic.consume`, means: the lease held by
+/// another consumer, or anything else ([`consume_refusal`] on its reply
+/// code and text).
+pub fn consume_refusal_lapin(e: &lapin::Error) -> ConsumeRefusal {
+    let text = match e.kind() {
+        ErrorKind::ProtocolError(amqp) => amqp.get_message().as_str(),
+        _ => "",
+    };
+    consume_refusal(Failure::of(e), text)
 }
 
 /// `e`'s reason, for a one-line message: the broker's own words for a
@@ -109,6 +120,22 @@ mod tests {
             assert_eq!(classify_lapin(&e), Classified::Transient, "{kind:?}");
             assert_eq!(describe(&e), io::Error::from(kind).to_string());
         }
+    }
+
+    #[test]
+    fn a_consume_refused_for_exclusive_use_is_the_lease_and_a_permission_is_not() {
+        let held = refused(
+            AMQPSoftError::ACCESSREFUSED.into(),
+            "ACCESS_REFUSED - queue 'q' in vhost '/' in exclusive use",
+        );
+        assert_eq!(consume_refusal_lapin(&held), ConsumeRefusal::LeaseHeld);
+        let denied = refused(
+            AMQPSoftError::ACCESSREFUSED.into(),
+            "ACCESS_REFUSED - access to queue 'q' in vhost '/' refused for user 'u'",
+        );
+        assert_eq!(consume_refusal_lapin(&denied), ConsumeRefusal::Other);
+        let lost: lapin::Error = ErrorKind::MissingHeartbeatError.into();
+        assert_eq!(consume_refusal_lapin(&lost), ConsumeRefusal::Other);
     }
 
     #[test]

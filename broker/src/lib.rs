@@ -13,11 +13,16 @@
 //!   the observed [`Failure`]: a reply code, an I/O error kind, …; a lapin
 //!   error gives its facts through [`Failure::of`]), and what a client does
 //!   about it at its [`Stage`] ([`Next`]: fail, retry at start, reconnect).
+//! - **Refused consumes** ([`consume_refusal`]): a queue another consumer
+//!   holds exclusively (the lease of an active-standby pair:
+//!   [`ConsumeRefusal::LeaseHeld`]) told from a refusal that stays, though
+//!   both are reply 403.
 //!
 //! No I/O and no threads: this crate holds facts and pure functions (lapin
 //! is a dependency for its error and URL types only).
 
 mod classify;
+mod consume;
 mod error;
 mod lapin_error;
 pub mod names;
@@ -26,8 +31,9 @@ mod retry;
 mod url;
 
 pub use classify::{Classified, Failure, classify, hint, reply};
+pub use consume::{ConsumeRefusal, consume_refusal};
 pub use error::{BrokerError, Result};
-pub use lapin_error::{classify_lapin, describe};
+pub use lapin_error::{classify_lapin, consume_refusal_lapin, describe};
 pub use redact::redact;
 pub use retry::{Next, Stage, next};
 pub use url::parse_url;

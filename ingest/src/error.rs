@@ -31,6 +31,18 @@ pub enum IngestError {
         /// Whether trying again can succeed.
         class: Classified,
     },
+    /// An exclusive consume of `queue` was refused because another consumer
+    /// holds it: the lease of an active-standby pair is taken. Transient
+    /// (it is free once that consumer's channel or connection goes), and
+    /// returned by [`crate::amqp::start_amqp`] at once, without retrying,
+    /// so a standby can ask again soon.
+    #[error(
+        "amqp: the lease on queue {queue} is held by another consumer (exclusive consume refused)"
+    )]
+    LeaseHeld {
+        /// The queue whose exclusive consumer exists already.
+        queue: String,
+    },
     /// The broker URL cannot be used (permanent).
     #[error(transparent)]
     Broker(#[from] BrokerError),
@@ -43,12 +55,13 @@ impl IngestError {
     /// Whether trying again can succeed, so that a caller retries only
     /// what can: a broker error as the broker's reply or the socket says;
     /// a missing input, a bug or a bad batch fail the same way again; a
-    /// thread that could not start may start once resources are freed.
+    /// thread that could not start may start once resources are freed; a
+    /// lease held by another consumer is free once that consumer goes.
     pub fn class(&self) -> Classified {
         match self {
             IngestError::Amqp { class, .. } => *class,
             IngestError::Broker(e) => e.class(),
-            IngestError::Spawn(_) => Classified::Transient,
+            IngestError::Spawn(_) | IngestError::LeaseHeld { .. } => Classified::Transient,
             IngestError::Input { .. }
             | IngestError::Panicked
             | IngestError::Ring(_)

@@ -1,7 +1,9 @@
 //! **Ingest**: the first stage of the Aldebaran pipeline — bytes in, micro-batches out.
 //!
 //! A source — a memory-mapped file, a followed file, stdin, or a RabbitMQ queue
-//! ([`amqp`]: its consumer on a lapin connection of its own) — runs on its own
+//! ([`amqp`]: its consumer on a lapin connection of its own, optionally
+//! exclusive: the lease of an active-standby pair, with the broker's
+//! liveness for fencing) — runs on its own
 //! ingest thread, optionally pinned to a core. It splits its input into lines, parses
 //! each per SPEC §1 ([`parse`]), hashes the order and event ids into fixed-width
 //! keys, and encodes the result into a lock-free SPSC byte ring. On the other

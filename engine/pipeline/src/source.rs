@@ -5,7 +5,10 @@ use std::sync::{Arc, atomic::AtomicBool};
 
 use ingest::{
     IngestHandle, Input, ReplayOptions,
-    amqp::{AckRequest, AmqpCounters, AmqpSourceHandle, AmqpSourceOptions, Topology, start_amqp},
+    amqp::{
+        AckRequest, AmqpCounters, AmqpSourceHandle, AmqpSourceOptions, DEFAULT_PROBE_INTERVAL,
+        OnLost, Topology, start_amqp,
+    },
     start_replay,
 };
 use tokio::sync::mpsc::UnboundedSender;
@@ -101,6 +104,11 @@ pub(crate) fn start(
                 reconnect_min: a.reconnect_min,
                 reconnect_max: a.reconnect_max,
                 processed: processed.to_vec(),
+                exclusive: false,
+                on_lost: OnLost::Reconnect,
+                probe_interval: DEFAULT_PROBE_INTERVAL,
+                heartbeat_secs: None,
+                connection_name: None,
             })?;
             Ok((Source::Amqp(h), c))
         }

@@ -2,7 +2,8 @@
 //! parsed first (a bad one is a permanent error that never quotes the
 //! password), the connect is bounded by a timeout, and every failure is an
 //! [`IngestError::Amqp`] classified by [`broker::classify_lapin`], so a
-//! caller retries only what can succeed.
+//! caller retries only what can succeed. The source's connection also
+//! carries its name and, when asked, a heartbeat.
 
 use std::time::Duration;
 
@@ -28,11 +29,41 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         })
 }
 
+/// The source's runtime: the consume loop runs on the thread that blocks on
+/// it, lapin's tasks (heartbeats, its RPC) and the liveness probe on one
+/// worker thread (`aldebaran-amqp-io`). A consume loop waiting for room in
+/// a full ring then blocks neither the heartbeats nor the probe: the broker
+/// keeps hearing from a node that is only busy.
+pub(crate) fn source_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("aldebaran-amqp-io")
+        .enable_all()
+        .build()
+        .map_err(|e| IngestError::Amqp {
+            message: format!("cannot start the tokio runtime: {e}"),
+            class: classify(Failure::Io(e.kind())),
+        })
+}
+
 /// Connects to `url` within [`CONNECT_TIMEOUT`]; the error names the broker
 /// without its password and says whether it is worth retrying.
 pub(crate) async fn connect(url: &str) -> Result<Connection> {
-    let uri = broker::parse_url(url)?;
-    let connecting = Connection::connect_uri(uri, ConnectionProperties::default());
+    connect_with(url, None, ConnectionProperties::default()).await
+}
+
+/// [`connect`] asking for a heartbeat of `heartbeat_secs` (over the URL's
+/// `?heartbeat=`) and with `props` (the connection's name).
+pub(crate) async fn connect_with(
+    url: &str,
+    heartbeat_secs: Option<u16>,
+    props: ConnectionProperties,
+) -> Result<Connection> {
+    let mut uri = broker::parse_url(url)?;
+    if let Some(secs) = heartbeat_secs {
+        uri.query.heartbeat = Some(secs);
+    }
+    let connecting = Connection::connect_uri(uri, props);
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(amqp_err(format!("cannot connect to {}", redact(url)), &e)),

@@ -2,7 +2,8 @@
 //! ingest ring, and acknowledges a delivery only when the pipeline reports
 //! that every alert it caused is durable.
 //!
-//! One OS thread runs a current-thread tokio runtime for lapin. Each message
+//! One OS thread runs the consume loop on a tokio runtime of its own, whose
+//! one worker thread runs lapin's tasks and the probe. Each message
 //! body holds one event or many (JSON Lines); after its lines, a *mark*
 //! record carries the delivery tag and the channel generation through the
 //! ring, so the pipeline knows which delivery a durable batch completes.
@@ -11,17 +12,22 @@
 //! the repeats (duplicate purchases are never counted twice).
 //!
 //! The first connection is attempted by [`start_amqp`] itself: a failure the
-//! URL or the broker makes permanent fails the start (see there); any other
-//! is retried by the thread, which logs "unreachable at start; retrying"
-//! until it has connected once and "connection lost; reconnecting" after.
+//! URL or the broker makes permanent, or a lease held by another consumer,
+//! fails the start (see there); any other is retried by the thread, which
+//! logs "unreachable at start; retrying" until it has connected once and
+//! "connection lost; reconnecting" after.
 //!
 //! Positions: message `n` (counted from 1 over the process's life) has its
 //! line `i` at `n << 24 | i`, so positions grow in arrival order.
+//!
+//! With [`OnLost::End`] a lost link ends the source instead (the lease and
+//! fencing: [the module doc](super)); the probe of [`super::liveness`]
+//! runs beside the consume loop on every link.
 
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     thread::JoinHandle,
     time::Duration,
@@ -30,50 +36,25 @@ use std::{
 use broker::{Next, Stage, next};
 use futures_lite::StreamExt;
 use lapin::{
-    Channel, Connection,
+    Channel, Connection, Consumer,
     options::{BasicAckOptions, BasicCancelOptions},
 };
 use tokio::sync::mpsc;
 
 use super::{
-    connect::runtime,
+    AmqpCounters, AmqpSourceOptions, EndReason, OnLost,
+    connect::{close, close_channel, source_runtime},
+    lease::{AtStart, at_start},
+    liveness::{self, Probing},
     open::{Opened, open},
     redelivery::{Delivery, Redelivery},
-    topology::Topology,
 };
 use crate::{
     Cutter, IngestError, Result,
-    cutter::CutPolicy,
     line_ingestor::{LineIngestor, SourceStats},
     replay::pin_current,
     ring,
 };
-
-/// Settings of the AMQP source.
-#[derive(Debug, Clone)]
-pub struct AmqpSourceOptions {
-    /// Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
-    pub url: String,
-    /// Exchanges, queue and bindings (declared at start, idempotently).
-    pub topology: Topology,
-    /// Unacknowledged deliveries the broker may send ahead (≤ 65535).
-    pub prefetch: u16,
-    /// The consumer tag.
-    pub consumer_tag: String,
-    /// Micro-batch cut.
-    pub cut: CutPolicy,
-    /// Ingest ring bytes.
-    pub ring_bytes: usize,
-    /// Pin the source thread to this core.
-    pub pin_core: Option<usize>,
-    /// First reconnect delay; doubles up to `reconnect_max`.
-    pub reconnect_min: Duration,
-    /// Longest reconnect delay.
-    pub reconnect_max: Duration,
-    /// Digests of the last messages the restored state holds: one of them
-    /// that comes back redelivered is not processed again.
-    pub processed: Vec<u64>,
-}
 
 /// "Everything up to `tag` on channel `generation` is durable: acknowledge."
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,23 +63,6 @@ pub struct AckRequest {
     pub generation: u64,
     /// Delivery tag, acknowledged with `multiple`.
     pub tag: u64,
-}
-
-/// Counters of the AMQP source, readable while it runs.
-#[derive(Debug, Default)]
-pub struct AmqpCounters {
-    /// Messages received.
-    pub messages: AtomicU64,
-    /// Messages the broker marked as redelivered.
-    pub redelivered: AtomicU64,
-    /// Messages acknowledged.
-    pub acked: AtomicU64,
-    /// Redelivered messages the state already held, not processed again.
-    pub skipped: AtomicU64,
-    /// Connections made (1 + reconnects).
-    pub connections: AtomicU64,
-    /// 1 while connected and consuming.
-    pub connected: AtomicU64,
 }
 
 /// The running AMQP source.
@@ -126,9 +90,17 @@ impl AmqpSourceHandle {
         self.acks.clone()
     }
 
-    /// Live counters.
+    /// Live counters, the broker's liveness
+    /// ([`AmqpCounters::silent_for`]) and why the source ended.
     pub fn counters(&self) -> Arc<AmqpCounters> {
         Arc::clone(&self.counters)
+    }
+
+    /// Why the source stopped delivering, or `None` while it delivers: set
+    /// before the cutter can see the end, so a cutter at
+    /// [`crate::Cut::End`] finds it set.
+    pub fn ended(&self) -> Option<EndReason> {
+        self.counters.ended().cloned()
     }
 
     /// Waits for the source to finish: it acknowledges what it is told to
@@ -155,15 +127,28 @@ impl AmqpSourceHandle {
 /// reaches `run` through its start, before the service reports ready, opens
 /// nothing more and writes no checkpoint, instead of ending a pipeline that
 /// had already started.
+///
+/// A consume refused because another consumer holds the queue exclusively
+/// is returned at once as [`IngestError::LeaseHeld`] (transient), after one
+/// attempt and with its connection closed: a standby calls this every
+/// ~100 ms to obtain the lease. With [`OnLost::End`], every failure of the
+/// first attempt is returned, and `Ok` means the source is consuming (with
+/// `exclusive`: holding the lease).
 pub fn start_amqp(opts: AmqpSourceOptions) -> Result<(AmqpSourceHandle, Cutter)> {
-    let rt = runtime()?;
+    liveness::epoch();
+    let rt = source_runtime()?;
     let first = match rt.block_on(open(&opts)) {
-        Err(e) if next(e.class(), Stage::Starting) == Next::Fail => return Err(e),
+        Err(e) if at_start(&e, opts.on_lost) == AtStart::Fail => return Err(e),
         outcome => outcome,
     };
+    let counters = Arc::new(AmqpCounters::default());
+    if let Ok(opened) = &first {
+        // Before `Ok` is returned: a pair that now holds the lease reads a
+        // silence that is measured already, not "never heard".
+        link_up(&counters, opened);
+    }
     let (writer, reader) = ring::ring(opts.ring_bytes);
     let stop = Arc::new(AtomicBool::new(false));
-    let counters = Arc::new(AmqpCounters::default());
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
     let cut = opts.cut;
     let (s, c) = (Arc::clone(&stop), Arc::clone(&counters));
@@ -208,10 +193,22 @@ struct Source {
 
 /// How one connection ended.
 enum Ended {
-    /// Asked to stop; the channel is kept to acknowledge the tail.
-    Stopped(Box<(Connection, Channel)>),
-    /// Lost: reconnect.
+    /// Asked to stop; the link is kept to acknowledge the tail.
+    Stopped(Box<Kept>),
+    /// Lost: reconnect, or end with [`OnLost::End`].
     Lost(String),
+}
+
+/// A link kept after the source stopped, for the last acks; still probed,
+/// since a pair's shippers may still be shipping meanwhile.
+struct Kept {
+    conn: Connection,
+    ch: Channel,
+    probe: Channel,
+    probing: Probing,
+    /// An exclusive consumer, kept to hold the lease until the link closes
+    /// (dropped, lapin would cancel it).
+    held: Option<Consumer>,
 }
 
 /// Per-connection state.
@@ -241,6 +238,15 @@ impl Source {
             };
             let opened = match opened {
                 Ok(opened) => opened,
+                // Never for `End`, whose first attempt is the only one
+                // ([`at_start`]) and which ends after a loss; should it
+                // happen, it ends rather than race a standby.
+                Err(e) if self.opts.on_lost == OnLost::End => {
+                    self.counters.set_ended(EndReason::LeaseLost {
+                        reason: e.to_string(),
+                    });
+                    break;
+                }
                 Err(e) => {
                     self.log_retry(&e, delay);
                     self.sleep_unless_stopped(delay).await;
@@ -253,32 +259,51 @@ impl Source {
                 .await
             {
                 Ended::Stopped(kept) => {
-                    let (conn, ch) = *kept;
-                    tail = Some((conn, ch, link));
+                    tail = Some((kept, link));
                     break;
                 }
                 Ended::Lost(why) => {
                     self.counters.connected.store(0, Ordering::Relaxed);
                     self.redelivery.on_channel_lost(link.generation);
+                    if self.opts.on_lost == OnLost::End {
+                        tracing::warn!(error = %why, queue = %self.opts.topology.trade_queue, "AMQP connection lost; the source ends (the lease went with it)");
+                        self.counters
+                            .set_ended(EndReason::LeaseLost { reason: why });
+                        break;
+                    }
                     tracing::warn!(error = %why, retry_in_ms = delay.as_millis() as u64, "AMQP connection lost; reconnecting");
                     self.sleep_unless_stopped(delay).await;
                     delay = (delay * 2).min(self.opts.reconnect_max);
                 }
             }
         }
+        // Set before the ring ends, so whoever sees the cutter's end finds
+        // the reason (the first one set stays: a lost link's).
+        self.counters.set_ended(EndReason::Stopped);
         // No more input: end the stream, then acknowledge what the pipeline
         // makes durable until it says it is done (the ack channel closes).
         ing.publish();
         let stats = ing.end();
         match tail {
-            Some((conn, ch, mut link)) => {
+            Some((kept, mut link)) => {
+                let Kept {
+                    conn,
+                    ch,
+                    probe,
+                    probing,
+                    held,
+                } = *kept;
                 while let Some(req) = self.acks.recv().await {
                     if let Err(e) = self.ack(&ch, &mut link, req).await {
                         tracing::warn!(error = %e, "final acknowledgement failed; the broker will redeliver");
                         break;
                     }
                 }
+                drop(probing);
+                close_channel(&probe).await;
+                // Closing the channel ends its consumer, the lease with it.
                 let _ = ch.close(200, "shutdown".into()).await;
+                drop(held);
                 let _ = conn.close(200, "shutdown".into()).await;
             }
             None => while self.acks.recv().await.is_some() {},
@@ -340,7 +365,33 @@ impl Source {
         self.redelivery.on_ack(req.generation, req.tag);
         Ok(())
     }
+}
 
+/// Shows a new link in `counters` (connected, its heartbeat, the broker's
+/// answer to the consume as the first sign of life); returns the
+/// negotiated heartbeat.
+fn link_up(counters: &AmqpCounters, opened: &Opened) -> u16 {
+    let heartbeat = opened.conn.configuration().heartbeat();
+    counters
+        .heartbeat_secs
+        .store(u64::from(heartbeat), Ordering::Relaxed);
+    liveness::heard(counters, opened.consumed_at);
+    counters.connected.store(1, Ordering::Relaxed);
+    heartbeat
+}
+
+/// The link is gone or going: what is left of it is closed, so that
+/// lapin's I/O thread ends and the broker forgets the consumer at once
+/// (bounded: a broker that no longer answers must not hold up the end).
+async fn lost(conn: &Connection, why: String) -> Ended {
+    let _ = tokio::time::timeout(LOST_CLOSE_TIMEOUT, close(conn)).await;
+    Ended::Lost(why)
+}
+
+/// How long closing a lost link may take.
+const LOST_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+impl Source {
     async fn consume(
         &mut self,
         opened: Opened,
@@ -349,15 +400,22 @@ impl Source {
         message_no: &mut u64,
         delay: &mut Duration,
     ) -> Ended {
+        let heartbeat = link_up(&self.counters, &opened);
         let Opened {
             conn,
             ch,
             mut consumer,
+            probe,
+            ..
         } = opened;
         self.counters.connections.fetch_add(1, Ordering::Relaxed);
-        self.counters.connected.store(1, Ordering::Relaxed);
+        let mut probing = Probing::start(
+            probe.clone(),
+            self.opts.probe_interval,
+            Arc::clone(&self.counters),
+        );
         *delay = self.opts.reconnect_min;
-        tracing::info!(queue = %self.opts.topology.trade_queue, generation = link.generation, "consuming");
+        tracing::info!(queue = %self.opts.topology.trade_queue, generation = link.generation, exclusive = self.opts.exclusive, heartbeat_secs = heartbeat, "consuming");
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         loop {
             tokio::select! {
@@ -366,9 +424,10 @@ impl Source {
                     if let Some(req) = req
                         && let Err(e) = self.ack(&ch, link, req).await
                     {
-                        return Ended::Lost(format!("ack: {e}"));
+                        return lost(&conn, format!("ack: {e}")).await;
                     }
                 }
+                why = probing.failed() => return lost(&conn, why).await,
                 d = consumer.next() => match d {
                     Some(Ok(delivery)) => {
                         *message_no += 1;
@@ -394,16 +453,32 @@ impl Source {
                         ing.mark(link.generation, delivery.delivery_tag, digest);
                         ing.publish();
                     }
-                    Some(Err(e)) => return Ended::Lost(format!("consume: {e}")),
-                    None => return Ended::Lost("the broker cancelled the consumer".into()),
+                    Some(Err(e)) => return lost(&conn, format!("consume: {e}")).await,
+                    None => return lost(&conn, "the broker cancelled the consumer".into()).await,
                 },
                 _ = tick.tick() => {
                     if self.stopping() {
-                        let tag = self.opts.consumer_tag.as_str().into();
-                        if let Err(e) = ch.basic_cancel(tag, BasicCancelOptions::default()).await {
-                            return Ended::Lost(format!("cancel: {e}"));
-                        }
-                        return Ended::Stopped(Box::new((conn, ch)));
+                        // An exclusive consumer is kept, unread, until the
+                        // link closes: no standby may obtain the lease while
+                        // this node may still ship what it drains. What
+                        // arrives meanwhile (up to the prefetch) returns to
+                        // the queue with the channel.
+                        let held = if self.opts.exclusive {
+                            Some(consumer)
+                        } else {
+                            let tag = self.opts.consumer_tag.as_str().into();
+                            if let Err(e) = ch.basic_cancel(tag, BasicCancelOptions::default()).await {
+                                return lost(&conn, format!("cancel: {e}")).await;
+                            }
+                            None
+                        };
+                        return Ended::Stopped(Box::new(Kept {
+                            conn,
+                            ch,
+                            probe,
+                            probing,
+                            held,
+                        }));
                     }
                 }
             }

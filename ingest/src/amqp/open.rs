@@ -1,18 +1,27 @@
-//! Opening the source's link to the broker: connect, open a channel,
+//! Opening the source's link to the broker: connect (named, with the
+//! heartbeat asked for), open the consumer's channel and the probe's,
 //! declare the topology, set the prefetch and start consuming — each step
 //! bounded in time and each failure classified ([`IngestError::class`]), so
 //! the source knows whether the attempt can succeed if made again.
+//!
+//! A consume refused because another consumer holds the queue exclusively
+//! is [`IngestError::LeaseHeld`], told from a permission refusal (also 403)
+//! by [`broker::consume_refusal`]; the connection is closed before it
+//! returns, like after any failure, so asking again every 100 ms leaves
+//! nothing behind.
 
-use broker::{Failure, classify};
+use std::time::Instant;
+
+use broker::{ConsumeRefusal, Failure, classify, consume_refusal_lapin};
 use lapin::{
-    Channel, Connection, Consumer,
+    Channel, Connection, ConnectionProperties, Consumer,
     options::{BasicConsumeOptions, BasicQosOptions},
     types::FieldTable,
 };
 
 use super::{
     AmqpSourceOptions,
-    connect::{CONNECT_TIMEOUT, amqp_err, close, connect},
+    connect::{CONNECT_TIMEOUT, amqp_err, close, close_channel, connect_with},
     topology::declare,
 };
 use crate::{IngestError, Result};
@@ -22,17 +31,28 @@ pub(super) struct Opened {
     pub(super) conn: Connection,
     pub(super) ch: Channel,
     pub(super) consumer: Consumer,
+    /// A second channel of the same connection, for the liveness probe.
+    pub(super) probe: Channel,
+    /// When the consume that the broker answered was sent.
+    pub(super) consumed_at: Instant,
 }
 
 /// Opens the link `o` describes; on failure the connection, if made, is
 /// closed.
 pub(super) async fn open(o: &AmqpSourceOptions) -> Result<Opened> {
-    let conn = connect(&o.url).await?;
+    let props = ConnectionProperties::default().with_connection_name(o.connection_name().into());
+    let conn = connect_with(&o.url, o.heartbeat_secs, props).await?;
     // The setup is bounded too: a broker that accepts the connection but
     // never answers a declare would otherwise hold `run`'s start, or the
     // source, forever.
     match tokio::time::timeout(CONNECT_TIMEOUT, set_up(&conn, o)).await {
-        Ok(Ok((ch, consumer))) => Ok(Opened { conn, ch, consumer }),
+        Ok(Ok((ch, consumer, probe, consumed_at))) => Ok(Opened {
+            conn,
+            ch,
+            consumer,
+            probe,
+            consumed_at,
+        }),
         Ok(Err(e)) => {
             close(&conn).await;
             Err(e)
@@ -50,23 +70,56 @@ pub(super) async fn open(o: &AmqpSourceOptions) -> Result<Opened> {
     }
 }
 
-async fn set_up(conn: &Connection, o: &AmqpSourceOptions) -> Result<(Channel, Consumer)> {
+async fn set_up(
+    conn: &Connection,
+    o: &AmqpSourceOptions,
+) -> Result<(Channel, Consumer, Channel, Instant)> {
     let ch = conn
         .create_channel()
         .await
         .map_err(|e| amqp_err("opening a channel", &e))?;
-    declare(&ch, &o.topology).await?;
+    // Opened before the consume: once it holds the lease, nothing else
+    // can fail.
+    let probe = conn
+        .create_channel()
+        .await
+        .map_err(|e| amqp_err("opening the probe's channel", &e))?;
+    match consume(&ch, o).await {
+        Ok((consumer, at)) => Ok((ch, consumer, probe, at)),
+        Err(e) => {
+            // Left to `Drop`, lapin would close it racing the connection's
+            // close (and log an error).
+            close_channel(&probe).await;
+            Err(e)
+        }
+    }
+}
+
+async fn consume(ch: &Channel, o: &AmqpSourceOptions) -> Result<(Consumer, Instant)> {
+    declare(ch, &o.topology).await?;
     ch.basic_qos(o.prefetch, BasicQosOptions { global: false })
         .await
         .map_err(|e| amqp_err(format!("setting prefetch {}", o.prefetch), &e))?;
+    let queue = &o.topology.trade_queue;
+    let sent = Instant::now();
     let consumer = ch
         .basic_consume(
-            o.topology.trade_queue.as_str().into(),
+            queue.as_str().into(),
             o.consumer_tag.as_str().into(),
-            BasicConsumeOptions::default(),
+            BasicConsumeOptions {
+                exclusive: o.exclusive,
+                ..BasicConsumeOptions::default()
+            },
             FieldTable::default(),
         )
         .await
-        .map_err(|e| amqp_err(format!("consuming queue {}", o.topology.trade_queue), &e))?;
-    Ok((ch, consumer))
+        // Refused for a queue in exclusive use whether or not this consume
+        // is exclusive itself: either way another consumer holds the lease.
+        .map_err(|e| match consume_refusal_lapin(&e) {
+            ConsumeRefusal::LeaseHeld => IngestError::LeaseHeld {
+                queue: queue.clone(),
+            },
+            ConsumeRefusal::Other => amqp_err(format!("consuming queue {queue}"), &e),
+        })?;
+    Ok((consumer, sent))
 }

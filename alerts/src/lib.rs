@@ -57,8 +57,9 @@
 //! oldest seq recorded first (`OLDEST`) so recovery tells retention from
 //! loss. [`retain_journal`] runs one pass of the alert journal's policy
 //! ([`RetentionPolicy`]: keep at least so many bytes, segments, seconds)
-//! under a floor the caller gathers (whatever still needs the journal); a
-//! reader asking for a removed seq gets [`AlertsError::NotKept`].
+//! under a floor the caller gathers (what the sinks still need,
+//! [`delivery::sinks_need`], and whatever else holds the journal); a reader
+//! asking for a removed seq gets [`AlertsError::NotKept`].
 //!
 //! **Threads**: used by one writer thread (one [`Journal`] per directory, held by
 //! an OS lock on `DIR/LOCK`; `Journal` is `Send`), any number of readers, in any

@@ -167,7 +167,7 @@ pub fn reset_cursor(journal_dir: &Path, sink: &str, to: ResetTo) -> Result<Curso
 }
 
 /// The sinks with a cursor file.
-fn cursor_names(journal_dir: &Path) -> Result<Vec<String>> {
+pub(crate) fn cursor_names(journal_dir: &Path) -> Result<Vec<String>> {
     let dir = journal_dir.join(CURSORS_DIR);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,

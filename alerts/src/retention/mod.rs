@@ -14,7 +14,8 @@
 //!   executing ([`retain_journal`]).
 //!
 //! Who needs which seqs (sinks, checkpoints, a standby) is the caller's to
-//! gather.
+//! gather; the delivery module answers for the sinks
+//! ([`crate::delivery::sinks_need`]).
 
 mod apply;
 mod oldest;

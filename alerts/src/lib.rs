@@ -59,7 +59,9 @@
 //! ([`RetentionPolicy`]: keep at least so many bytes, segments, seconds)
 //! under a floor the caller gathers (what the sinks still need,
 //! [`delivery::sinks_need`], and whatever else holds the journal); a reader
-//! asking for a removed seq gets [`AlertsError::NotKept`].
+//! asking for a removed seq gets [`AlertsError::NotKept`], and a sink whose
+//! cursor is behind [`first_kept_seq`] refuses to start
+//! ([`AlertsError::CursorBehind`]).
 //!
 //! **Threads**: used by one writer thread (one [`Journal`] per directory, held by
 //! an OS lock on `DIR/LOCK`; `Journal` is `Send`), any number of readers, in any

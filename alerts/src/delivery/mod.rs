@@ -11,7 +11,9 @@
 //! key says (the oldest record, or the head); a registered sink whose
 //! cursor file is later missing refuses to start until an operator sets it
 //! ([`reset_cursor`], `aldebaran journal cursors --reset`). Retention never
-//! removes what a known sink has not delivered ([`sinks_need`]).
+//! removes what a known sink has not delivered ([`sinks_need`]); a sink
+//! whose cursor is behind the oldest seq kept anyway (an old cursor
+//! restored) refuses to start rather than skip.
 //!
 //! Before every send the shipper records the seq range in flight (fsync);
 //! after the sink confirms it records the range delivered. A crash between the

@@ -5,15 +5,18 @@ use std::path::Path;
 
 use crate::error::{AlertsError, Result};
 use crate::reader::JournalReader;
+use crate::retention::first_kept_seq;
 
 /// Writes every record of the journal in `dir` as one JSON line,
 /// `{"seq":N,` followed by the payload after its opening `{` (payload `{}` gives
 /// `{"seq":N}`). Payloads must be one-line JSON objects without a `seq` key.
-/// Stops at a torn tail; errs on corruption. Returns the records written.
+/// Starts at the oldest record retention kept; stops at a torn tail; errs
+/// on corruption. Returns the records written.
 pub fn dump(dir: &Path, out: &mut impl Write) -> Result<u64> {
     let mut line = Vec::new();
     let mut count = 0;
-    for record in JournalReader::open(dir, 1)? {
+    std::fs::metadata(dir).map_err(crate::error::io_at(dir))?;
+    for record in JournalReader::open(dir, first_kept_seq(dir)?)? {
         let (seq, payload) = record?;
         line.clear();
         dump_line(&mut line, seq, &payload)?;
@@ -113,5 +116,31 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(dump(dir.path(), &mut out).expect("dump"), 0);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_journal_cut_by_retention_dumps_from_its_oldest_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let opts = JournalOptions {
+                segment_bytes: 64,
+                ..JournalOptions::default()
+            };
+            let (mut j, _) = Journal::open(dir.path(), opts).expect("open");
+            for _ in 0..6 {
+                j.append(b"{}").expect("append");
+            }
+            j.sync().expect("sync");
+        }
+        let kept = crate::retain_from(dir.path(), 4).expect("retain");
+        assert!(kept.segments > 0, "{kept:?}");
+        let mut out = Vec::new();
+        let n = dump(dir.path(), &mut out).expect("dump");
+        let text = String::from_utf8(out).expect("utf8");
+        assert_eq!(n, 7 - kept.oldest, "{text}");
+        assert!(
+            text.starts_with(&format!("{{\"seq\":{}}}", kept.oldest)),
+            "{text}"
+        );
     }
 }

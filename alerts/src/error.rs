@@ -100,6 +100,29 @@ pub enum AlertsError {
         path: PathBuf,
         journal: PathBuf,
     },
+    /// A sink's cursor is behind the oldest seq the journal keeps: the
+    /// records it has not delivered yet were removed by retention (or the
+    /// cursor was restored from an old copy). Never skipped silently: the
+    /// operator brings the segments back or accepts the gap.
+    #[error(
+        "sink {sink:?} has delivered up to seq {delivered} (per its cursor {}) but the journal \
+         {} keeps seqs from {oldest} on: refusing to start, since seqs {}..={} are no longer \
+         there to send it; move the segments holding them back into the journal (from \
+         journal.retention.archive_dir if it was set), or skip them with `aldebaran journal \
+         cursors --reset {sink} --to oldest {}` (it then ships from seq {oldest})",
+        path.display(),
+        journal.display(),
+        delivered + 1,
+        oldest.saturating_sub(1),
+        journal.display()
+    )]
+    CursorBehind {
+        sink: String,
+        delivered: u64,
+        oldest: u64,
+        path: PathBuf,
+        journal: PathBuf,
+    },
     /// `journal cursors --reset` refused (the sink is unknown, the seq is not
     /// in the journal, or the journal or the cursor is in use).
     #[error("cannot reset the cursor of sink {sink:?}: {reason}")]

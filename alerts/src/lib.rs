@@ -52,6 +52,17 @@
 //! without its feature is a one-line config error. Without them the crate
 //! needs no network client at all.
 //!
+//! **Retention**: whole segments before the oldest seq kept are removed
+//! (deleted, or moved to an archive directory), never the newest, with the
+//! oldest seq recorded first (`OLDEST`) so recovery tells retention from
+//! loss. [`retain_journal`] runs one pass of the alert journal's policy
+//! ([`RetentionPolicy`]: keep at least so many bytes, segments, seconds)
+//! under a floor the caller gathers (what the sinks still need,
+//! [`delivery::sinks_need`], and whatever else holds the journal); a reader
+//! asking for a removed seq gets [`AlertsError::NotKept`], and a sink whose
+//! cursor is behind [`first_kept_seq`] refuses to start
+//! ([`AlertsError::CursorBehind`]).
+//!
 //! **Threads**: used by one writer thread (one [`Journal`] per directory, held by
 //! an OS lock on `DIR/LOCK`; `Journal` is `Send`), any number of readers, in any
 //! process, concurrently with the writer. The journal itself spawns no threads;
@@ -85,6 +96,9 @@ pub use dump::dump;
 pub use error::{AlertsError, Result};
 pub use reader::JournalReader;
 pub use recovery::TruncatedTail;
-pub use retention::{Retained, oldest_kept, retain_from};
+pub use retention::{
+    Hold, Retained, RetentionPolicy, RetentionReport, first_kept_seq, oldest_kept, retain_from,
+    retain_journal,
+};
 pub use verify::{VerifyReport, verify};
 pub use writer::{DurableClaim, Journal, JournalOptions, OpenReport};

@@ -10,7 +10,10 @@
 //! `cursors/registry` (name, kind, first seq) and starts where its `start`
 //! key says (the oldest record, or the head); a registered sink whose
 //! cursor file is later missing refuses to start until an operator sets it
-//! ([`reset_cursor`], `aldebaran journal cursors --reset`).
+//! ([`reset_cursor`], `aldebaran journal cursors --reset`). Retention never
+//! removes what a known sink has not delivered ([`sinks_need`]); a sink
+//! whose cursor is behind the oldest seq kept anyway (an old cursor
+//! restored) refuses to start rather than skip.
 //!
 //! Before every send the shipper records the seq range in flight (fsync);
 //! after the sink confirms it records the range delivered. A crash between the
@@ -35,7 +38,8 @@
 //!   knows every kind, and which refuses a kind built without its cargo
 //!   feature (`http`, `smtp`, `amqp`);
 //! - `status`: read-only views of the cursors for `aldebaran journal
-//!   cursors`; `reset`: setting one on purpose (`--reset`);
+//!   cursors`; `reset`: setting one on purpose (`--reset`); `floor`: the
+//!   lowest seq the sinks still need, for retention ([`sinks_need`]);
 //! - `standby`: the receiving end of cursor mirroring in an active-standby
 //!   pair ([`cursor_files`], [`install_cursor_file`]).
 //!
@@ -49,6 +53,7 @@
 
 mod config;
 mod fields;
+mod floor;
 mod mode;
 mod reset;
 #[cfg(any(feature = "http", feature = "smtp"))]
@@ -64,6 +69,7 @@ mod test_fixtures;
 
 pub use config::{SinkConfig, SinkSettings};
 pub use fields::{AlertField, AlertFields, COMMON_FIELDS};
+pub use floor::{SinksNeed, sinks_need};
 pub use mode::DeliveryMode;
 pub use reset::{CursorBefore, CursorReset, ResetTo, reset_cursor};
 #[cfg(any(feature = "http", feature = "smtp"))]

@@ -16,6 +16,7 @@ use crate::delivery::ship::cursor::{
 use crate::delivery::ship::registry;
 use crate::delivery::status::journal_last_seq;
 use crate::error::{AlertsError, Result, io_at};
+use crate::retention::first_kept_seq;
 use crate::writer::lock_dir;
 
 /// Where `--to` puts a cursor.
@@ -26,7 +27,8 @@ pub enum ResetTo {
     Seq(u64),
     /// The journal's last seq: everything journaled so far is skipped.
     Head,
-    /// Before the first record (seq 0): everything is sent again.
+    /// Before the oldest record the journal keeps (seq 0 unless retention
+    /// removed segments): everything it holds is sent again.
     Oldest,
 }
 
@@ -80,16 +82,28 @@ pub struct CursorReset {
 }
 
 /// The seq a cursor is reset to (every seq up to it counts as delivered),
-/// given the journal's last seq; a seq past it is refused (the journal would
-/// refuse a cursor ahead of it as a loss).
-pub(crate) fn reset_target(to: ResetTo, last: u64) -> std::result::Result<u64, String> {
+/// given the journal's last seq and the oldest seq it keeps; a seq past the
+/// last is refused (the journal would refuse a cursor ahead of it as a
+/// loss), and so is one that would need seqs retention removed (the sink
+/// would refuse to start).
+pub(crate) fn reset_target(
+    to: ResetTo,
+    last: u64,
+    oldest: u64,
+) -> std::result::Result<u64, String> {
+    let before_oldest = oldest.saturating_sub(1);
     match to {
         ResetTo::Seq(seq) if seq > last => {
             Err(format!("seq {seq} is past the journal's last seq {last}"))
         }
+        ResetTo::Seq(seq) if seq < before_oldest => Err(format!(
+            "the journal keeps seqs from {oldest} on (retention removed the older ones), so \
+             seqs {}..={before_oldest} cannot be sent (`--to oldest` ships from seq {oldest})",
+            seq + 1
+        )),
         ResetTo::Seq(seq) => Ok(seq),
         ResetTo::Head => Ok(last),
-        ResetTo::Oldest => Ok(0),
+        ResetTo::Oldest => Ok(before_oldest),
     }
 }
 
@@ -136,7 +150,8 @@ pub fn reset_cursor(journal_dir: &Path, sink: &str, to: ResetTo) -> Result<Curso
         )));
     }
     let journal_last = journal_last_seq(journal_dir)?.unwrap_or(0);
-    let delivered = reset_target(to, journal_last).map_err(refuse)?;
+    let oldest = first_kept_seq(journal_dir)?;
+    let delivered = reset_target(to, journal_last, oldest).map_err(refuse)?;
     let state = CursorState::settled(delivered);
     let before = match existing {
         Some((mut cursor, found)) => {
@@ -167,7 +182,7 @@ pub fn reset_cursor(journal_dir: &Path, sink: &str, to: ResetTo) -> Result<Curso
 }
 
 /// The sinks with a cursor file.
-fn cursor_names(journal_dir: &Path) -> Result<Vec<String>> {
+pub(crate) fn cursor_names(journal_dir: &Path) -> Result<Vec<String>> {
     let dir = journal_dir.join(CURSORS_DIR);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
@@ -195,16 +210,26 @@ mod tests {
 
     #[test]
     fn targets() {
-        assert_eq!(reset_target(ResetTo::Head, 42), Ok(42));
-        assert_eq!(reset_target(ResetTo::Oldest, 42), Ok(0));
-        assert_eq!(reset_target(ResetTo::Seq(0), 42), Ok(0));
-        assert_eq!(reset_target(ResetTo::Seq(42), 42), Ok(42));
+        assert_eq!(reset_target(ResetTo::Head, 42, 1), Ok(42));
+        assert_eq!(reset_target(ResetTo::Oldest, 42, 1), Ok(0));
+        assert_eq!(reset_target(ResetTo::Seq(0), 42, 1), Ok(0));
+        assert_eq!(reset_target(ResetTo::Seq(42), 42, 1), Ok(42));
         assert_eq!(
-            reset_target(ResetTo::Seq(43), 42),
+            reset_target(ResetTo::Seq(43), 42, 1),
             Err("seq 43 is past the journal's last seq 42".into())
         );
-        assert_eq!(reset_target(ResetTo::Head, 0), Ok(0));
-        assert!(reset_target(ResetTo::Seq(1), 0).is_err());
+        assert_eq!(reset_target(ResetTo::Head, 0, 1), Ok(0));
+        assert!(reset_target(ResetTo::Seq(1), 0, 1).is_err());
+    }
+
+    /// Retention removed seqs 1..=19: the cursor goes no lower than 19.
+    #[test]
+    fn targets_after_retention() {
+        assert_eq!(reset_target(ResetTo::Oldest, 42, 20), Ok(19));
+        assert_eq!(reset_target(ResetTo::Seq(19), 42, 20), Ok(19));
+        assert_eq!(reset_target(ResetTo::Head, 42, 20), Ok(42));
+        let e = reset_target(ResetTo::Seq(3), 42, 20).expect_err("gone");
+        assert!(e.contains("from 20 on") && e.contains("4..=19"), "{e}");
     }
 
     #[test]

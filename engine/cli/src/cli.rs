@@ -46,8 +46,9 @@ pub enum JournalCommand {
         /// The journal directory.
         dir: PathBuf,
     },
-    /// Show each sink's delivery cursor, what is in flight and its lag; or,
-    /// with --reset, set one sink's cursor.
+    /// Show the oldest seq the journal keeps and each sink's delivery
+    /// cursor, what is in flight and its lag; or, with --reset, set one
+    /// sink's cursor.
     Cursors {
         /// The journal directory.
         dir: PathBuf,
@@ -57,7 +58,7 @@ pub enum JournalCommand {
         reset: Option<String>,
         /// With --reset: SEQ (every seq up to it counts as delivered; the
         /// sink resumes after it), `head` (skip everything journaled so far)
-        /// or `oldest` (send everything again).
+        /// or `oldest` (send everything the journal still keeps again).
         #[arg(long, value_name = "SEQ|head|oldest", requires = "reset")]
         to: Option<alerts::delivery::ResetTo>,
     },

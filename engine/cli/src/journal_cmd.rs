@@ -60,17 +60,22 @@ pub fn verify(dir: &Path) -> Result<ExitCode> {
     }
 }
 
-/// One line per sink: name, kind, mode, delivered seq, in flight, lag behind
-/// the journal's last record.
+/// The journal's last seq and the oldest it keeps, then one line per sink:
+/// name, kind, mode, delivered seq, in flight, lag behind the journal's last
+/// record; then the sinks that cannot start (cursor missing, or behind the
+/// oldest seq kept).
 pub fn cursors(dir: &Path) -> Result<ExitCode> {
     require_dir(dir)?;
     let last = alerts::delivery::journal_last_seq(dir)
         .with_context(|| format!("reading journal {}", dir.display()))?
         .unwrap_or(0);
+    let oldest = alerts::first_kept_seq(dir)
+        .with_context(|| format!("reading journal {}", dir.display()))?;
     let cursors = alerts::delivery::read_cursors(dir)
         .with_context(|| format!("reading the cursors of journal {}", dir.display()))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "journal last seq {last}")?;
+    writeln!(out, "oldest seq kept {oldest}")?;
     if cursors.is_empty() {
         writeln!(out, "no sink cursors")?;
     } else {
@@ -85,6 +90,11 @@ pub fn cursors(dir: &Path) -> Result<ExitCode> {
     let missing: Vec<_> = registered
         .iter()
         .filter(|r| !cursors.iter().any(|c| c.name == r.name))
+        .collect();
+    let behind: Vec<(String, u64)> = cursors
+        .iter()
+        .filter(|c| c.delivered.saturating_add(1) < oldest)
+        .map(|c| (c.name.clone(), c.delivered))
         .collect();
     for c in cursors {
         let in_flight = if c.in_flight_to > c.delivered {
@@ -112,6 +122,15 @@ pub fn cursors(dir: &Path) -> Result<ExitCode> {
             r.kind,
             r.first_seq,
             r.name,
+            dir.display()
+        )?;
+    }
+    for (name, delivered) in behind {
+        writeln!(
+            out,
+            "sink {name}: cursor at seq {delivered} is behind the oldest seq kept {oldest}; it \
+             refuses to start until the segments are moved back or `aldebaran journal cursors \
+             --reset {name} --to oldest {}`",
             dir.display()
         )?;
     }

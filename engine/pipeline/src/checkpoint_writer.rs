@@ -1,6 +1,8 @@
 //! The checkpoint thread: writes the full snapshots the journal thread hands
 //! over once what they cover is durable, then lets the input log go of the
-//! frames a snapshot includes (whole segments before it are deleted).
+//! frames a snapshot includes (whole segments before it are deleted), and
+//! runs the alert journal's retention (`crate::retention`): the checkpoint
+//! just written is one of the floors it keeps.
 //!
 //! Its own thread because a snapshot (the whole state, fsync, rename,
 //! directory fsync) takes longer than a group commit: the journal thread goes
@@ -15,6 +17,7 @@ use crate::{
     PipelineError, Result,
     checkpoint::{self, Checkpoint},
     input_log,
+    retention::JournalRetention,
 };
 
 /// A checkpoint whose alerts are durable.
@@ -33,9 +36,11 @@ pub(crate) struct CheckpointOutcome {
 }
 
 /// Starts the thread; it ends when the sender is dropped, after writing the
-/// newest checkpoint it was given.
+/// newest checkpoint it was given. With `retention`, a retention pass of the
+/// alert journal follows each checkpoint.
 pub(crate) fn spawn(
     dir: PathBuf,
+    retention: Option<JournalRetention>,
 ) -> Result<(
     Sender<DurableCheckpoint>,
     JoinHandle<Result<CheckpointOutcome>>,
@@ -43,12 +48,16 @@ pub(crate) fn spawn(
     let (tx, rx) = crossbeam_channel::unbounded();
     let handle = std::thread::Builder::new()
         .name("aldebaran-checkpoint".into())
-        .spawn(move || run(&dir, &rx))
+        .spawn(move || run(&dir, &rx, retention))
         .map_err(|e| PipelineError::Internal(format!("cannot start the checkpoint thread: {e}")))?;
     Ok((tx, handle))
 }
 
-fn run(dir: &std::path::Path, rx: &Receiver<DurableCheckpoint>) -> Result<CheckpointOutcome> {
+fn run(
+    dir: &std::path::Path,
+    rx: &Receiver<DurableCheckpoint>,
+    mut retention: Option<JournalRetention>,
+) -> Result<CheckpointOutcome> {
     let mut out = CheckpointOutcome::default();
     while let Ok(mut next) = rx.recv() {
         while let Ok(newer) = rx.try_recv() {
@@ -72,6 +81,11 @@ fn run(dir: &std::path::Path, rx: &Receiver<DurableCheckpoint>) -> Result<Checkp
                     "input log: segments the snapshot includes deleted"
                 );
             }
+        }
+        // A restart now reads the journal from this checkpoint's seq on:
+        // the journal's segments before it may go, if the sinks are past.
+        if let Some(r) = retention.as_mut() {
+            r.after_checkpoint(c.journal_next_seq);
         }
     }
     Ok(out)

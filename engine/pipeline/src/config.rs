@@ -183,6 +183,24 @@ pub struct JournalSection {
     pub durability: Durability,
     /// Interval for [`Durability::Interval`].
     pub fsync_interval_ms: u64,
+    /// `[journal.retention]`
+    pub retention: RetentionSection,
+}
+
+/// `[journal.retention]`: which segments `run` removes once nothing needs
+/// them (every sink delivered them, the newest checkpoint is past them).
+/// Each key keeps at least so much; none can remove what is needed.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSection {
+    /// Bytes of the newest segments always kept.
+    pub keep_bytes: u64,
+    /// Segments always kept besides the newest.
+    pub keep_segments: u64,
+    /// A segment written less than this long ago is kept; 0 = no age rule.
+    pub keep_age_ms: u64,
+    /// Move removed segments here instead of deleting them; "" = delete.
+    pub archive_dir: String,
 }
 
 /// `[replay]`
@@ -450,6 +468,45 @@ mod tests {
         assert_eq!(int(&c, "exposure", &["client_limits", "c-1"]), Some(5));
         assert_eq!(int(&c, "exposure", &["client_limits", "c2"]), Some(7));
         assert_eq!(c.job, "overfill,exposure");
+    }
+
+    #[test]
+    fn retention_defaults_keep_a_gibibyte_and_take_overrides() {
+        let c = Config::load(None, env(&[])).unwrap();
+        let r = &c.journal.retention;
+        assert_eq!(
+            (
+                r.keep_bytes,
+                r.keep_segments,
+                r.keep_age_ms,
+                r.archive_dir.as_str()
+            ),
+            (1 << 30, 0, 0, "")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(
+            &f,
+            "[journal.retention]\nkeep_bytes = 4096\narchive_dir = \"/a\"\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&f),
+            env(&[("ALDEBARAN_JOURNAL__RETENTION__KEEP_AGE_MS", "604800000")]),
+        )
+        .unwrap();
+        let r = &c.journal.retention;
+        assert_eq!(
+            (r.keep_bytes, r.keep_age_ms, r.archive_dir.as_str()),
+            (4096, 604_800_000, "/a")
+        );
+        std::fs::write(&f, "[journal.retention]\nkeep_byte = 1\n").unwrap();
+        let e = Config::load(Some(&f), env(&[])).unwrap_err().to_string();
+        assert!(e.contains("journal.retention.keep_byte"), "{e}");
+        let e = Config::load(None, env(&[("ALDEBARAN_JOURNAL__RETENTION__KEEP", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("journal.retention.keep"), "{e}");
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //! - **Threads**: the caller's thread runs the cutter and the engine (the
 //!   loop, `run_loop`); behind it the journal thread (group commit, dead
 //!   letters, stats, acknowledgements) and, for `run`, the checkpoint thread
-//!   and one `ship-<sink>` thread per sink; [`metrics::serve`] answers
+//!   (snapshots, then the input log's and the journal's retention,
+//!   `retention`) and one `ship-<sink>` thread per sink; [`metrics::serve`] answers
 //!   `/metrics` and `/healthz` on its own thread.
 //! - **Invariants**: an alert counts as done only once durable; a checkpoint
 //!   is written only after the alerts it covers are durable, and an
@@ -44,6 +45,7 @@ mod progress;
 mod recovery;
 mod replay;
 mod restore;
+mod retention;
 mod run_loop;
 mod service;
 mod signals;

@@ -78,6 +78,30 @@ pub(crate) struct JournalSetup {
     pub(crate) segment_bytes: u64,
     pub(crate) durability: Durability,
     pub(crate) fsync_interval: Duration,
+    /// What `run` removes of it (`replay` removes nothing).
+    pub(crate) retention: RetentionSetup,
+}
+
+/// `[journal.retention]`: how much to keep beyond what is needed, and
+/// where removed segments go.
+#[derive(Debug, Clone)]
+pub(crate) struct RetentionSetup {
+    pub(crate) policy: alerts::RetentionPolicy,
+    /// Removed segments are moved here; `None` deletes them.
+    pub(crate) archive_dir: Option<PathBuf>,
+}
+
+impl RetentionSetup {
+    fn from_config(r: &crate::config::RetentionSection) -> Self {
+        RetentionSetup {
+            policy: alerts::RetentionPolicy {
+                keep_bytes: r.keep_bytes,
+                keep_segments: r.keep_segments,
+                keep_age: (r.keep_age_ms > 0).then(|| Duration::from_millis(r.keep_age_ms)),
+            },
+            archive_dir: path_opt(&r.archive_dir),
+        }
+    }
 }
 
 /// The outputs beside the journal.
@@ -142,6 +166,7 @@ impl Stages {
                 segment_bytes: cfg.journal.segment_bytes,
                 durability: cfg.journal.durability,
                 fsync_interval: Duration::from_millis(cfg.journal.fsync_interval_ms),
+                retention: RetentionSetup::from_config(&cfg.journal.retention),
             },
             outputs: OutputSetup {
                 dead_letter: path_opt(&cfg.replay.dead_letter),

@@ -44,6 +44,10 @@ pub fn replay(plan: &ReplayPlan, on_progress: impl FnMut(&Progress)) -> Result<S
         .metrics_listen
         .as_ref()
         .map(|_| Arc::new(Metrics::new()));
+    if let Some(m) = &metrics {
+        // A replay removes nothing, but says where the journal begins.
+        m.set_journal_oldest(alerts::first_kept_seq(dir)?);
+    }
     let server = match (&setup.metrics_listen, &metrics) {
         (Some(addr), Some(m)) => Some(
             serve(addr, Arc::clone(m), Arc::new(Health::new()))
@@ -67,6 +71,7 @@ pub fn replay(plan: &ReplayPlan, on_progress: impl FnMut(&Progress)) -> Result<S
             acks: None,
             already,
             durable: None,
+            retention: None,
         },
         on_progress,
     );

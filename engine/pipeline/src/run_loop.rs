@@ -24,6 +24,7 @@ use crate::{
     options::Stages,
     outputs::Outputs,
     recovery::AlreadyJournaled,
+    retention::JournalRetention,
     source::Source,
     tally::{BatchTimes, Tally},
     writers::{StateWriters, Writers},
@@ -47,6 +48,8 @@ pub(crate) struct LoopOptions {
     pub(crate) already: Option<AlreadyJournaled>,
     /// Receives the highest durable seq (for the sink shippers).
     pub(crate) durable: Option<Arc<alerts::DurableHead>>,
+    /// The journal's retention, run after each checkpoint (`run`).
+    pub(crate) retention: Option<JournalRetention>,
 }
 
 /// Runs `engine` over `source` until it ends. Returns the summary.
@@ -83,6 +86,7 @@ pub(crate) fn run_loop(
             checkpoint_dir: ckpt.as_ref().map(|c| c.dir()),
             input_log: opts.input_log,
             acks: opts.acks,
+            retention: opts.retention,
         },
         opts.metrics.clone(),
         opts.durable,

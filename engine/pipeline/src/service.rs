@@ -21,6 +21,7 @@ use crate::{
     outputs::Outputs,
     recovery::AlreadyJournaled,
     restore::restore,
+    retention::{ExtraFloor, JournalRetention},
     run_loop::{LoopOptions, run_loop},
     signals::shutdown_on_signals,
     source, source_id,
@@ -65,6 +66,15 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
         outputs.next_seq().saturating_sub(1),
     ));
     let metrics = Arc::new(Metrics::new());
+    // Held by nothing yet; the active-standby pair will keep a clone, to
+    // hold the journal to what its standby still lacks.
+    let extra_floor = ExtraFloor::unset();
+    let retention = JournalRetention::open(
+        &stages.journal.dir,
+        &stages.journal.retention,
+        extra_floor.clone(),
+        Some(Arc::clone(&metrics)),
+    )?;
     let health = Arc::new(Health::new());
     health.watch_journal(metrics.journal_failure());
     let server = start_metrics(setup.metrics_listen.as_deref(), &metrics, &health)?;
@@ -137,6 +147,7 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
                 acks,
                 already: Some(already),
                 durable: Some(Arc::clone(&durable)),
+                retention: Some(retention),
             },
             on_progress,
         );

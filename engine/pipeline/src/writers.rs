@@ -14,19 +14,22 @@ use crate::{
     metrics::Metrics,
     options::JournalSetup,
     outputs::Outputs,
+    retention::JournalRetention,
 };
 
 /// Batches queued for the journal thread at most (backpressure beyond).
 const JOURNAL_QUEUE: usize = 1024;
 
 /// What `run` keeps of its state beside the journal: the checkpoint
-/// directory, the input log, the source's acknowledgements (none for
-/// `replay`).
+/// directory, the input log, the source's acknowledgements, the journal's
+/// retention (none for `replay`).
 #[derive(Default)]
 pub(crate) struct StateWriters {
     pub(crate) checkpoint_dir: Option<PathBuf>,
     pub(crate) input_log: Option<InputLog>,
     pub(crate) acks: Option<AckPolicy>,
+    /// Runs after each checkpoint, on the checkpoint thread.
+    pub(crate) retention: Option<JournalRetention>,
 }
 
 /// The running writer threads and the engine thread's end of their queue.
@@ -49,7 +52,7 @@ impl Writers {
     ) -> Result<Self> {
         let (ckpt_tx, checkpoints) = match state.checkpoint_dir {
             Some(dir) => {
-                let (tx, h) = checkpoint_writer::spawn(dir.clone())?;
+                let (tx, h) = checkpoint_writer::spawn(dir.clone(), state.retention)?;
                 (Some(tx), Some((dir, h)))
             }
             None => (None, None),

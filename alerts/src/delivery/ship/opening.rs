@@ -1,16 +1,19 @@
 //! A sink's cursor at start: the facts (its entry in the sink registry, its
-//! cursor file, its `start` key, the journal's durable head) go to the pure
-//! [`decide_start`]; this executes the answer (I/O stays here), telling the
-//! spec's cursor mirror, if any, of each file it writes.
+//! cursor file, its `start` key, the journal's durable head and the oldest
+//! seq it keeps) go to the pure [`decide_start`]; this executes the answer
+//! (I/O stays here), telling the spec's cursor mirror, if any, of each file
+//! it writes.
 
 use crate::delivery::ship::cursor::{CursorFile, CursorState, cursor_path};
 use crate::delivery::ship::registry::{self, Registered};
 use crate::delivery::ship::spec::ShipperSpec;
-use crate::delivery::ship::start::{CursorFound, Refusal, Start, decide_start};
+use crate::delivery::ship::start::{CursorFound, JournalSpan, Refusal, Start, decide_start};
 use crate::error::{AlertsError, Result};
+use crate::retention::first_kept_seq;
 
 /// Opens (and locks) the cursor `spec`'s sink ships from: its own, a new one
-/// where its `start` key says, or an error if it has lost the one it had.
+/// where its `start` key says, or an error if it has lost the one it had or
+/// needs records retention removed.
 pub(crate) fn open_cursor(spec: &ShipperSpec) -> Result<CursorFile> {
     let (dir, name) = (&spec.journal_dir, spec.name.as_str());
     let registered = registry::load(dir)?;
@@ -31,7 +34,11 @@ pub(crate) fn open_cursor(spec: &ShipperSpec) -> Result<CursorFile> {
     let found = existing
         .as_ref()
         .map_or(CursorFound::Missing, |c| CursorFound::Present(c.state()));
-    let decision = decide_start(registered.get(name), found, spec.start, spec.durable.get());
+    let journal = JournalSpan {
+        oldest: first_kept_seq(dir)?,
+        last: spec.durable.get(),
+    };
+    let decision = decide_start(registered.get(name), found, spec.start, journal);
     let mirror = spec.mirror.as_deref();
     match (decision, existing) {
         (Start::Resume(_), Some(cursor)) => Ok(cursor),
@@ -69,6 +76,18 @@ pub(crate) fn open_cursor(spec: &ShipperSpec) -> Result<CursorFile> {
             sink: name.to_owned(),
             kind,
             first_seq,
+            path: cursor_path(dir, name),
+            journal: dir.clone(),
+        }),
+        (
+            Start::Refuse {
+                why: Refusal::BehindOldest { delivered, oldest },
+            },
+            _,
+        ) => Err(AlertsError::CursorBehind {
+            sink: name.to_owned(),
+            delivered,
+            oldest,
             path: cursor_path(dir, name),
             journal: dir.clone(),
         }),

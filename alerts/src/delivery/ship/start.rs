@@ -1,6 +1,6 @@
 //! Where a sink starts: the pure decision from what its journal says about
-//! it (the registry entry, its cursor file) and its `start` key, executed by
-//! `opening.rs`.
+//! it (the registry entry, its cursor file, the oldest seq retention kept)
+//! and its `start` key, executed by `opening.rs`.
 
 use crate::delivery::ship::cursor::CursorState;
 use crate::delivery::ship::registry::Registered;
@@ -10,8 +10,8 @@ use crate::delivery::ship::registry::Registered;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StartFrom {
-    /// The journal's first record: the sink receives every alert the journal
-    /// holds (a new archive, a new consumer that wants the history).
+    /// The journal's oldest record: the sink receives every alert the
+    /// journal holds (a new archive, a new consumer that wants the history).
     #[default]
     Oldest,
     /// After the journal's last durable record: the sink receives only the
@@ -62,17 +62,42 @@ pub(crate) enum Refusal {
     /// file is gone: starting over would resend everything (or, from the
     /// head, skip what it never got); only an operator knows which is right.
     CursorMissing { kind: String, first_seq: u64 },
+    /// Its cursor says it has delivered up to `delivered`, but the journal
+    /// keeps seqs from `oldest` on: the ones in between are gone (removed
+    /// by retention), and skipping them is the operator's call.
+    BehindOldest { delivered: u64, oldest: u64 },
+}
+
+/// The journal as the start decision sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct JournalSpan {
+    /// The oldest seq a reader can start at (1 unless retention removed
+    /// segments).
+    pub oldest: u64,
+    /// The last durable seq (0 for an empty journal).
+    pub last: u64,
 }
 
 /// The start of a sink, from the registry's entry for it (if any), its
-/// cursor file, its `start` key and the journal's last durable seq.
+/// cursor file, its `start` key and the seqs the journal holds.
 pub(crate) fn decide_start(
     registered: Option<&Registered>,
     cursor: CursorFound,
     start: StartFrom,
-    last_seq: u64,
+    journal: JournalSpan,
 ) -> Start {
+    let oldest = journal.oldest.max(1);
     match (registered, cursor) {
+        // Whether it is known or adopted, a cursor that needs a seq the
+        // journal no longer has would read into a gap.
+        (_, CursorFound::Present(state)) if state.delivered.saturating_add(1) < oldest => {
+            Start::Refuse {
+                why: Refusal::BehindOldest {
+                    delivered: state.delivered,
+                    oldest,
+                },
+            }
+        }
         (Some(_), CursorFound::Present(state)) => Start::Resume(state),
         (None, CursorFound::Present(state)) => Start::Adopt(state),
         (Some(entry), CursorFound::Missing) => Start::Refuse {
@@ -83,8 +108,8 @@ pub(crate) fn decide_start(
         },
         (None, CursorFound::Missing) => Start::Fresh {
             from: match start {
-                StartFrom::Oldest => 1,
-                StartFrom::Head => last_seq + 1,
+                StartFrom::Oldest => oldest,
+                StartFrom::Head => journal.last.saturating_add(1).max(oldest),
             },
         },
     }
@@ -110,6 +135,10 @@ mod tests {
         }
     }
 
+    fn whole(last: u64) -> JournalSpan {
+        JournalSpan { oldest: 1, last }
+    }
+
     /// Every combination: registered or not × cursor missing, settled or
     /// in flight × start oldest or head × an empty or a filled journal.
     #[test]
@@ -122,13 +151,16 @@ mod tests {
                     // A cursor on disk always wins over the start key, in
                     // doubt or not (the mode handles what is in flight).
                     assert_eq!(
-                        decide_start(Some(&registered), found, start, last),
+                        decide_start(Some(&registered), found, start, whole(last)),
                         Start::Resume(state)
                     );
-                    assert_eq!(decide_start(None, found, start, last), Start::Adopt(state));
+                    assert_eq!(
+                        decide_start(None, found, start, whole(last)),
+                        Start::Adopt(state)
+                    );
                 }
                 assert_eq!(
-                    decide_start(Some(&registered), CursorFound::Missing, start, last),
+                    decide_start(Some(&registered), CursorFound::Missing, start, whole(last)),
                     Start::Refuse {
                         why: Refusal::CursorMissing {
                             kind: "http".into(),
@@ -142,11 +174,55 @@ mod tests {
                     StartFrom::Head => last + 1,
                 };
                 assert_eq!(
-                    decide_start(None, CursorFound::Missing, start, last),
+                    decide_start(None, CursorFound::Missing, start, whole(last)),
                     Start::Fresh { from }
                 );
             }
         }
+    }
+
+    /// After retention removed seqs 1..=19 (the journal keeps 20..=42).
+    #[test]
+    fn a_cursor_behind_the_oldest_kept_seq_is_refused_never_skipped() {
+        let span = JournalSpan {
+            oldest: 20,
+            last: 42,
+        };
+        let registered = entry();
+        for start in STARTS {
+            for reg in [Some(&registered), None] {
+                // Delivered through 18: seq 19 is gone.
+                for state in [cursor(0, 0), cursor(18, 18), cursor(10, 30)] {
+                    assert_eq!(
+                        decide_start(reg, CursorFound::Present(state), start, span),
+                        Start::Refuse {
+                            why: Refusal::BehindOldest {
+                                delivered: state.delivered,
+                                oldest: 20
+                            }
+                        },
+                        "{state:?}"
+                    );
+                }
+                // Delivered through 19 or later: everything it needs is there.
+                for state in [cursor(19, 19), cursor(19, 25), cursor(42, 42)] {
+                    let got = decide_start(reg, CursorFound::Present(state), start, span);
+                    assert!(
+                        matches!(got, Start::Resume(s) | Start::Adopt(s) if s == state),
+                        "{got:?}"
+                    );
+                }
+            }
+        }
+        // A new sink starts at the oldest record kept, or at the head.
+        assert_eq!(
+            decide_start(None, CursorFound::Missing, StartFrom::Oldest, span),
+            Start::Fresh { from: 20 }
+        );
+        assert_eq!(
+            decide_start(None, CursorFound::Missing, StartFrom::Head, span),
+            Start::Fresh { from: 43 }
+        );
     }
 
     #[test]

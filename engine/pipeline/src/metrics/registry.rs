@@ -66,6 +66,7 @@ pub struct Metrics {
     journal_bytes: Counter,
     journal_fsync: Histogram,
     journal_fsyncs: Counter,
+    journal_oldest: UGauge,
     sinks: Arc<Sinks>,
     source: Arc<Source>,
     /// Set by the journal thread if it fails (for `/healthz`).
@@ -200,6 +201,13 @@ impl Metrics {
             "Journal fsyncs done.",
             Counter::default(),
         );
+        let journal_oldest = register(
+            r,
+            "aldebaran_journal_oldest_seq",
+            None,
+            "The oldest seq the alert journal keeps (retention removed the segments before it).",
+            UGauge::default(),
+        );
         // The source and sink families come from collectors, which the
         // registry encodes after its metrics, in this order.
         let source = Arc::new(Source::default());
@@ -220,6 +228,7 @@ impl Metrics {
             journal_bytes,
             journal_fsync,
             journal_fsyncs,
+            journal_oldest,
             sinks,
             source,
             journal_failure: Arc::default(),
@@ -261,6 +270,12 @@ impl Metrics {
             self.journal_fsyncs.inc();
             self.journal_fsync.observe(seconds(ns));
         }
+    }
+
+    /// Records the oldest seq the journal keeps (at start and after each
+    /// retention pass).
+    pub fn set_journal_oldest(&self, seq: u64) {
+        self.journal_oldest.set(seq);
     }
 
     /// Sets how far `sink`'s delivery cursor is behind the journal head, for

@@ -17,7 +17,7 @@ use super::{
 
 /// Every family as OpenMetrics names it (a counter without `_total`, a
 /// histogram with its unit), its type and its HELP text.
-const FAMILIES: [(&str, SampleType, &str); 22] = [
+const FAMILIES: [(&str, SampleType, &str); 23] = [
     (
         "events_in",
         Counter,
@@ -66,6 +66,11 @@ const FAMILIES: [(&str, SampleType, &str); 22] = [
         "Time of one journal fsync.",
     ),
     ("journal_fsyncs", Counter, "Journal fsyncs done."),
+    (
+        "journal_oldest_seq",
+        Gauge,
+        "The oldest seq the alert journal keeps (retention removed the segments before it).",
+    ),
     (
         "sink_lag",
         Gauge,
@@ -217,6 +222,8 @@ fn batches_add_up() {
     m.record_durable(1_000_000, &[20_000, 20_000, 3_000_000, 20_000_000_000]);
     m.record_journal(100, None);
     m.record_journal(50, Some(2_000_000));
+    m.set_journal_oldest(1);
+    m.set_journal_oldest(4_097);
     m.set_sink_lag("kafka", 12);
     m.set_sink_lag("kafka", 3);
     let source = Arc::new(ingest::amqp::AmqpCounters::default());
@@ -268,6 +275,7 @@ fn batches_add_up() {
     assert_eq!(v("aldebaran_journal_bytes_total"), Some(150.0));
     assert_eq!(v("aldebaran_journal_fsyncs_total"), Some(1.0));
     assert_eq!(v("aldebaran_journal_fsync_seconds_count"), Some(1.0));
+    assert_eq!(v("aldebaran_journal_oldest_seq"), Some(4097.0));
     assert_eq!(
         p.value("aldebaran_sink_lag", &[("sink", "kafka")]),
         Some(3.0)

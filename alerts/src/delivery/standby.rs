@@ -61,6 +61,24 @@ fn target(rel_path: &str) -> std::result::Result<(Mirrored, &str), String> {
     }
 }
 
+/// The highest seq a mirrored cursor file records as delivered or in
+/// flight (`Ok(None)` for the registry): a standby installs it only once
+/// its own journal holds that seq durably, so a restart never finds a
+/// cursor ahead of its journal.
+pub fn cursor_reach(rel_path: &str, bytes: &[u8]) -> Result<Option<u64>> {
+    let refuse = |reason: String| AlertsError::CursorInstall {
+        rel_path: rel_path.to_owned(),
+        reason,
+    };
+    match target(rel_path).map_err(refuse)?.0 {
+        Mirrored::Registry => Ok(None),
+        Mirrored::Cursor { .. } => {
+            let s = decode_file(bytes).map_err(refuse)?;
+            Ok(Some(s.delivered.max(s.in_flight_to)))
+        }
+    }
+}
+
 /// Every cursor file and the sink registry under `<journal_dir>/cursors/`,
 /// as (path relative to `journal_dir`, complete bytes), sorted by path;
 /// empty if there is no `cursors/` directory. Safe while shippers run: a

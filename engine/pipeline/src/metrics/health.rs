@@ -12,6 +12,8 @@ use std::sync::{
 
 use alerts::delivery::SinkStats;
 use ingest::amqp::AmqpCounters;
+
+use super::pair::PairView;
 use serde_json::{Value, json};
 
 /// The journal thread's failure, set once by it (through `Metrics`) and read
@@ -51,8 +53,9 @@ const SHUTTING_DOWN: u8 = 2;
 pub struct Health {
     phase: AtomicU8,
     sinks: Mutex<Vec<Arc<SinkStats>>>,
-    source: OnceLock<Arc<AmqpCounters>>,
-    journal: OnceLock<Arc<JournalFailure>>,
+    source: Mutex<Option<Arc<AmqpCounters>>>,
+    journal: Mutex<Option<Arc<JournalFailure>>>,
+    pair: Mutex<Option<Arc<dyn PairView>>>,
 }
 
 impl Health {
@@ -91,33 +94,65 @@ impl Health {
 
     /// Checks a shipper: unhealthy while it is paused, or once it stopped.
     pub fn watch_sink(&self, stats: Arc<SinkStats>) {
-        self.sinks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(stats);
+        let mut s = self.sinks.lock().unwrap_or_else(PoisonError::into_inner);
+        // A pair's node starts its shippers again in each active phase.
+        s.retain(|old| old.name != stats.name);
+        s.push(stats);
     }
 
     /// Checks the AMQP source: unhealthy while it is disconnected.
     pub fn watch_source(&self, counters: Arc<AmqpCounters>) {
-        let _ = self.source.set(counters);
+        *self.source.lock().unwrap_or_else(PoisonError::into_inner) = Some(counters);
     }
 
     /// Checks the journal thread: unhealthy once it failed.
     pub fn watch_journal(&self, failure: Arc<JournalFailure>) {
-        let _ = self.journal.set(failure);
+        *self.journal.lock().unwrap_or_else(PoisonError::into_inner) = Some(failure);
+    }
+
+    /// A pair's node: its status joins the answer (`ha`), a problem of the
+    /// pair makes it unhealthy; a node in the standby phase has no source
+    /// and no shippers to check.
+    pub(crate) fn watch_pair(&self, node: Arc<dyn PairView>) {
+        *self.pair.lock().unwrap_or_else(PoisonError::into_inner) = Some(node);
+    }
+
+    /// A node leaving its active phase: its source and shippers are gone.
+    pub(crate) fn unwatch_active(&self) {
+        *self.source.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.sinks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// The facts, read now.
     pub(crate) fn facts(&self) -> Facts {
         // A poisoned lock only means a panic elsewhere; the list stays valid.
         let sinks = self.sinks.lock().unwrap_or_else(PoisonError::into_inner);
+        let pair = self
+            .pair
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         Facts {
             phase: self.phase(),
             source_connected: self
                 .source
-                .get()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
                 .map(|c| c.connected.load(Ordering::Relaxed) == 1),
-            journal_error: self.journal.get().and_then(|j| j.get().map(str::to_owned)),
+            journal_error: self
+                .journal
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .and_then(|j| j.get().map(str::to_owned)),
+            pair: pair.as_ref().map(|p| PairFact {
+                status: p.health_json(),
+                problem: p.problem(),
+            }),
             sinks: sinks
                 .iter()
                 .map(|s| SinkFact {
@@ -145,6 +180,15 @@ pub(crate) struct Facts {
     /// Why the journal thread failed, if it did.
     pub journal_error: Option<String>,
     pub sinks: Vec<SinkFact>,
+    /// A pair's node: its status and what is wrong with the pair.
+    pub pair: Option<PairFact>,
+}
+
+/// A pair's node, as `/healthz` sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PairFact {
+    pub status: Value,
+    pub problem: Option<String>,
 }
 
 /// One shipper, as `/healthz` sees it.
@@ -161,6 +205,8 @@ pub(crate) struct SinkFact {
 pub(crate) struct Verdict {
     pub ok: bool,
     pub problems: Vec<Problem>,
+    /// A pair's node status, said in every answer.
+    pub ha: Option<Value>,
 }
 
 /// One thing wrong.
@@ -177,15 +223,20 @@ pub(crate) enum Problem {
     ShipperStopped { sink: String, error: Option<String> },
     /// A sink's endpoint refuses every alert (wrong URL or credentials).
     SinkPaused { sink: String, reason: String },
+    /// The pair cannot fail over (a standby that may not take over, a node
+    /// its active refused).
+    Pair { message: String },
 }
 
 /// The verdict on `f`: not ready before start and during shutdown; else
 /// every problem found, healthy when there is none.
 pub(crate) fn verdict(f: &Facts) -> Verdict {
+    let ha = f.pair.as_ref().map(|p| p.status.clone());
     if f.phase != Phase::Ready {
         return Verdict {
             ok: false,
             problems: vec![Problem::NotReady { phase: f.phase }],
+            ha,
         };
     }
     let mut problems = Vec::new();
@@ -210,9 +261,13 @@ pub(crate) fn verdict(f: &Facts) -> Verdict {
             });
         }
     }
+    if let Some(message) = f.pair.as_ref().and_then(|p| p.problem.clone()) {
+        problems.push(Problem::Pair { message });
+    }
     Verdict {
         ok: problems.is_empty(),
         problems,
+        ha,
     }
 }
 
@@ -226,8 +281,14 @@ impl Verdict {
     /// / `{"status":"unhealthy","problems":[..]}`, each problem an object
     /// with `check`, `state` and a `message` for people.
     pub(crate) fn to_json(&self) -> String {
+        let with_ha = |mut v: Value| {
+            if let (Some(ha), Some(o)) = (&self.ha, v.as_object_mut()) {
+                o.insert("ha".into(), ha.clone());
+            }
+            v.to_string()
+        };
         if self.ok {
-            return json!({"status": "ok"}).to_string();
+            return with_ha(json!({"status": "ok"}));
         }
         let not_ready = self
             .problems
@@ -235,7 +296,7 @@ impl Verdict {
             .any(|p| matches!(p, Problem::NotReady { .. }));
         let status = if not_ready { "not ready" } else { "unhealthy" };
         let problems: Vec<Value> = self.problems.iter().map(Problem::to_json).collect();
-        json!({"status": status, "problems": problems}).to_string()
+        with_ha(json!({"status": status, "problems": problems}))
     }
 }
 
@@ -271,6 +332,11 @@ impl Problem {
                     "message": format!("sink {sink}: shipper stopped: {why}"),
                 })
             }
+            Problem::Pair { message } => json!({
+                "check": "ha",
+                "state": "degraded",
+                "message": message,
+            }),
             Problem::SinkPaused { sink, reason } => json!({
                 "check": "sink",
                 "sink": sink,
@@ -292,6 +358,7 @@ mod tests {
             source_connected: None,
             journal_error: None,
             sinks: Vec::new(),
+            pair: None,
         }
     }
 
@@ -311,7 +378,8 @@ mod tests {
             verdict(&f),
             Verdict {
                 ok: true,
-                problems: vec![]
+                problems: vec![],
+                ha: None,
             }
         );
         f.source_connected = Some(true);
@@ -332,12 +400,14 @@ mod tests {
                 source_connected: Some(false),
                 journal_error: Some("disk full".into()),
                 sinks: vec![sink("a", false, None, None)],
+                pair: None,
             };
             assert_eq!(
                 verdict(&f),
                 Verdict {
                     ok: false,
-                    problems: vec![Problem::NotReady { phase }]
+                    problems: vec![Problem::NotReady { phase }],
+                    ha: None,
                 }
             );
             let v: Value = serde_json::from_str(&verdict(&f).to_json()).expect("json");
@@ -364,6 +434,7 @@ mod tests {
                 // Stopped wins over paused: nothing is retried any more.
                 sink("sms", false, Some("HTTP 401"), None),
             ],
+            pair: None,
         };
         let v = verdict(&f);
         assert_eq!(
@@ -463,5 +534,27 @@ mod tests {
         );
         h.set_ready(false);
         assert_eq!(h.facts().phase, Phase::ShuttingDown);
+    }
+
+    #[test]
+    fn a_pair_node_says_its_status_and_is_unhealthy_only_when_it_cannot_fail_over() {
+        let mut f = ready();
+        f.pair = Some(PairFact {
+            status: json!({"node": "a", "role": "active", "peer_up": false}),
+            problem: None,
+        });
+        let v = verdict(&f);
+        assert!(v.ok, "an active alone still serves");
+        let body: Value = serde_json::from_str(&v.to_json()).expect("json");
+        assert_eq!(body["ha"]["role"], "active");
+        f.pair = Some(PairFact {
+            status: json!({"node": "b", "role": "standby"}),
+            problem: Some("not eligible to take over: out of sync".into()),
+        });
+        let v = verdict(&f);
+        assert_eq!(v.status(), 503);
+        let body: Value = serde_json::from_str(&v.to_json()).expect("json");
+        assert_eq!(body["problems"][0]["check"], "ha");
+        assert_eq!(body["ha"]["node"], "b");
     }
 }

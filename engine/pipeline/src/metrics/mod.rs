@@ -27,6 +27,9 @@
 //! [`Metrics::render`] encodes the registry on demand (OpenMetrics 1.0 text,
 //! `# EOF` last), so a scrape costs the scraper, not the engine.
 //!
+//! On a pair's node the four `aldebaran_ha_*` gauges come from its status
+//! the same way (`pair.rs`).
+//!
 //! [`Health`] (`health.rs`) answers `/healthz`: it watches the shippers'
 //! `SinkStats`, the source's connected flag and the journal thread's
 //! [`JournalFailure`], and a pure `verdict` of those facts says 200 or 503
@@ -40,6 +43,7 @@ mod health;
 mod histogram;
 mod http;
 mod labels;
+mod pair;
 mod registry;
 mod sinks;
 mod source;
@@ -51,4 +55,5 @@ mod tests;
 
 pub use health::{Health, JournalFailure};
 pub use http::{MetricsServer, serve};
+pub(crate) use pair::PairView;
 pub use registry::{BatchObservation, Metrics};

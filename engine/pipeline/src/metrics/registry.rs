@@ -15,6 +15,7 @@ use super::{
     health::JournalFailure,
     histogram::{AtomicHistogram, batch_events_bounds, latency_bounds, seconds},
     labels::BoundedCounters,
+    pair::{Pair, PairView},
     sinks::Sinks,
     source::Source,
 };
@@ -69,6 +70,7 @@ pub struct Metrics {
     journal_oldest: UGauge,
     sinks: Arc<Sinks>,
     source: Arc<Source>,
+    pair: Arc<Pair>,
     /// Set by the journal thread if it fails (for `/healthz`).
     journal_failure: Arc<JournalFailure>,
 }
@@ -214,6 +216,8 @@ impl Metrics {
         r.register_collector(Box::new(Arc::clone(&source)));
         let sinks = Arc::new(Sinks::default());
         r.register_collector(Box::new(Arc::clone(&sinks)));
+        let pair = Arc::new(Pair::default());
+        r.register_collector(Box::new(Arc::clone(&pair)));
         Metrics {
             registry,
             events_in,
@@ -231,6 +235,7 @@ impl Metrics {
             journal_oldest,
             sinks,
             source,
+            pair,
             journal_failure: Arc::default(),
         }
     }
@@ -300,6 +305,11 @@ impl Metrics {
     /// render, so they change when the source does, input or not.
     pub fn watch_source(&self, counters: Arc<AmqpCounters>) {
         self.source.watch(counters);
+    }
+
+    /// Publishes a pair's node (`aldebaran_ha_*`).
+    pub(crate) fn watch_pair(&self, node: Arc<dyn PairView>) {
+        self.pair.watch(node);
     }
 
     /// Records that the journal thread failed with `error` (the journal is

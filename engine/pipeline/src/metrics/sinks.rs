@@ -4,7 +4,7 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex, OnceLock, PoisonError, atomic::Ordering::Relaxed},
+    sync::{Arc, Mutex, PoisonError, atomic::Ordering::Relaxed},
 };
 
 use alerts::delivery::{DurableHead, SinkStats};
@@ -86,7 +86,7 @@ const FAMILIES: [Family; 6] = [
 #[derive(Debug, Default)]
 pub(super) struct Sinks {
     shippers: Mutex<Vec<Arc<SinkStats>>>,
-    durable: OnceLock<Arc<DurableHead>>,
+    durable: Mutex<Option<Arc<DurableHead>>>,
     /// Lags set with `Metrics::set_sink_lag`; a shipper's own lag of the
     /// same name takes precedence.
     set_lags: Mutex<BTreeMap<String, u64>>,
@@ -94,12 +94,16 @@ pub(super) struct Sinks {
 
 impl Sinks {
     pub(super) fn add(&self, stats: Arc<SinkStats>) {
-        lock(&self.shippers).push(stats);
+        let mut s = lock(&self.shippers);
+        // A pair's node starts its shippers again in each active phase.
+        s.retain(|old| old.name != stats.name);
+        s.push(stats);
     }
 
-    /// The first head set stays (there is one journal per process).
+    /// The journal's durable head now (a pair's node has one per active
+    /// phase).
     pub(super) fn set_durable(&self, durable: Arc<DurableHead>) {
-        let _ = self.durable.set(durable);
+        *lock(&self.durable) = Some(durable);
     }
 
     pub(super) fn set_lag(&self, sink: &str, lag: u64) {
@@ -115,7 +119,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Collector for Sinks {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let head = self.durable.get().map_or(0, |d| d.get());
+        let head = lock(&self.durable).as_ref().map_or(0, |d| d.get());
         let set_lags = lock(&self.set_lags);
         let shippers = lock(&self.shippers);
         let mut lags: BTreeMap<&str, u64> = set_lags.iter().map(|(k, &v)| (&**k, v)).collect();

@@ -3,7 +3,7 @@
 //! connection lost while no input flows shows at once instead of at the
 //! next batch. Without an AMQP source (a file) they read 0.
 
-use std::sync::{Arc, OnceLock, atomic::Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError, atomic::Ordering::Relaxed};
 
 use ingest::amqp::AmqpCounters;
 use prometheus_client::{
@@ -15,19 +15,24 @@ use prometheus_client::{
 /// The AMQP source's counters, once it started.
 #[derive(Debug, Default)]
 pub(super) struct Source {
-    counters: OnceLock<Arc<AmqpCounters>>,
+    counters: Mutex<Option<Arc<AmqpCounters>>>,
 }
 
 impl Source {
-    /// The first source set stays (there is one per process).
+    /// The source now (a pair's node starts one per active phase).
     pub(super) fn watch(&self, counters: Arc<AmqpCounters>) {
-        let _ = self.counters.set(counters);
+        *self.counters.lock().unwrap_or_else(PoisonError::into_inner) = Some(counters);
     }
 }
 
 impl Collector for Source {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let read = |f: fn(&AmqpCounters) -> u64| self.counters.get().map_or(0, |c| f(c));
+        let counters = self
+            .counters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let read = |f: fn(&AmqpCounters) -> u64| counters.as_ref().map_or(0, |c| f(c));
         let connected = read(|c| c.connected.load(Relaxed));
         ConstGauge::new(u64::from(connected == 1)).encode(encoder.encode_descriptor(
             "aldebaran_source_connected",

@@ -27,6 +27,9 @@ pub enum Command {
     Publish(PublishArgs),
     /// Write a synthetic trade file.
     Gen(GenArgs),
+    /// Show both nodes of an active-standby pair: role, epoch, lease
+    /// holder, replication lag, last heartbeat, the sinks' cursors.
+    Status(StatusArgs),
     /// Inspect an alert journal.
     Journal {
         #[command(subcommand)]
@@ -62,6 +65,17 @@ pub enum JournalCommand {
         #[arg(long, value_name = "SEQ|head|oldest", requires = "reset")]
         to: Option<alerts::delivery::ResetTo>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The pair's configuration (its [ha] section names both addresses).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Print JSON ({"nodes": [...]}, each with node, role, epoch,
+    /// lag_events, peer_up, ...) instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ mod journal_cmd;
 mod publish_cmd;
 mod replay_cmd;
 mod run_cmd;
+mod status_cmd;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Command::Declare(args) => declare_cmd::run(args),
         Command::Publish(args) => publish_cmd::run(args),
         Command::Gen(args) => gen_cmd::run(args),
+        Command::Status(args) => status_cmd::run(args),
         Command::Journal {
             command: JournalCommand::Dump { dir },
         } => journal_cmd::dump(&dir),

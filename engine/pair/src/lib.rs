@@ -24,6 +24,6 @@ pub mod role;
 pub mod takeover;
 pub mod wire;
 
-pub use link::Link;
+pub use link::{Closer, Link, LinkReader, LinkWriter};
 
 pub use error::{PairError, Result};

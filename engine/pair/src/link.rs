@@ -142,6 +142,22 @@ impl LinkWriter {
     pub fn close(&self) {
         let _ = self.stream.shutdown(Shutdown::Both);
     }
+
+    /// A handle another thread can end the connection with.
+    pub fn closer(&self) -> Result<Closer> {
+        Ok(Closer(self.stream.try_clone().map_err(PairError::Io)?))
+    }
+}
+
+/// Ends a link from another thread than its own (a node demoting itself
+/// cuts its standby's connection at once).
+pub struct Closer(TcpStream);
+
+impl Closer {
+    /// Ends the connection both ways.
+    pub fn close(&self) {
+        let _ = self.0.shutdown(Shutdown::Both);
+    }
 }
 
 #[cfg(test)]
@@ -170,6 +186,7 @@ mod tests {
             synced: false,
             input_head: 2,
             journal_head: 3,
+            lag_events: 5,
         });
         c.send(&status).expect("send");
         assert_eq!(c.recv().expect("echo"), status);

@@ -87,6 +87,18 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
 }
 
 impl Checkpoint {
+    /// The checkpoint as its file holds it (the active sends it to a
+    /// resyncing standby).
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        self.encode()
+    }
+
+    /// A checkpoint from the bytes of its file.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Self::decode(bytes)
+            .map_err(|reason| PipelineError::Config(format!("a checkpoint received: {reason}")))
+    }
+
     fn encode(&self) -> Vec<u8> {
         let mut buf = Vec::with_capacity(self.state.len() + 128);
         let mut w = SnapshotWriter::new(&mut buf);

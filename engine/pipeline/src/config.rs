@@ -44,10 +44,46 @@ pub struct Config {
     /// The sinks, by name: each a table with `kind`, `mode` and the kind's
     /// settings, checked by `alerts::delivery::SinkConfig::from_toml`.
     pub sinks: Table,
+    /// The active-standby pair (SPEC §6); `run` is a single node unless a
+    /// file or the environment sets a key of it ([`Config::ha_present`]).
+    pub ha: HaSection,
     /// Each registered job's section, by job name (`[overfill]`, …), for the
     /// job to parse when it is built (`jobs::add_jobs`).
     #[serde(skip)]
     pub jobs: Table,
+    /// Whether the file or the environment set any `[ha]` key.
+    #[serde(skip)]
+    pub ha_present: bool,
+}
+
+/// `[ha]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HaSection {
+    /// "active", "standby" or "auto".
+    pub role: String,
+    /// This node's name.
+    pub node: String,
+    /// Replication address this node listens on.
+    pub listen: String,
+    /// The other node's replication address.
+    pub peer: String,
+    /// "sync" or "async".
+    pub replication: String,
+    /// A status goes each way at least this often.
+    pub heartbeat_ms: u64,
+    /// A link silent this long is dead.
+    pub link_timeout_ms: u64,
+    /// An active holds its releases this long after losing an in-sync standby.
+    pub alone_after_ms: u64,
+    /// The AMQP heartbeat of the lease connection, in seconds.
+    pub broker_heartbeat_s: u16,
+    /// Stop shipping after the broker has been silent this long.
+    pub fence_after_ms: u64,
+    /// How often a node tries the lease and probes the broker.
+    pub probe_ms: u64,
+    /// A starting `auto` node looks for its peer this long first.
+    pub start_wait_ms: u64,
 }
 
 /// `[delivery]`
@@ -229,6 +265,7 @@ impl Config {
         let mut table: Table = DEFAULT_TOML
             .parse()
             .map_err(|e| PipelineError::Internal(format!("embedded default config: {e}")))?;
+        let mut ha_present = false;
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 PipelineError::Config(format!("cannot read {}: {e}", path.display()))
@@ -236,12 +273,14 @@ impl Config {
             let over: Table = text.parse().map_err(|e: toml::de::Error| {
                 PipelineError::Config(format!("{}: {}", path.display(), e.message()))
             })?;
+            ha_present |= over.contains_key("ha");
             merge(&mut table, over, "", &path.display().to_string())?;
         }
         for (name, value) in env {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
+            ha_present |= rest.to_ascii_lowercase().starts_with("ha__");
             let path: Vec<String> = rest
                 .to_ascii_lowercase()
                 .split("__")
@@ -274,6 +313,7 @@ impl Config {
             PipelineError::Config(format!("{}{at}", e.message().trim()))
         })?;
         config.jobs = jobs;
+        config.ha_present = ha_present;
         Ok(config)
     }
 

@@ -12,7 +12,8 @@ use std::{
 };
 
 use alerts::delivery::{
-    DurableHead, InDoubtAction, ShipperExit, ShipperHandle, SinkConfig, spawn_shipper,
+    CursorMirror, DurableHead, InDoubtAction, ShipGate, ShipperExit, ShipperHandle, SinkConfig,
+    spawn_shipper,
 };
 
 use crate::{
@@ -42,11 +43,49 @@ impl Shippers {
         metrics: &Metrics,
         health: &Health,
     ) -> Result<Self> {
+        Self::start_with(configs, journal_dir, durable, metrics, health, None)
+    }
+
+    /// As [`Shippers::start`], for the active of a pair: every send passes
+    /// `gate` (closed the moment the node may have lost its lease; its
+    /// epoch goes on every alert) and every cursor write is mirrored to the
+    /// standby first.
+    pub(crate) fn start_fenced(
+        configs: Vec<SinkConfig>,
+        journal_dir: &Path,
+        durable: Arc<DurableHead>,
+        metrics: &Metrics,
+        health: &Health,
+        gate: Arc<ShipGate>,
+        mirror: Arc<dyn CursorMirror>,
+    ) -> Result<Self> {
+        Self::start_with(
+            configs,
+            journal_dir,
+            durable,
+            metrics,
+            health,
+            Some((gate, mirror)),
+        )
+    }
+
+    fn start_with(
+        configs: Vec<SinkConfig>,
+        journal_dir: &Path,
+        durable: Arc<DurableHead>,
+        metrics: &Metrics,
+        health: &Health,
+        pair: Option<(Arc<ShipGate>, Arc<dyn CursorMirror>)>,
+    ) -> Result<Self> {
         let mut handles = Vec::new();
         for c in configs {
             let sink = c.open_sink()?;
             let mut spec = c.shipper_spec(journal_dir, Arc::clone(&durable));
             spec.poll_interval = SHIP_POLL;
+            if let Some((gate, mirror)) = &pair {
+                spec.gate = Some(Arc::clone(gate));
+                spec.mirror = Some(Arc::clone(mirror));
+            }
             let h = spawn_shipper(spec, sink)?;
             metrics.add_sink(h.stats());
             health.watch_sink(h.stats());

@@ -20,6 +20,9 @@ pub enum PipelineError {
     /// The journal failed.
     #[error(transparent)]
     Journal(#[from] alerts::AlertsError),
+    /// The pair's link or protocol failed.
+    #[error(transparent)]
+    Pair(#[from] pair::PairError),
     /// An output file could not be written.
     #[error("cannot write {}", path.display())]
     Output {

@@ -33,6 +33,7 @@ use crate::{
     checkpoint_writer::DurableCheckpoint,
     config::Durability,
     dead_letters::DeadLetterWriter,
+    ha::{ReleaseGate, Wake},
     input_log::{FrameMeta, InputLog},
     latency::LatencyRecorder,
     metrics::Metrics,
@@ -110,6 +111,18 @@ pub(crate) struct JournalWriter {
     pub(crate) input: Option<InputLog>,
     /// Acknowledgements to the source, once its messages are logged durably.
     pub(crate) acks: Option<AckPolicy>,
+    /// The active of a pair: releases go through its gate, and the
+    /// replicator is woken when records and frames reach the OS.
+    pub(crate) pair: Option<PairHooks>,
+    /// Events in the frames logged so far (a pair's replication lag).
+    pub(crate) logged_events: u64,
+}
+
+/// What the journal thread of a pair's active reports to the pair.
+#[derive(Clone)]
+pub(crate) struct PairHooks {
+    pub(crate) gate: Arc<ReleaseGate>,
+    pub(crate) wake: Arc<Wake>,
 }
 
 /// Batches committed together at most.
@@ -227,6 +240,7 @@ impl JournalWriter {
                         batch,
                     )?;
                     pending.frames = true;
+                    self.logged_events += batch.len() as u64;
                     if let Some(m) = batch.source_mark() {
                         pending.mark = Some(m);
                         pending.mark_since.get_or_insert_with(Instant::now);
@@ -298,6 +312,9 @@ impl JournalWriter {
             if let Some(d) = &self.durable {
                 d.publish(self.journal.next_seq() - 1);
             }
+            if let Some(p) = &self.pair {
+                p.gate.journal_durable(self.journal.next_seq() - 1);
+            }
         }
         out.next_seq = self.journal.next_seq();
         out.bytes = self.journal.bytes_written();
@@ -336,7 +353,7 @@ impl JournalWriter {
         out: &mut JournalOutcome,
         sync: bool,
     ) -> Result<bool> {
-        if !sync {
+        if !sync || self.pair.is_some() {
             // What a frame names must reach the OS before the frame does: a
             // killed process loses its buffers, not the page cache.
             if let Some(d) = self.dead.as_mut() {
@@ -346,10 +363,20 @@ impl JournalWriter {
             if let Some(log) = self.input.as_mut() {
                 log.flush()?;
             }
+            // The replicator reads what reached the OS: the standby then
+            // writes it while this thread syncs it here.
+            if let Some(p) = &self.pair {
+                p.wake.poke();
+            }
+        }
+        if !sync {
             if let Some(d) = &self.durable
                 && self.durability == Durability::Never
             {
                 d.publish(self.journal.next_seq() - 1);
+                if let Some(p) = &self.pair {
+                    p.gate.journal_durable(self.journal.next_seq() - 1);
+                }
             }
             return Ok(false);
         }
@@ -370,21 +397,41 @@ impl JournalWriter {
         if let Some(d) = &self.durable {
             d.publish(self.journal.next_seq() - 1);
         }
+        if let Some(p) = &self.pair {
+            p.gate.journal_durable(self.journal.next_seq() - 1);
+        }
+        let frames_synced = pending.frames;
         if pending.frames
             && let Some(log) = self.input.as_mut()
         {
             log.sync()?;
             pending.frames = false;
         }
-        if let (Some(acks), Some(m)) = (&self.acks, pending.mark.take()) {
-            // The source is gone only at shutdown; the broker then redelivers
-            // what was not acknowledged.
-            let _ = acks.acker.send(AckRequest {
-                generation: m.generation,
-                tag: m.tag,
-            });
-            pending.acked = Some(m);
-            pending.mark_since = None;
+        let ack = match (&self.acks, pending.mark.take()) {
+            (Some(_), Some(m)) => {
+                pending.acked = Some(m);
+                pending.mark_since = None;
+                Some(AckRequest {
+                    generation: m.generation,
+                    tag: m.tag,
+                })
+            }
+            _ => None,
+        };
+        match (&self.pair, self.input.as_ref()) {
+            // A pair's active acknowledges through its gate: once the
+            // standby holds the frames too (sync replication).
+            (Some(p), Some(log)) if frames_synced || ack.is_some() => {
+                p.gate
+                    .input_durable(log.next_seq() - 1, ack, self.logged_events);
+            }
+            _ => {
+                if let (Some(acks), Some(a)) = (&self.acks, ack) {
+                    // The source is gone only at shutdown; the broker then
+                    // redelivers what was not acknowledged.
+                    let _ = acks.acker.send(a);
+                }
+            }
         }
         Ok(synced_journal)
     }

@@ -36,6 +36,7 @@ mod checkpoint_writer;
 mod dead_letters;
 mod delivery;
 mod durable_claim;
+mod ha;
 mod input_log;
 mod journal_writer;
 mod latency;
@@ -63,6 +64,7 @@ pub use options::alert_fields;
 pub fn job_names() -> String {
     jobs::known_names()
 }
+pub use ha::status::{PairStatus, pair_status};
 pub use latency::Percentiles;
 pub use progress::Progress;
 pub use replay::{ReplayPlan, replay};

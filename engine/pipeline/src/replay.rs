@@ -72,6 +72,7 @@ pub fn replay(plan: &ReplayPlan, on_progress: impl FnMut(&Progress)) -> Result<S
             already,
             durable: None,
             retention: None,
+            pair: None,
         },
         on_progress,
     );

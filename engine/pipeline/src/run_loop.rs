@@ -19,7 +19,7 @@ use crate::{
     Progress, Result, Summary,
     checkpoint_policy::{CheckpointClock, CheckpointPolicy},
     input_log::InputLog,
-    journal_writer::{AckPolicy, JournalJob},
+    journal_writer::{AckPolicy, JournalJob, PairHooks},
     metrics::Metrics,
     options::Stages,
     outputs::Outputs,
@@ -50,6 +50,8 @@ pub(crate) struct LoopOptions {
     pub(crate) durable: Option<Arc<alerts::DurableHead>>,
     /// The journal's retention, run after each checkpoint (`run`).
     pub(crate) retention: Option<JournalRetention>,
+    /// The active of a pair.
+    pub(crate) pair: Option<PairHooks>,
 }
 
 /// Runs `engine` over `source` until it ends. Returns the summary.
@@ -87,6 +89,7 @@ pub(crate) fn run_loop(
             input_log: opts.input_log,
             acks: opts.acks,
             retention: opts.retention,
+            pair: opts.pair,
         },
         opts.metrics.clone(),
         opts.durable,

@@ -14,6 +14,7 @@ use crate::{
     config::Config,
     delivery::Shippers,
     durable_claim::durable_claim,
+    ha::HaSetup,
     input_log::{self, InputLog},
     journal_writer::AckPolicy,
     metrics::{Health, Metrics, MetricsServer, serve},
@@ -35,8 +36,17 @@ pub struct ServicePlan {
 }
 
 /// Runs until the source ends or a signal stops it; returns the summary.
+/// With an `[ha]` section, runs this node of an active-standby pair.
 pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> Result<Summary> {
     let setup = ServiceSetup::from_config(&plan.config)?;
+    match HaSetup::from_config(&plan.config)? {
+        Some(ha) => crate::ha::serve_pair(setup, ha, on_progress),
+        None => serve_single(&setup, on_progress),
+    }
+}
+
+/// `run` as one node.
+fn serve_single(setup: &ServiceSetup, on_progress: impl FnMut(&Progress)) -> Result<Summary> {
     let stages = &setup.stages;
     let mut engine = stages.engine.build()?;
     let source_id = source_id::identify(&setup.source)?;
@@ -148,6 +158,7 @@ pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> 
                 already: Some(already),
                 durable: Some(Arc::clone(&durable)),
                 retention: Some(retention),
+                pair: None,
             },
             on_progress,
         );

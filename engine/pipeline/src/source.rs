@@ -13,7 +13,11 @@ use ingest::{
 };
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::{PipelineError, Result, checkpoint::Resume, options::SourceSetup};
+use crate::{
+    PipelineError, Result,
+    checkpoint::Resume,
+    options::{AmqpSetup, SourceSetup},
+};
 
 /// A running source.
 pub(crate) enum Source {
@@ -93,23 +97,7 @@ pub(crate) fn start(
 ) -> Result<(Source, ingest::Cutter)> {
     match setup {
         SourceSetup::Amqp(a) => {
-            let (h, c) = start_amqp(AmqpSourceOptions {
-                url: a.url.clone(),
-                topology: Topology::with_trade_queue(&a.queue),
-                prefetch: a.prefetch,
-                consumer_tag: a.consumer_tag.clone(),
-                cut: ingest.cut,
-                ring_bytes: ingest.ring_bytes,
-                pin_core: ingest.pin_core,
-                reconnect_min: a.reconnect_min,
-                reconnect_max: a.reconnect_max,
-                processed: processed.to_vec(),
-                exclusive: false,
-                on_lost: OnLost::Reconnect,
-                probe_interval: DEFAULT_PROBE_INTERVAL,
-                heartbeat_secs: None,
-                connection_name: None,
-            })?;
+            let (h, c) = start_amqp(amqp_options(a, ingest, processed))?;
             Ok((Source::Amqp(h), c))
         }
         SourceSetup::File { path, follow } => {
@@ -128,6 +116,61 @@ pub(crate) fn start(
             Ok((Source::Replay(h), c))
         }
     }
+}
+
+/// The AMQP source of a single node: shared consumer, reconnecting.
+fn amqp_options(a: &AmqpSetup, ingest: &ReplayOptions, processed: &[u64]) -> AmqpSourceOptions {
+    AmqpSourceOptions {
+        url: a.url.clone(),
+        topology: Topology::with_trade_queue(&a.queue),
+        prefetch: a.prefetch,
+        consumer_tag: a.consumer_tag.clone(),
+        cut: ingest.cut,
+        ring_bytes: ingest.ring_bytes,
+        pin_core: ingest.pin_core,
+        reconnect_min: a.reconnect_min,
+        reconnect_max: a.reconnect_max,
+        processed: processed.to_vec(),
+        exclusive: false,
+        on_lost: OnLost::Reconnect,
+        probe_interval: DEFAULT_PROBE_INTERVAL,
+        heartbeat_secs: None,
+        connection_name: None,
+    }
+}
+
+/// How a pair's node holds the lease with its source.
+#[derive(Debug, Clone)]
+pub(crate) struct Lease {
+    /// The AMQP heartbeat of the connection, in seconds.
+    pub(crate) heartbeat_secs: u16,
+    /// How often the source probes the broker (its liveness for fencing).
+    pub(crate) probe: std::time::Duration,
+    /// Names the connection on the broker (`rabbitmqctl list_connections`).
+    pub(crate) connection_name: String,
+}
+
+/// Starts the AMQP source of a pair's node as the lease: an exclusive
+/// consumer that ends, rather than reconnects, when its connection is lost.
+pub(crate) fn start_leased(
+    setup: &SourceSetup,
+    ingest: &ReplayOptions,
+    processed: &[u64],
+    lease: Lease,
+) -> Result<(Source, ingest::Cutter)> {
+    let SourceSetup::Amqp(a) = setup else {
+        return Err(PipelineError::Config(
+            "a pair needs source.kind = \"amqp\"".into(),
+        ));
+    };
+    let mut opts = amqp_options(a, ingest, processed);
+    opts.exclusive = true;
+    opts.on_lost = OnLost::End;
+    opts.heartbeat_secs = Some(lease.heartbeat_secs);
+    opts.probe_interval = lease.probe;
+    opts.connection_name = Some(lease.connection_name);
+    let (h, c) = start_amqp(opts)?;
+    Ok((Source::Amqp(h), c))
 }
 
 /// The offset of the line after the one starting at `at`.

@@ -10,7 +10,7 @@ use crate::{
     PipelineError, Result, Summary, checkpoint,
     checkpoint_writer::{self, CheckpointOutcome},
     input_log::InputLog,
-    journal_writer::{AckPolicy, JournalJob, JournalOutcome, JournalWriter},
+    journal_writer::{AckPolicy, JournalJob, JournalOutcome, JournalWriter, PairHooks},
     metrics::Metrics,
     options::JournalSetup,
     outputs::Outputs,
@@ -30,6 +30,8 @@ pub(crate) struct StateWriters {
     pub(crate) acks: Option<AckPolicy>,
     /// Runs after each checkpoint, on the checkpoint thread.
     pub(crate) retention: Option<JournalRetention>,
+    /// The active of a pair.
+    pub(crate) pair: Option<PairHooks>,
 }
 
 /// The running writer threads and the engine thread's end of their queue.
@@ -69,6 +71,8 @@ impl Writers {
             durable,
             input: state.input_log,
             acks: state.acks,
+            pair: state.pair,
+            logged_events: 0,
         }
         .spawn(rx)?;
         Ok(Writers {

@@ -117,6 +117,7 @@ mod tests {
                 synced: true,
                 input_head: 9,
                 journal_head: 11,
+                lag_events: 5,
             }),
             Message::Snapshot {
                 offset: 0,

@@ -61,6 +61,9 @@ pub struct PeerStatus {
     pub input_head: u64,
     /// The newest journal seq it holds.
     pub journal_head: u64,
+    /// Said by an active: events it logged that its standby has not
+    /// acknowledged yet.
+    pub lag_events: u64,
 }
 
 /// A message of the protocol.
@@ -259,6 +262,7 @@ impl Message {
                 out.push(s.synced as u8);
                 put_u64(out, s.input_head);
                 put_u64(out, s.journal_head);
+                put_u64(out, s.lag_events);
             }
             Message::Snapshot {
                 offset,
@@ -323,6 +327,7 @@ impl Message {
                 synced: f.u8()? != 0,
                 input_head: f.u64()?,
                 journal_head: f.u64()?,
+                lag_events: f.u64()?,
             }),
             SNAPSHOT => Message::Snapshot {
                 offset: f.u64()?,

@@ -121,6 +121,41 @@ pub(crate) fn encode(
     Ok(())
 }
 
+/// Where the fixed header fields sit: after version, `pos_base`,
+/// `detected_at_ns` and `journal_next_seq`.
+const JOURNAL_END_AT: usize = 1 + 3 * 8;
+const DEAD_LETTER_BYTES_AT: usize = JOURNAL_END_AT + 8;
+
+/// A frame's `journal_end`, read without decoding it (`None`: not a frame).
+pub(crate) fn journal_end(frame: &[u8]) -> Option<u64> {
+    let b = frame.get(JOURNAL_END_AT..JOURNAL_END_AT + 8)?;
+    (frame.first() == Some(&VERSION)).then(|| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+}
+
+/// Rewrites a frame's `dead_letter_bytes` in place: a standby logs the
+/// active's frames with the length of its own dead-letter file. Returns
+/// false if `frame` is too short to be one.
+pub(crate) fn set_dead_letter_bytes(frame: &mut [u8], len: u64) -> bool {
+    match frame.get_mut(DEAD_LETTER_BYTES_AT..DEAD_LETTER_BYTES_AT + 8) {
+        Some(b) => {
+            b.copy_from_slice(&len.to_le_bytes());
+            true
+        }
+        None => false,
+    }
+}
+
+/// A digest of a frame as the active logged it: everything but the
+/// dead-letter length, which each node of a pair writes for its own file.
+/// Equal digests at the same seq mean the same batch at the same place.
+pub(crate) fn digest(frame: &[u8]) -> u64 {
+    let mut h = crc32fast::Hasher::new();
+    let at = DEAD_LETTER_BYTES_AT.min(frame.len());
+    h.update(&frame[..at]);
+    h.update(frame.get(at + 8..).unwrap_or(&[]));
+    u64::from(h.finalize()) | ((frame.len() as u64) << 32)
+}
+
 /// Reads a frame written by [`encode`].
 pub(crate) fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
     let mut r = SnapshotReader::new(bytes);
@@ -266,6 +301,39 @@ mod tests {
         assert_eq!(dead, vec![(90, b"{oops".to_vec())]);
         assert_eq!(back.batch.source_mark(), b.source_mark());
         assert_eq!(back.batch.messages(), &[11]);
+        assert_eq!(journal_end(&buf), Some(18));
+    }
+
+    #[test]
+    fn a_standby_rewrites_only_its_dead_letter_length_and_the_digest_ignores_it() {
+        let meta = FrameMeta {
+            pos_base: 7,
+            detected_at_ns: 9,
+            resume: Resume::Start,
+            journal_next_seq: 3,
+            journal_end: 4,
+            dead_letter_bytes: 300,
+            mark: None,
+        };
+        let mut buf = Vec::new();
+        encode(&meta, &batch(), &mut buf).expect("encode");
+        let before = digest(&buf);
+        let mut mine = buf.clone();
+        assert!(set_dead_letter_bytes(&mut mine, 12));
+        let back = decode(&mine).expect("decode");
+        assert_eq!(
+            back.meta,
+            FrameMeta {
+                dead_letter_bytes: 12,
+                ..meta
+            }
+        );
+        assert_eq!(digest(&mine), before);
+        let mut other = buf.clone();
+        other[2] ^= 1;
+        assert_ne!(digest(&other), before, "another position base");
+        assert!(!set_dead_letter_bytes(&mut [1u8; 10], 1));
+        assert_eq!(journal_end(&[1u8; 10]), None);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use std::{
 use alerts::{Journal, JournalOptions};
 use columnar::TradeBatch;
 
-pub(crate) use frame::FrameMeta;
+pub(crate) use frame::{FrameMeta, decode, digest, journal_end, set_dead_letter_bytes};
 pub(crate) use replay::{Replayed, replay};
 
 use crate::{PipelineError, Result};
@@ -85,6 +85,15 @@ impl InputLog {
         let seq = self.log.append(&self.frame)?;
         self.appended
             .fetch_add(self.frame.len() as u64, Ordering::Relaxed);
+        Ok(seq)
+    }
+
+    /// Appends a frame encoded elsewhere (a standby logging the active's);
+    /// returns its seq.
+    pub(crate) fn append_raw(&mut self, frame: &[u8]) -> Result<u64> {
+        let seq = self.log.append(frame)?;
+        self.appended
+            .fetch_add(frame.len() as u64, Ordering::Relaxed);
         Ok(seq)
     }
 

@@ -25,19 +25,11 @@ impl ExtraFloor {
     }
 
     /// Keeps every seq from `seq` on (until set again or cleared).
-    #[allow(
-        dead_code,
-        reason = "set by the active-standby pair, which is being built"
-    )]
     pub(crate) fn set(&self, seq: u64) {
         self.0.store(seq, Ordering::Release);
     }
 
     /// Holds nothing any more.
-    #[allow(
-        dead_code,
-        reason = "cleared by the active-standby pair, which is being built"
-    )]
     pub(crate) fn clear(&self) {
         self.0.store(u64::MAX, Ordering::Release);
     }

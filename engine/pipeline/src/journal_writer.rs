@@ -123,6 +123,9 @@ pub(crate) struct JournalWriter {
 pub(crate) struct PairHooks {
     pub(crate) gate: Arc<ReleaseGate>,
     pub(crate) wake: Arc<Wake>,
+    /// At the end, how long the standby may take to acknowledge the last
+    /// frames before the source closes.
+    pub(crate) finish_patience: Duration,
 }
 
 /// Batches committed together at most.
@@ -315,6 +318,9 @@ impl JournalWriter {
             if let Some(p) = &self.pair {
                 p.gate.journal_durable(self.journal.next_seq() - 1);
             }
+        }
+        if let Some(p) = &self.pair {
+            p.gate.finish(p.finish_patience);
         }
         out.next_seq = self.journal.next_seq();
         out.bytes = self.journal.bytes_written();

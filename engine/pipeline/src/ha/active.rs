@@ -204,6 +204,7 @@ pub(crate) fn run_active(
             pair: Some(PairHooks {
                 gate: Arc::clone(&gate),
                 wake: Arc::clone(&wake),
+                finish_patience: ctx.ha.link_timeout,
             }),
         },
         on_progress,

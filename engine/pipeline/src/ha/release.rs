@@ -13,7 +13,7 @@
 use std::{
     collections::VecDeque,
     sync::{Arc, Mutex},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use alerts::DurableHead;
@@ -65,6 +65,30 @@ impl ReleaseGate {
             i.acks.clear();
             i.acker = acker;
         }
+    }
+
+    /// The end of the journal thread: waits up to `patience` for the
+    /// standby to acknowledge what is pending (so a graceful stop
+    /// acknowledges what the standby holds), then lets the source go — the
+    /// source closes only once no one can acknowledge on it any more, and
+    /// whatever was not acknowledged is redelivered to the next active.
+    pub(crate) fn finish(&self, patience: Duration) {
+        let deadline = Instant::now() + patience;
+        loop {
+            let pending = self.inner.lock().map_or(0, |i| i.acks.len());
+            if pending == 0 || Instant::now() >= deadline || !self.gated() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if let Ok(mut i) = self.inner.lock() {
+            i.acks.clear();
+            i.acker = None;
+        }
+    }
+
+    fn gated(&self) -> bool {
+        self.inner.lock().is_ok_and(|i| i.gate.gated())
     }
 
     /// The shippers' head.
@@ -191,7 +215,6 @@ impl ReleaseGate {
 mod tests {
     use super::*;
     use pair::gate::Mode;
-    use std::time::Duration;
 
     #[test]
     fn acknowledgements_wait_for_an_in_sync_standby_then_go_newest_first() {

@@ -281,10 +281,12 @@ impl Replica {
         let f = input_log::decode(&frame)
             .map_err(|e| protocol(format!("input frame {seq} cannot be read: {e}")))?;
         let end = f.meta.journal_end;
-        if self.journal.next_seq() != end {
+        // The frame's records came first; records of later frames may have
+        // too (the active hands its journal to the OS before its frames).
+        if self.journal.next_seq() < end {
             return Err(protocol(format!(
-                "input frame {seq} ends the journal at {end}, this journal appends {}",
-                self.journal.next_seq()
+                "input frame {seq} ends the journal at {end}, but its records arrived only to {}",
+                self.journal.next_seq() - 1
             )));
         }
         if let Some(d) = self.dead.as_mut() {

@@ -218,17 +218,9 @@ pub(crate) fn run_active(
         (false, Some(r)) => ActiveEnd::Demoted(r),
         (false, None) => ActiveEnd::Demoted("the source ended".into()),
     };
-    if matches!(end, ActiveEnd::Demoted(_)) {
-        // Nothing ships once the lease may be gone.
-        fence.close();
-    }
-    // A stop on request lets the shippers deliver what the standby holds
-    // for the grace period; a demotion ships nothing more.
-    let grace = match end {
-        ActiveEnd::Stopped => setup.delivery.shutdown_grace,
-        ActiveEnd::Demoted(_) => Duration::ZERO,
-    };
-    shippers.finish_within(grace);
+    // Nothing ships once the lease may be gone: the source has let it go.
+    fence.close();
+    shippers.finish_within(Duration::ZERO);
     let notes = shippers.join();
     replicator.stop();
     if let Ok(mut s) = slot.lock() {
@@ -267,9 +259,12 @@ fn spawn_watchdog(
         .spawn(move || {
             let mut link = gate.link();
             while watching.load(Ordering::Acquire) {
-                // A signal: the loop finishes and the node stops (the
-                // shippers get their grace).
+                // A signal: the node hands over. Its shippers stop before
+                // the source lets the lease go (the standby, or the next
+                // active, ships the rest from the replicated cursors), so
+                // a successor never ships while this node still does.
                 if signalled.load(Ordering::Acquire) {
+                    fence.close();
                     stop_source.store(true, Ordering::Release);
                 }
                 gate.tick();

@@ -181,7 +181,7 @@ fn serve_single(setup: &ServiceSetup, on_progress: impl FnMut(&Progress)) -> Res
 }
 
 /// The metrics endpoint, when `metrics.listen` names an address.
-fn start_metrics(
+pub(crate) fn start_metrics(
     listen: Option<&str>,
     metrics: &Arc<Metrics>,
     health: &Arc<Health>,

@@ -54,9 +54,10 @@ use crate::{
     PipelineError, Progress, Result, Summary,
     checkpoint::{self as ckpt, Checkpoint, Resume},
     durable_claim::durable_claim,
-    metrics::{Health, Metrics, serve},
+    metrics::{Health, Metrics},
     options::ServiceSetup,
     restore::restore,
+    service::start_metrics,
     signals::shutdown_on_signals,
     source_id,
 };
@@ -85,13 +86,7 @@ pub(crate) fn serve_pair(
     health.watch_journal(metrics.journal_failure());
     metrics.watch_pair(Arc::clone(&node) as Arc<dyn crate::metrics::PairView>);
     health.watch_pair(Arc::clone(&node) as Arc<dyn crate::metrics::PairView>);
-    let server = match setup.metrics_listen.as_deref() {
-        Some(addr) => Some(
-            serve(addr, Arc::clone(&metrics), Arc::clone(&health))
-                .map_err(|e| PipelineError::Config(format!("metrics.listen: {e}")))?,
-        ),
-        None => None,
-    };
+    let server = start_metrics(setup.metrics_listen.as_deref(), &metrics, &health)?;
     let slot = Arc::new(Mutex::new(None));
     listener::spawn(
         &ha.listen,

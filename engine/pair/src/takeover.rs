@@ -6,7 +6,9 @@
 //! over when its state is known to be the newest:
 //! - it was the active itself and has followed no one since (it lost its
 //!   broker connection, say: its own state is the newest there is, unless
-//!   the standby took over — which the lease then refuses);
+//!   the standby took over — which the lease then refuses), once it has
+//!   left its in-sync standby the `handover` time to take the lease first:
+//!   the node whose broker connection just failed is the worse candidate;
 //! - it followed an active that said it was in sync (waiting for it), and
 //!   lost that link less than `window` ago: the active holds its releases
 //!   for longer than that ([`crate::gate`]), so it released nothing the
@@ -25,8 +27,8 @@ use crate::role::Wanted;
 /// What the node knows of its own standing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {
-    /// It was the active and has followed no one since.
-    WasActive,
+    /// It was the active and has followed no one since, for `since`.
+    WasActive { since: Duration },
     /// It followed an active until `lost_for` ago; `synced`: the active's
     /// last status said it waited for this node.
     Followed { synced: bool, lost_for: Duration },
@@ -42,12 +44,14 @@ pub struct Windows {
     pub takeover: Duration,
     /// How long a starting `auto` node looks for its peer first.
     pub start_wait: Duration,
+    /// How long a demoted active leaves its standby to take over first.
+    pub handover: Duration,
 }
 
 /// Whether the node may try to take the lease now.
 pub fn may_take_over(wanted: Wanted, standing: Standing, w: Windows) -> bool {
     match standing {
-        Standing::WasActive => true,
+        Standing::WasActive { since } => since >= w.handover,
         Standing::Followed { synced, lost_for } => synced && lost_for < w.takeover,
         Standing::Started { waited } => match wanted {
             Wanted::Active => true,
@@ -66,12 +70,18 @@ mod tests {
     const W: Windows = Windows {
         takeover: Duration::from_millis(1_500),
         start_wait: Duration::from_millis(2_000),
+        handover: Duration::from_millis(500),
     };
 
     #[test]
     fn who_may_take_over() {
         let ms = Duration::from_millis;
-        assert!(may_take_over(Wanted::Auto, Standing::WasActive, W));
+        let was = |t| Standing::WasActive { since: ms(t) };
+        assert!(
+            !may_take_over(Wanted::Auto, was(100), W),
+            "the standby first"
+        );
+        assert!(may_take_over(Wanted::Auto, was(500), W));
         let lost = |synced, t| Standing::Followed {
             synced,
             lost_for: ms(t),

@@ -159,7 +159,11 @@ pub(crate) fn serve_pair(
                         last = Some(s);
                         match end {
                             ActiveEnd::Stopped => break Ok(()),
-                            ActiveEnd::Demoted(_) => standing = Standing::WasActive,
+                            ActiveEnd::Demoted(_) => {
+                                standing = Standing::WasActive {
+                                    since: std::time::Duration::ZERO,
+                                }
+                            }
                         }
                     }
                 }

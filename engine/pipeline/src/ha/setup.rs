@@ -150,6 +150,9 @@ impl HaSetup {
             windows: Windows {
                 takeover,
                 start_wait: ms(h.start_wait_ms),
+                // The standby's chance first: it notices the link's end at
+                // once and tries every probe.
+                handover: link_timeout,
             },
         }))
     }

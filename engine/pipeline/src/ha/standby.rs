@@ -107,7 +107,9 @@ pub(crate) fn run_standby(
             Standing::Started { .. } => Standing::Started {
                 waited: started.elapsed(),
             },
-            Standing::WasActive => Standing::WasActive,
+            Standing::WasActive { .. } => Standing::WasActive {
+                since: started.elapsed(),
+            },
         };
         let mut eligible = may_take_over(ctx.ha.wanted, now_standing, ctx.ha.windows);
         // Both nodes up and neither active (both starting, say): the one

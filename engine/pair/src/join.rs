@@ -7,8 +7,10 @@
 //!   refused, saying so (the operator decides; nothing is overwritten).
 //! - If its input log is a prefix of the active's (its last frame is the
 //!   active's frame at that seq, which the active still keeps), its journal
-//!   ends where the active's has the same record, and the active still keeps
-//!   what follows both, the records and frames simply follow.
+//!   ends where the active's has the same record byte for byte (a former
+//!   active's unreplicated record may carry the same `alert_id` with
+//!   another `detected_at`), and the active still keeps what follows both,
+//!   the records and frames simply follow.
 //! - Otherwise (a former active with frames the new active never received, a
 //!   node that fell behind the active's retention, an empty one) it resyncs:
 //!   it sets its journal and state aside and takes the active's records from
@@ -24,8 +26,8 @@ pub struct ActiveView {
     /// The active's `alert_id` at the joiner's `shipped_seq` (`None` when the
     /// active's journal does not reach it, or no longer keeps it).
     pub at_shipped: Option<String>,
-    /// The active's `alert_id` at the joiner's last journal seq.
-    pub at_journal_last: Option<String>,
+    /// The digest of the active's record at the joiner's last journal seq.
+    pub at_journal_last: Option<u64>,
     /// The digest of the active's input frame at the joiner's last frame seq
     /// (`None` when not kept, or beyond the active's log).
     pub at_input_last: Option<u64>,
@@ -79,7 +81,7 @@ pub fn decide_join(hello: &Hello, view: &ActiveView) -> Join {
     let journal_prefix = hello.journal_next_seq >= view.journal_oldest
         && hello.journal_next_seq <= view.journal_next_seq
         && (hello.journal_next_seq <= view.journal_oldest
-            || view.at_journal_last.as_deref() == Some(hello.journal_last_id.as_str()));
+            || view.at_journal_last == Some(hello.journal_last_digest));
     if input_prefix && journal_prefix {
         Join::Accept(JoinMode::Stream {
             input_from: hello.input_next_seq.max(1),
@@ -103,7 +105,7 @@ mod tests {
             node: "b".into(),
             epoch: 1,
             journal_next_seq: journal_next,
-            journal_last_id: format!("id{}", journal_next.saturating_sub(1)),
+            journal_last_digest: journal_next.saturating_sub(1),
             shipped_seq: shipped,
             shipped_id: format!("id{shipped}"),
             input_next_seq: input_next,
@@ -118,7 +120,10 @@ mod tests {
         let last = h.input_next_seq.saturating_sub(1);
         ActiveView {
             at_shipped: id(h.shipped_seq),
-            at_journal_last: id(h.journal_next_seq.saturating_sub(1)),
+            at_journal_last: {
+                let last = h.journal_next_seq.saturating_sub(1);
+                (last >= oldest && last <= n).then_some(last)
+            },
             at_input_last: (last >= oldest && last <= n).then_some(last),
             input_oldest: oldest,
             input_next_seq: n + 1,
@@ -139,6 +144,14 @@ mod tests {
         );
         // Its last frame is not the active's: a former active.
         let h = hello(3, 5, 5, 77);
+        assert_eq!(
+            decide_join(&h, &view(&h, 10, 1)),
+            Join::Accept(JoinMode::Resync { journal_from: 1 })
+        );
+        // Its last record is not the active's (same alert, another
+        // detected_at: a former active's unreplicated tail).
+        let mut h = hello(3, 5, 5, 4);
+        h.journal_last_digest = 999;
         assert_eq!(
             decide_join(&h, &view(&h, 10, 1)),
             Join::Accept(JoinMode::Resync { journal_from: 1 })
@@ -189,7 +202,7 @@ mod tests {
             let mut h = hello(shipped.min(journal_next.saturating_sub(1)), journal_next, input_next,
                 input_next.saturating_sub(1) + digest_off);
             if id_off == 1 {
-                h.journal_last_id.push('x');
+                h.journal_last_digest += 1000;
             }
             let v = view(&h, n, oldest);
             match decide_join(&h, &v) {
@@ -204,7 +217,7 @@ mod tests {
                         || (input_from > oldest && v.at_input_last == Some(h.input_last_digest)));
                     prop_assert!(journal_from >= oldest && journal_from <= n + 1);
                     prop_assert!(journal_from == oldest
-                        || v.at_journal_last.as_deref() == Some(h.journal_last_id.as_str()));
+                        || v.at_journal_last == Some(h.journal_last_digest));
                 }
                 Join::Accept(JoinMode::Resync { journal_from }) => {
                     prop_assert_eq!(journal_from, oldest);

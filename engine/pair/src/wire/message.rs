@@ -18,8 +18,11 @@ pub struct Hello {
     pub epoch: u64,
     /// The seq its journal appends next.
     pub journal_next_seq: u64,
-    /// The `alert_id` of its last journal record ("" if none).
-    pub journal_last_id: String,
+    /// A digest of its last journal record, every byte of it (0 if none):
+    /// the journals are prefixes of each other only if the active's record
+    /// at that seq has the same one (the same `alert_id` is not enough: a
+    /// former active's unreplicated record differs in `detected_at`).
+    pub journal_last_digest: u64,
     /// The highest seq its own sinks recorded (delivered or in flight): a
     /// record there was (perhaps) shipped, and must be the active's too.
     pub shipped_seq: u64,
@@ -141,7 +144,7 @@ fn put_hello(out: &mut Vec<u8>, h: &Hello) {
     put_bytes(out, h.node.as_bytes());
     put_u64(out, h.epoch);
     put_u64(out, h.journal_next_seq);
-    put_bytes(out, h.journal_last_id.as_bytes());
+    put_u64(out, h.journal_last_digest);
     put_u64(out, h.shipped_seq);
     put_bytes(out, h.shipped_id.as_bytes());
     put_u64(out, h.input_next_seq);
@@ -195,7 +198,7 @@ impl<'a> Fields<'a> {
             node: self.string()?,
             epoch: self.u64()?,
             journal_next_seq: self.u64()?,
-            journal_last_id: self.string()?,
+            journal_last_digest: self.u64()?,
             shipped_seq: self.u64()?,
             shipped_id: self.string()?,
             input_next_seq: self.u64()?,

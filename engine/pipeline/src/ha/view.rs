@@ -43,6 +43,13 @@ pub(crate) fn alert_id(payload: &[u8]) -> String {
         .unwrap_or_default()
 }
 
+/// A digest of journal record `seq`, every byte of it, if the journal
+/// holds it.
+pub(crate) fn record_digest_at(journal_dir: &Path, seq: u64) -> Result<Option<u64>> {
+    Ok(payload_at(journal_dir, seq)?
+        .map(|p| u64::from(crc32fast::hash(&p)) | ((p.len() as u64) << 32)))
+}
+
 /// The digest of input frame `seq`, if the log holds it.
 pub(crate) fn frame_digest_at(input_dir: &Path, seq: u64) -> Result<Option<u64>> {
     Ok(payload_at(input_dir, seq)?.map(|p| input_log::digest(&p)))
@@ -81,7 +88,7 @@ pub(crate) fn hello(node: &str, epoch: u64, journal_dir: &Path, input_dir: &Path
         node: node.to_owned(),
         epoch,
         journal_next_seq: journal_next,
-        journal_last_id: alert_id_at(journal_dir, journal_next - 1)?.unwrap_or_default(),
+        journal_last_digest: record_digest_at(journal_dir, journal_next - 1)?.unwrap_or(0),
         shipped_seq: shipped,
         shipped_id: alert_id_at(journal_dir, shipped)?.unwrap_or_default(),
         input_next_seq: input_next,
@@ -95,7 +102,7 @@ pub(crate) fn active_view(journal_dir: &Path, input_dir: &Path, h: &Hello) -> Re
     let (input_oldest, input_next_seq) = bounds(input_dir)?;
     Ok(ActiveView {
         at_shipped: alert_id_at(journal_dir, h.shipped_seq)?,
-        at_journal_last: alert_id_at(journal_dir, h.journal_next_seq.saturating_sub(1))?,
+        at_journal_last: record_digest_at(journal_dir, h.journal_next_seq.saturating_sub(1))?,
         at_input_last: frame_digest_at(input_dir, h.input_next_seq.saturating_sub(1))?,
         input_oldest,
         input_next_seq,

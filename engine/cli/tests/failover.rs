@@ -19,7 +19,7 @@
 //!
 //! Each test has its own queues, ports, node names and directories, and
 //! waits by polling with deadlines; `FAILOVER_KEEP=1` keeps a failed test's
-//! files (logs, journals, sinks).
+//! files (logs, journals, sinks), `FAILOVER_KEEP=all` every test's.
 
 mod amqp_support;
 mod pair_support;
@@ -61,6 +61,7 @@ fn assert_same_journal(a: &str, b: &str) {
 /// every seq it holds.
 #[test]
 fn sigkill_of_the_active_mid_stream_loses_and_repeats_nothing() {
+    let began = Instant::now();
     let mut p = Pair::new("kill", 2_000, 61);
     let want = p.want.alerts.len();
     p.nodes[0].start();
@@ -104,9 +105,14 @@ fn sigkill_of_the_active_mid_stream_loses_and_repeats_nothing() {
         );
     }
     eprintln!(
-        "kill: {} alerts, takeover seen in status after {takeover:?}, {} in-doubt reports, raw \
-         repeats http {} amqp {}",
-        r.alerts, r.in_doubt, r.http_dups, r.amqp_dups
+        "kill: {} alerts in {:?}; takeover seen in status after {takeover:?}, HTTP handover gap \
+         {:?}; {} in-doubt reports, raw repeats http {} amqp {}",
+        r.alerts,
+        began.elapsed(),
+        r.http_handovers,
+        r.in_doubt,
+        r.http_dups,
+        r.amqp_dups
     );
 }
 
@@ -119,6 +125,7 @@ fn sigkill_of_the_active_mid_stream_loses_and_repeats_nothing() {
 /// holds replay's alerts once.
 #[test]
 fn the_pair_survives_a_lost_standby_and_ten_flips_under_load() {
+    let began = Instant::now();
     let mut p = Pair::new("flips", 8_000, 62);
     let want = p.want.alerts.len();
     p.nodes[0].start();
@@ -149,7 +156,7 @@ fn the_pair_survives_a_lost_standby_and_ten_flips_under_load() {
     );
 
     let mut active = 0;
-    let mut takeovers = Vec::new();
+    let (mut takeovers, mut rejoins) = (Vec::new(), Vec::new());
     for flip in 1..=FLIPS {
         assert!(
             feed.running(),
@@ -162,12 +169,14 @@ fn the_pair_survives_a_lost_standby_and_ten_flips_under_load() {
         takeovers.push(killed.elapsed());
         assert!(e > epoch, "flip {flip}: the epoch rose: {epoch} -> {e}");
         epoch = e;
+        let restarted = Instant::now();
         p.nodes[active].start();
         assert_eq!(
             p.wait_in_sync(next, WAIT),
             epoch,
             "flip {flip}: the restarted node follows the new active"
         );
+        rejoins.push(restarted.elapsed());
         active = next;
     }
     feed.finish();
@@ -178,11 +187,21 @@ fn the_pair_survives_a_lost_standby_and_ten_flips_under_load() {
 
     assert_same_journal(&dump(&p.nodes[0].journal), &dump(&p.nodes[1].journal));
     let r = check_sinks(&p, &p.nodes[active].journal, &p.logs());
-    let slowest = takeovers.iter().max().copied().unwrap_or_default();
+    let max = |d: &[Duration]| d.iter().max().copied().unwrap_or_default();
     eprintln!(
-        "flips: {} alerts over {FLIPS} flips (epochs shipped http {:?}, amqp {:?}), slowest \
-         takeover seen in status {slowest:?}, {} in-doubt reports, raw repeats http {} amqp {}",
-        r.alerts, r.http_epochs, r.amqp_epochs, r.in_doubt, r.http_dups, r.amqp_dups
+        "flips: {} alerts over {FLIPS} flips in {:?} (epochs shipped http {:?}, amqp {:?}); \
+         slowest takeover seen in status {:?}, slowest restart to in sync {:?}, slowest HTTP \
+         handover gap {:?}; {} in-doubt reports, raw repeats http {} amqp {}",
+        r.alerts,
+        began.elapsed(),
+        r.http_epochs,
+        r.amqp_epochs,
+        max(&takeovers),
+        max(&rejoins),
+        max(&r.http_handovers),
+        r.in_doubt,
+        r.http_dups,
+        r.amqp_dups
     );
 }
 
@@ -194,6 +213,7 @@ fn the_pair_survives_a_lost_standby_and_ten_flips_under_load() {
 /// reaches the sinks, nothing is lost, the journals end identical.
 #[test]
 fn a_cut_replication_link_never_makes_two_shippers() {
+    let began = Instant::now();
     let mut p = Pair::new("cut-link", 2_500, 63);
     let want = p.want.alerts.len();
     let mut proxy = Proxy::start(&p.nodes[0].listen.clone());
@@ -271,8 +291,11 @@ fn a_cut_replication_link_never_makes_two_shippers() {
     assert_eq!(r.http_epochs, vec![e1], "HTTP: one shipper, one epoch");
     assert_eq!(r.amqp_epochs, vec![e1], "AMQP: one shipper, one epoch");
     eprintln!(
-        "cut-link: {} alerts, raw repeats http {} amqp {}",
-        r.alerts, r.http_dups, r.amqp_dups
+        "cut-link: {} alerts in {:?}, raw repeats http {} amqp {}",
+        r.alerts,
+        began.elapsed(),
+        r.http_dups,
+        r.amqp_dups
     );
 }
 
@@ -283,6 +306,7 @@ fn a_cut_replication_link_never_makes_two_shippers() {
 /// journals end identical.
 #[test]
 fn a_lost_broker_connection_fences_the_active_and_the_standby_takes_over() {
+    let began = Instant::now();
     let mut p = Pair::new("cut-broker", 2_500, 64);
     let want = p.want.alerts.len();
     p.nodes[0].start();
@@ -328,8 +352,14 @@ fn a_lost_broker_connection_fences_the_active_and_the_standby_takes_over() {
         );
     }
     eprintln!(
-        "cut-broker: {} alerts, {} in-doubt reports, raw repeats http {} amqp {}",
-        r.alerts, r.in_doubt, r.http_dups, r.amqp_dups
+        "cut-broker: {} alerts in {:?}, HTTP handover gap {:?}; {} in-doubt reports, raw \
+         repeats http {} amqp {}",
+        r.alerts,
+        began.elapsed(),
+        r.http_handovers,
+        r.in_doubt,
+        r.http_dups,
+        r.amqp_dups
     );
 }
 
@@ -338,6 +368,7 @@ fn a_lost_broker_connection_fences_the_active_and_the_standby_takes_over() {
 /// sync, and the pair then consumes a file like a single node would.
 #[test]
 fn two_nodes_started_at_once_elect_exactly_one_active() {
+    let began = Instant::now();
     let mut p = Pair::new("together", 800, 65);
     p.nodes[0].start();
     p.nodes[1].start();
@@ -380,4 +411,10 @@ fn two_nodes_started_at_once_elect_exactly_one_active() {
     let r = check_sinks(&p, &p.nodes[active].journal, &p.logs());
     assert_eq!(r.http_epochs, vec![epoch], "HTTP: one shipper");
     assert_eq!(r.amqp_epochs, vec![epoch], "AMQP: one shipper");
+    eprintln!(
+        "together: node {} elected, {} alerts in {:?}",
+        p.nodes[active].name,
+        r.alerts,
+        began.elapsed()
+    );
 }

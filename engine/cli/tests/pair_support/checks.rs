@@ -8,6 +8,7 @@ use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
     fmt::Debug,
     fs,
+    time::Duration,
 };
 
 use serde_json::Value;
@@ -169,6 +170,9 @@ pub struct SinkReport {
     pub http_epochs: Vec<u64>,
     pub amqp_epochs: Vec<u64>,
     pub in_doubt: usize,
+    /// At each change of epoch at the HTTP receiver: the time between the
+    /// last delivery under the old epoch and the first under the new.
+    pub http_handovers: Vec<Duration>,
 }
 
 fn distinct_in_order(epochs: &[u64]) -> Vec<u64> {
@@ -242,6 +246,10 @@ pub fn check_sinks(pair: &Pair, journal: &std::path::Path, logs: &str) -> SinkRe
         })
         .collect();
     assert_epochs_never_go_down("HTTP sink", &http_epochs);
+    let http_handovers = (1..hits.len())
+        .filter(|&i| http_epochs[i] != http_epochs[i - 1])
+        .map(|i| hits[i].at.duration_since(hits[i - 1].at))
+        .collect();
     let http: Vec<(String, String)> = hits
         .into_iter()
         .map(|h| (h.idempotency_key, h.body))
@@ -256,5 +264,6 @@ pub fn check_sinks(pair: &Pair, journal: &std::path::Path, logs: &str) -> SinkRe
         http_epochs: distinct_in_order(&http_epochs),
         amqp_epochs: distinct_in_order(&amqp_epochs),
         in_doubt: bus_doubt.len() + hook_doubt.len() + in_doubt(logs, "archive").len(),
+        http_handovers,
     }
 }

@@ -9,8 +9,8 @@
 //! sink reads its own tail), one HTTP receiver in this process (recording
 //! the `Idempotency-Key`, the `Aldebaran-Epoch` and the arrival order) and
 //! one AMQP queue (`message_id`, `x-aldebaran-epoch`). Node names carry the
-//! test's name, so a node's broker connection (`aldebaran-pair <node>`) is
-//! told apart from the other tests' on the shared broker.
+//! test's name and the process id, so a node's broker connection
+//! (`aldebaran-pair <node>`) is told apart from every other on the broker.
 //!
 //! A test binary using it declares `mod amqp_support; mod sink_endpoints;`
 //! beside `mod pair_support;`. Every wait polls with a deadline and fails
@@ -77,7 +77,7 @@ pub fn dump(journal: &Path) -> String {
 
 /// One node of the pair: its files, its config and its process.
 pub struct Node {
-    /// `[ha] node` (`<test>-a` or `<test>-b`).
+    /// `[ha] node` (`<test>-<pid>-a` or `…-b`).
     pub name: String,
     pub dir: PathBuf,
     pub config: PathBuf,
@@ -406,7 +406,7 @@ impl Pair {
                 archive = toml_path(&archive),
             );
             let n = Node {
-                name: format!("{test}-{letter}"),
+                name: format!("{test}-{}-{letter}", std::process::id()),
                 config: dir.join("aldebaran.toml"),
                 dir,
                 journal,
@@ -479,7 +479,7 @@ impl Pair {
 
     /// Waits until `active` reports itself active with an in-sync standby
     /// and the other node reports following it in sync under the same
-    /// epoch; returns that epoch.
+    /// epoch, holding the same journal head; returns that epoch.
     #[track_caller]
     pub fn wait_in_sync(&mut self, active: usize, within: Duration) -> u64 {
         let deadline = Instant::now() + within;
@@ -504,7 +504,9 @@ impl Pair {
                     && s["synced"] == true
                     && s["lease_holder"] == an.as_str()
                     && a["epoch"].as_u64().is_some()
-                    && s["epoch"] == a["epoch"];
+                    && s["epoch"] == a["epoch"]
+                    && a["journal_head"].as_u64().is_some()
+                    && s["journal_head"] == a["journal_head"];
                 if ok {
                     return a["epoch"].as_u64().expect("epoch");
                 }
@@ -560,9 +562,10 @@ impl Pair {
 
 impl Drop for Pair {
     /// A failed test keeps its files (logs, journals, sinks) when
-    /// `FAILOVER_KEEP` is set.
+    /// `FAILOVER_KEEP` is set; every test does with `FAILOVER_KEEP=all`.
     fn drop(&mut self) {
-        if std::thread::panicking() && std::env::var_os("FAILOVER_KEEP").is_some() {
+        let keep = std::env::var("FAILOVER_KEEP").ok();
+        if keep.as_deref() == Some("all") || (keep.is_some() && std::thread::panicking()) {
             self.tmp.disable_cleanup(true);
             eprintln!("kept {}", self.tmp.path().display());
         }

@@ -23,6 +23,8 @@ pub struct HttpHit {
     /// The `Aldebaran-Epoch` header (a pair's node sends it), if any.
     pub epoch: Option<String>,
     pub body: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 /// A webhook receiver that answers 200, except every `fail_every`-th
@@ -83,6 +85,7 @@ impl HttpEndpoint {
                     idempotency_key: key,
                     epoch,
                     body,
+                    at: std::time::Instant::now(),
                 });
                 let _ = req.respond(tiny_http::Response::empty(200));
             }

@@ -126,13 +126,13 @@ fn sigkill_of_the_active_mid_stream_loses_and_repeats_nothing() {
 #[test]
 fn the_pair_survives_a_lost_standby_and_ten_flips_under_load() {
     let began = Instant::now();
-    let mut p = Pair::new("flips", 8_000, 62);
+    let mut p = Pair::new("flips", 12_000, 62);
     let want = p.want.alerts.len();
     p.nodes[0].start();
     let mut epoch = p.nodes[0].wait_active(WAIT);
     p.nodes[1].start();
     p.wait_in_sync(0, WAIT);
-    let feed = Feed::start(&p.file, &p.input, 500, 5, 800);
+    let feed = Feed::start(&p.file, &p.input, 1_000, 5, 2_000);
     p.wait_shipped(want / 50, WAIT);
 
     // The standby dies: the active goes on alone, loudly, and ships.
@@ -162,6 +162,8 @@ fn the_pair_survives_a_lost_standby_and_ten_flips_under_load() {
             feed.running(),
             "flip {flip}: the stream ended before the kill: make it longer"
         );
+        // Kill moments vary: right after the rejoin, or a little later.
+        sleep(Duration::from_millis(150 * (flip as u64 % 4)));
         let killed = Instant::now();
         p.nodes[active].kill();
         let next = 1 - active;
@@ -207,10 +209,12 @@ fn the_pair_survives_a_lost_standby_and_ten_flips_under_load() {
 
 /// SPEC §6 fencing, link cut: a proxy between the standby and the active's
 /// replication address is stopped (connections closed, new ones refused)
-/// with both nodes alive. The standby never becomes active (the active
-/// holds the lease); the active holds its releases, then goes on alone and
-/// ships; restored, the standby follows again in sync. Only one epoch ever
-/// reaches the sinks, nothing is lost, the journals end identical.
+/// with both nodes alive, twice. The standby never becomes active (the
+/// active holds the lease). A short cut: the active holds its releases
+/// (nothing new ships while no standby holds it) and takes the standby back
+/// in sync. A long one: the active holds, then goes on alone and ships;
+/// restored, the standby follows again in sync. Only one epoch ever reaches
+/// the sinks, nothing is lost, the journals end identical.
 #[test]
 fn a_cut_replication_link_never_makes_two_shippers() {
     let began = Instant::now();
@@ -226,6 +230,40 @@ fn a_cut_replication_link_never_makes_two_shippers() {
 
     let feed = Feed::start(&p.file, &p.input, 500, 5, 1_000);
     p.wait_shipped(want / 10, WAIT);
+
+    // A short cut, well within alone_after_ms (4 s): releases are held.
+    proxy.cut();
+    let cut = Instant::now();
+    // What was released before the cut may still be on its way out.
+    sleep(Duration::from_millis(500));
+    let held = p.archived();
+    while cut.elapsed() < Duration::from_millis(2_000) {
+        if let Some(b) = p.nodes[1].own() {
+            assert_ne!(
+                b["role"], "active",
+                "the cut-off standby became active: {b}"
+            );
+        }
+        sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        p.archived(),
+        held,
+        "the active shipped while its in-sync standby was cut off and the hold lasted"
+    );
+    assert!(
+        !p.nodes[0].log().contains("NO STANDBY"),
+        "the active went on alone before alone_after_ms\n{}",
+        p.nodes[0].tail()
+    );
+    proxy.restore();
+    assert_eq!(p.wait_in_sync(0, WAIT), e1, "the standby follows again");
+    assert!(
+        feed.running(),
+        "the stream ended before the second cut: make it longer"
+    );
+
+    // A long cut: the active goes on alone.
     proxy.cut();
     // Until the active goes alone (and a second past it), the standby stays
     // one and the active stays active.
@@ -283,8 +321,8 @@ fn a_cut_replication_link_never_makes_two_shippers() {
             .logs()
             .matches("ha: following the active")
             .count()
-            >= 2,
-        "the standby followed, then followed again"
+            >= 3,
+        "the standby followed, then followed again after each cut"
     );
     assert_same_journal(&dump(&p.nodes[0].journal), &dump(&p.nodes[1].journal));
     let r = check_sinks(&p, &p.nodes[0].journal, &p.logs());

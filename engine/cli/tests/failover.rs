@@ -363,8 +363,16 @@ fn a_lost_broker_connection_fences_the_active_and_the_standby_takes_over() {
     );
     assert!(close_connection(&conns[0]), "close_connection {}", conns[0]);
     p.nodes[0].wait_log("ha: FENCED", 1, WAIT);
-    let e2 = p.nodes[1].wait_active(WAIT);
-    assert!(e2 > e1, "the takeover raised the epoch: {e1} -> {e2}");
+    let (next, e2) = p.wait_new_active(e1, WAIT);
+    assert_eq!(
+        next,
+        1,
+        "the fenced active {} took the lease back under epoch {e2} before its in-sync standby \
+         {} took over\n{}",
+        p.nodes[0].name,
+        p.nodes[1].name,
+        p.tails()
+    );
     assert_eq!(
         p.wait_in_sync(1, WAIT),
         e2,

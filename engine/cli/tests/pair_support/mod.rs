@@ -521,6 +521,30 @@ impl Pair {
         }
     }
 
+    /// Waits until a node reports itself active under an epoch above
+    /// `above`; returns which node and its epoch.
+    #[track_caller]
+    pub fn wait_new_active(&mut self, above: u64, within: Duration) -> (usize, u64) {
+        let deadline = Instant::now() + within;
+        loop {
+            for i in 0..2 {
+                self.nodes[i].assert_running();
+                if let Some(v) = self.nodes[i].own()
+                    && v["role"] == "active"
+                    && let Some(e) = v["epoch"].as_u64().filter(|&e| e > above)
+                {
+                    return (i, e);
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no node became active above epoch {above} within {within:?}\n{}",
+                self.tails()
+            );
+            sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Waits until every sink holds all of replay's alerts (the file sink
     /// its lines, the HTTP receiver its distinct keys, the AMQP queue its
     /// messages) and the input queue is empty, acknowledged.

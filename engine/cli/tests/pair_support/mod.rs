@@ -438,6 +438,14 @@ impl Pair {
         format!("{}\n{}", self.nodes[0].logs(), self.nodes[1].logs())
     }
 
+    /// The `ha:` lines of both nodes' logs (every run), in time order.
+    pub fn ha_log(&self) -> String {
+        let logs = self.logs();
+        let mut lines: Vec<&str> = logs.lines().filter(|l| l.contains(" ha: ")).collect();
+        lines.sort_unstable();
+        lines.join("\n")
+    }
+
     /// Both nodes' current log tails.
     pub fn tails(&self) -> String {
         format!("{}\n{}", self.nodes[0].tail(), self.nodes[1].tail())

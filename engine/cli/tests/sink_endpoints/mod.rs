@@ -20,7 +20,11 @@ use std::{
 #[derive(Debug, Clone)]
 pub struct HttpHit {
     pub idempotency_key: String,
+    /// The `Aldebaran-Epoch` header (a pair's node sends it), if any.
+    pub epoch: Option<String>,
     pub body: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 /// A webhook receiver that answers 200, except every `fail_every`-th
@@ -70,11 +74,18 @@ impl HttpEndpoint {
                     .find(|h| h.field.equiv("Idempotency-Key"))
                     .map(|h| h.value.as_str().to_owned())
                     .unwrap_or_default();
+                let epoch = req
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("Aldebaran-Epoch"))
+                    .map(|h| h.value.as_str().to_owned());
                 let mut body = String::new();
                 let _ = req.as_reader().read_to_string(&mut body);
                 h.lock().expect("hits").push(HttpHit {
                     idempotency_key: key,
+                    epoch,
                     body,
+                    at: std::time::Instant::now(),
                 });
                 let _ = req.respond(tiny_http::Response::empty(200));
             }
@@ -185,12 +196,30 @@ fn serve_smtp(conn: TcpStream, mails: &Mutex<Vec<Mail>>) -> std::io::Result<()> 
     }
 }
 
+/// One message read from an AMQP queue.
+#[derive(Debug, Clone)]
+pub struct AmqpMessage {
+    pub message_id: String,
+    /// The `x-aldebaran-epoch` header (a long-long; a pair's node sets it).
+    pub epoch: Option<i64>,
+    pub body: String,
+}
+
 /// Every message in `queue` (consumed and acknowledged), as
 /// `(message_id, body)`.
 pub fn drain_amqp_queue(queue: &str) -> Vec<(String, String)> {
+    drain_amqp_messages(queue)
+        .into_iter()
+        .map(|m| (m.message_id, m.body))
+        .collect()
+}
+
+/// Every message in `queue` (consumed and acknowledged), in queue order.
+pub fn drain_amqp_messages(queue: &str) -> Vec<AmqpMessage> {
     use lapin::{
         BasicProperties, Connection, ConnectionProperties,
         options::{BasicAckOptions, BasicGetOptions},
+        types::AMQPValue,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -211,12 +240,24 @@ pub fn drain_amqp_queue(queue: &str) -> Vec<(String, String)> {
             .expect("basic_get")
         {
             let props: &BasicProperties = &msg.delivery.properties;
-            let id = props
+            let message_id = props
                 .message_id()
                 .as_ref()
                 .map(|s| s.as_str().to_owned())
                 .unwrap_or_default();
-            got.push((id, String::from_utf8_lossy(&msg.delivery.data).into_owned()));
+            let epoch =
+                props
+                    .headers()
+                    .as_ref()
+                    .and_then(|h| match h.inner().get("x-aldebaran-epoch") {
+                        Some(AMQPValue::LongLongInt(n)) => Some(*n),
+                        _ => None,
+                    });
+            got.push(AmqpMessage {
+                message_id,
+                epoch,
+                body: String::from_utf8_lossy(&msg.delivery.data).into_owned(),
+            });
             msg.delivery
                 .ack(BasicAckOptions::default())
                 .await
@@ -224,5 +265,39 @@ pub fn drain_amqp_queue(queue: &str) -> Vec<(String, String)> {
         }
         let _ = conn.close(0, "done".into()).await;
         got
+    })
+}
+
+/// The messages ready in `queue` (a passive declare), or `None` if the
+/// broker cannot say (no such queue, no connection).
+pub fn amqp_ready(queue: &str) -> Option<u32> {
+    use lapin::{
+        Connection, ConnectionProperties, options::QueueDeclareOptions, types::FieldTable,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    rt.block_on(async {
+        let conn = Connection::connect(
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+            ConnectionProperties::default(),
+        )
+        .await
+        .ok()?;
+        let ch = conn.create_channel().await.ok()?;
+        let q = ch
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .ok();
+        let _ = conn.close(0, "done".into()).await;
+        q.map(|q| q.message_count())
     })
 }

@@ -169,3 +169,64 @@ impl PairStatus {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_names_each_node_and_says_which_did_not_answer() {
+        let s = PairStatus {
+            nodes: vec![
+                json!({"node": "a", "address": "127.0.0.1:7101", "reachable": true,
+                    "role": "active", "epoch": 3, "lease_holder": "a", "peer_up": false,
+                    "lag_events": 120, "last_heartbeat_ms_ago": 4000,
+                    "problem": null,
+                    "sinks": [{"name": "archive", "delivered": 41, "in_flight_to": 41}]}),
+                json!({"address": "127.0.0.1:7102", "reachable": false,
+                    "error": "replication link: Connection refused"}),
+            ],
+        };
+        let t = s.to_table();
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3, "{t}");
+        assert!(lines[0].starts_with("NODE"), "{t}");
+        for want in [
+            "a",
+            "active",
+            "3",
+            "down",
+            "120 events",
+            "4000 ms ago",
+            "archive=41",
+        ] {
+            assert!(
+                lines[1].split_whitespace().any(|w| w == want) || lines[1].contains(want),
+                "{want}: {t}"
+            );
+        }
+        assert!(
+            lines[2].contains("unreachable") && lines[2].contains("Connection refused"),
+            "{t}"
+        );
+        let v: Value = serde_json::from_str(&s.to_json()).expect("json");
+        assert_eq!(v["nodes"][0]["role"], "active");
+        assert_eq!(v["nodes"][1]["reachable"], false);
+    }
+
+    #[test]
+    fn a_problem_is_its_own_line_under_its_node() {
+        let s = PairStatus {
+            nodes: vec![json!({"node": "b", "address": "x", "reachable": true,
+                "role": "standby", "epoch": 2, "peer_up": false,
+                "problem": "not eligible to take over: out of sync"})],
+        };
+        let t = s.to_table();
+        assert!(
+            t.lines()
+                .nth(2)
+                .is_some_and(|l| l.trim_start().starts_with("! not eligible")),
+            "{t}"
+        );
+    }
+}

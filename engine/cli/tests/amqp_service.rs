@@ -11,7 +11,12 @@
 
 mod amqp_support;
 
-use std::{fs, path::Path, thread::sleep, time::Duration};
+use std::{
+    fs,
+    path::Path,
+    thread::sleep,
+    time::{Duration, Instant},
+};
 
 use amqp_support::*;
 use serde_json::Value;
@@ -499,4 +504,31 @@ fn a_lost_connection_shows_in_metrics_and_health_while_no_input_flows() {
     );
     let summary = svc.terminate();
     assert_eq!(summary.events, 0, "no input flowed: {summary:?}");
+}
+
+/// A SIGTERM while `run` is still starting (here: right after its metrics
+/// endpoint is up, while it starts its shippers and connects to the broker)
+/// is a stop like any other: exit 0 with a summary, not death by the signal's
+/// default action (systemd stopping a unit during its start, a test stopping
+/// a run whose sinks had caught up before it finished starting).
+#[test]
+fn a_sigterm_during_the_start_stops_it_cleanly() {
+    let q = TestQueue::new("early-stop");
+    let dirs = ServiceDirs::new(&q, 100, 2, false);
+    let mut svc = dirs.start_with(1, &[("RUST_LOG", "info")]);
+    let deadline = Instant::now() + PATIENCE;
+    while !svc.stderr().contains("metrics at") {
+        svc.assert_running();
+        assert!(Instant::now() < deadline, "{}", svc.stderr_tail());
+        sleep(Duration::from_millis(1));
+    }
+    let log_before = svc.stderr();
+    assert!(
+        !log_before.contains("shutting down"),
+        "the signal was not sent yet: {log_before}"
+    );
+    let summary = svc.terminate();
+    assert_eq!(summary.events, 0, "nothing was published");
+    let log = fs::read_to_string(dirs.tmp.path().join("run-1.err")).expect("the run's log");
+    assert!(log.contains("shutting down"), "{log}");
 }

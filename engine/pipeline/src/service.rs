@@ -24,7 +24,7 @@ use crate::{
     restore::restore,
     retention::{ExtraFloor, JournalRetention},
     run_loop::{LoopOptions, run_loop},
-    signals::shutdown_on_signals,
+    signals::Shutdown,
     source, source_id,
 };
 
@@ -39,15 +39,27 @@ pub struct ServicePlan {
 /// With an `[ha]` section, runs this node of an active-standby pair.
 pub fn serve_forever(plan: &ServicePlan, on_progress: impl FnMut(&Progress)) -> Result<Summary> {
     let setup = ServiceSetup::from_config(&plan.config)?;
-    match HaSetup::from_config(&plan.config)? {
-        Some(ha) => crate::ha::serve_pair(setup, ha, on_progress),
-        None => serve_single(&setup, on_progress),
-    }
+    let ha = HaSetup::from_config(&plan.config)?;
+    // Before anything slow: a stop during the start is a stop, not a kill.
+    let shutdown = Shutdown::install()?;
+    let out = match ha {
+        Some(ha) => crate::ha::serve_pair(setup, ha, &shutdown, on_progress),
+        None => serve_single(&setup, &shutdown, on_progress),
+    };
+    shutdown.close();
+    out
 }
 
 /// `run` as one node.
-fn serve_single(setup: &ServiceSetup, on_progress: impl FnMut(&Progress)) -> Result<Summary> {
+fn serve_single(
+    setup: &ServiceSetup,
+    shutdown: &Shutdown,
+    on_progress: impl FnMut(&Progress),
+) -> Result<Summary> {
     let stages = &setup.stages;
+    // Set by the first signal; the source has its own flag, set along.
+    let stop = Arc::new(AtomicBool::new(false));
+    shutdown.stops(Arc::clone(&stop));
     let mut engine = stages.engine.build()?;
     let source_id = source_id::identify(&setup.source)?;
     let restored = restore(&setup.state, &setup.source, &mut engine, &source_id)?;
@@ -97,11 +109,8 @@ fn serve_single(setup: &ServiceSetup, on_progress: impl FnMut(&Progress)) -> Res
     )?;
 
     let finite = setup.source.is_finite();
-    // Set by the first signal; the source has its own flag, set along.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (signals, mut summary) = if finite && resume == Resume::Done {
-        let signals = shutdown_on_signals(vec![Arc::clone(&stop)], Arc::clone(&health))?;
-        health.set_ready(true);
+    let mut summary = if finite && resume == Resume::Done {
+        shutdown.ready(&health);
         // The input was processed to its end before: only delivery is left.
         drop(outputs);
         let mut s = Summary {
@@ -110,7 +119,7 @@ fn serve_single(setup: &ServiceSetup, on_progress: impl FnMut(&Progress)) -> Res
         };
         s.notes
             .push("the checkpoint says the input was processed to its end".into());
-        (signals, s)
+        s
     } else {
         let (source, cutter) =
             source::start(&setup.source, &stages.ingest, resume, &restored.messages)?;
@@ -129,11 +138,8 @@ fn serve_single(setup: &ServiceSetup, on_progress: impl FnMut(&Progress)) -> Res
             metrics.watch_source(Arc::clone(&counters));
             health.watch_source(counters);
         }
-        let signals = shutdown_on_signals(
-            vec![Arc::clone(&stop), source.stop_flag()],
-            Arc::clone(&health),
-        )?;
-        health.set_ready(true);
+        shutdown.stops(source.stop_flag());
+        shutdown.ready(&health);
         let summary = run_loop(
             stages,
             &mut engine,
@@ -162,7 +168,7 @@ fn serve_single(setup: &ServiceSetup, on_progress: impl FnMut(&Progress)) -> Res
             },
             on_progress,
         );
-        (signals, summary?)
+        summary?
     };
     summary.notes.splice(0..0, restored.notes);
     // A finite input at its end waits for every sink; a stop on request only
@@ -172,7 +178,6 @@ fn serve_single(setup: &ServiceSetup, on_progress: impl FnMut(&Progress)) -> Res
     }
     shippers.finish_within(setup.delivery.shutdown_grace);
     summary.notes.extend(shippers.join()?);
-    signals.close();
     health.set_ready(false);
     if let Some(s) = server {
         s.stop();

@@ -58,7 +58,7 @@ use crate::{
     options::ServiceSetup,
     restore::restore,
     service::start_metrics,
-    signals::shutdown_on_signals,
+    signals::Shutdown,
     source_id,
 };
 
@@ -66,6 +66,7 @@ use crate::{
 pub(crate) fn serve_pair(
     setup: ServiceSetup,
     ha: HaSetup,
+    shutdown: &Shutdown,
     mut on_progress: impl FnMut(&Progress),
 ) -> Result<Summary> {
     let state_dir = setup.state.dir.clone();
@@ -96,7 +97,7 @@ pub(crate) fn serve_pair(
         ha.link_timeout,
     )?;
     let stop = Arc::new(AtomicBool::new(false));
-    let signals = shutdown_on_signals(vec![Arc::clone(&stop)], Arc::clone(&health))?;
+    shutdown.stops(Arc::clone(&stop));
     let dirs = ReplicaDirs {
         journal: setup.stages.journal.clone(),
         state: state_dir.clone(),
@@ -113,7 +114,7 @@ pub(crate) fn serve_pair(
         state_dir,
         peer_epoch: Arc::new(AtomicU64::new(0)),
     };
-    health.set_ready(true);
+    shutdown.ready(&health);
     let mut standing = Standing::Started {
         waited: std::time::Duration::ZERO,
     };
@@ -170,7 +171,6 @@ pub(crate) fn serve_pair(
             }
         }
     };
-    signals.close();
     health.set_ready(false);
     if let Some(s) = server {
         s.stop();

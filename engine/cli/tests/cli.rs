@@ -1085,6 +1085,28 @@ fn bad_flags_are_one_line_errors() {
     assert_eq!(fx.dump_stable(&j), before, "journal changed");
 }
 
+/// clap's own detail survives the one line: the argument that is missing,
+/// the flag it would have taken instead of a misspelt one.
+#[test]
+fn flag_errors_keep_the_missing_argument_and_the_suggestion() {
+    let fx = Fx::new();
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["replay"], &["<FILE>"]),
+        (&["journal", "dump"], &["<DIR>"]),
+        (&["status"], &["--config"]),
+        (
+            &["replay", "x.jsonl", "--batch-event", "5"],
+            &["--batch-event'", "'--batch-events'"],
+        ),
+        (&["replya"], &["'replay'"]),
+    ];
+    for (args, needles) in cases {
+        let o = fx.run(args);
+        o.assert_one_line_error(needles);
+        assert!(!o.stderr.contains("Usage:"), "{args:?}: {}", o.stderr);
+    }
+}
+
 #[test]
 fn unwritable_outputs_are_one_line_errors() {
     let fx = Fx::new();

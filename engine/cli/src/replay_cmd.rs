@@ -13,8 +13,8 @@ use pipeline::{Progress, ReplayPlan, config::Config, replay};
 use crate::cli::ReplayArgs;
 
 pub fn run(a: ReplayArgs) -> Result<ExitCode> {
-    let mut cfg =
-        Config::load(a.config.as_deref(), std::env::vars()).context("loading configuration")?;
+    // The error says "config:" and where: no context to repeat it.
+    let mut cfg = Config::load(a.config.as_deref(), std::env::vars())?;
     apply_flags(&mut cfg, &a);
     let input = if a.file == "-" {
         Input::Stdin

@@ -1012,6 +1012,49 @@ fn unknown_config_key_in_a_file_is_an_error_naming_it() {
     o.assert_one_line_error(&["missing.toml"]);
 }
 
+/// A config error says once that it is one, then where: the file, line and
+/// column, and the key with its section; for `replay`, `run` and `status`.
+#[test]
+fn config_errors_name_file_line_column_and_key_once() {
+    let fx = Fx::new();
+    let input = ttl_file(&fx);
+    let j = fx.p("j");
+    for (name, toml, at, needle) in [
+        (
+            "type.toml",
+            "[overfill]\nbook_ttl_ms = \"abc\"\n",
+            ":2:1: ",
+            "`overfill.book_ttl_ms` must be an integer, found a string",
+        ),
+        ("syntax.toml", "[engine]\nthreads = = 2\n", ":2:11: ", "="),
+        (
+            "range.toml",
+            "job = \"overfill\"\n\n[overfill]\n  book_ttl_ms = -1\n",
+            ":4:3: ",
+            "`overfill.book_ttl_ms`: invalid value",
+        ),
+    ] {
+        let cfg = fx.write(name, toml);
+        let head = format!("aldebaran: error: config: {}{at}", s(&cfg));
+        let mut runs = vec![fx.replay(&input, &j, &["--config", s(&cfg)])];
+        // A job's section is checked only where jobs are built.
+        if name != "range.toml" {
+            runs.push(fx.run(&["run", "--config", s(&cfg)]));
+            runs.push(fx.run(&["status", "--config", s(&cfg)]));
+        }
+        for o in runs {
+            o.assert_one_line_error(&[needle]);
+            let line = o.stderr.trim_end();
+            assert!(
+                line.starts_with(&head) || line.contains(&format!(": config: {}{at}", s(&cfg))),
+                "{name}: `{line}` does not start with `{head}`"
+            );
+            assert_eq!(line.matches("config").count(), 1, "stutter: {line}");
+            assert!(!line.contains("loading configuration"), "{line}");
+        }
+    }
+}
+
 #[test]
 fn unknown_config_key_in_the_environment_is_an_error_naming_it() {
     let fx = Fx::new();

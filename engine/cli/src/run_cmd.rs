@@ -13,7 +13,9 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     // The error says "config:" and where: no context to repeat it.
     let config = loaded?;
     let summary = serve_forever(&ServicePlan { config }, |_| {}).context("running the service")?;
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{summary}").and_then(|_| out.flush());
+    // On stderr, after the log: stdout may be a `stdout` sink's alert
+    // stream, which a reader parses line by line.
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{summary}").and_then(|_| err.flush());
     Ok(ExitCode::SUCCESS)
 }

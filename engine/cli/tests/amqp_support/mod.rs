@@ -634,14 +634,15 @@ impl Service {
             .expect("run kill");
         assert!(st.success(), "kill -TERM {pid} failed");
         let status = wait_timeout(&mut child, PATIENCE);
-        let stdout = fs::read_to_string(&self.stdout).unwrap_or_default();
         assert_eq!(
             status.and_then(|s| s.code()),
             Some(0),
-            "the service did not exit 0 after SIGTERM ({status:?})\nstdout: {stdout}\n{}",
+            "the service did not exit 0 after SIGTERM ({status:?})\nstdout: {}\n{}",
+            self.stdout(),
             self.stderr_tail()
         );
-        Summary::parse(&stdout)
+        // `run` prints its summary on stderr, after its log.
+        Summary::parse(&self.stderr())
     }
 }
 

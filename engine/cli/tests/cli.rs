@@ -1128,6 +1128,57 @@ fn bad_flags_are_one_line_errors() {
     assert_eq!(fx.dump_stable(&j), before, "journal changed");
 }
 
+/// Whether `configs/default.toml` has the dotted `key` (`replay.drain`,
+/// `job`): a `key =` line in its `[section]`.
+fn default_has_key(key: &str) -> bool {
+    let text = include_str!("../../../configs/default.toml");
+    let (section, leaf) = key.rsplit_once('.').unwrap_or(("", key));
+    let mut current = "";
+    text.lines().map(str::trim).any(|l| {
+        if let Some(h) = l.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            current = h;
+            return false;
+        }
+        current == section
+            && l.strip_prefix(leaf)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+    })
+}
+
+/// Every flag of `replay` that a config key can also set names that key,
+/// and the key exists.
+#[test]
+fn every_replay_flag_names_its_config_key() {
+    let fx = Fx::new();
+    let o = fx.run(&["replay", "-h"]);
+    o.assert_ok();
+    let mut flags = 0;
+    for line in o.stdout.lines().map(str::trim_start) {
+        let Some(flag) = line
+            .split_whitespace()
+            .find(|w| w.starts_with("--"))
+            .map(|w| w.trim_end_matches(','))
+        else {
+            continue;
+        };
+        // The file itself, the terminal-only bar, clap's help.
+        if ["--config", "--quiet", "--help"].contains(&flag) {
+            continue;
+        }
+        flags += 1;
+        let key = line
+            .split("[config: ")
+            .nth(1)
+            .and_then(|r| r.split([',', ' ', ']']).next())
+            .unwrap_or_else(|| panic!("{flag} names no config key: {line}"));
+        assert!(
+            default_has_key(key),
+            "{flag}: no key `{key}` in the default config"
+        );
+    }
+    assert!(flags >= 13, "{flags} flags in:\n{}", o.stdout);
+}
+
 /// clap's own detail survives the one line: the argument that is missing,
 /// the flag it would have taken instead of a misspelt one.
 #[test]

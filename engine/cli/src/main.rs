@@ -6,6 +6,7 @@ mod cli;
 mod declare_cmd;
 mod gen_cmd;
 mod journal_cmd;
+mod progress_bar;
 mod publish_cmd;
 mod replay_cmd;
 mod run_cmd;

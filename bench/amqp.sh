@@ -48,7 +48,7 @@ stop_when_drained() { # queue; prints the service's summary figures
     sleep 0.2
   done
   kill -TERM "$pid"; wait "$pid"
-  grep -E "^(events  |events/s|latency)" "$dir/$q.out" | sed 's/^/    /'
+  grep -E "^(events  |events/s|latency)" "$dir/$q.err" | sed 's/^/    /'
 }
 
 for epm in 1 100; do

@@ -78,7 +78,9 @@ PY
   t1=$(date +%s.%N)
   kill -TERM $pid; wait $pid || true
   local ckpts snap
-  ckpts=$(grep -o 'state: [0-9]* checkpoints' "$work/out" | grep -o '[0-9]*' || echo 0)
+  # The summary is on stderr (on stdout from binaries before it moved
+  # there, which OTHER may be).
+  ckpts=$(cat "$work/err" "$work/out" | grep -o 'state: [0-9]* checkpoints' | head -n 1 | grep -o '[0-9]*' || echo 0)
   snap=$(stat -c %s "$work/state/checkpoint" 2>/dev/null || echo 0)
   python3 - "$label" "$w0" "$w1" "$t0" "$t1" "$ckpts" "$snap" <<'PY'
 import sys

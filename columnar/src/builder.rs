@@ -105,6 +105,20 @@ impl TradeBatchBuilder {
         self.dead_letters.push(pos, reason, raw, truncated);
     }
 
+    /// [`TradeBatchBuilder::reject`] for a line of an AMQP message with
+    /// `message_id`.
+    pub fn reject_with_id(
+        &mut self,
+        pos: u64,
+        reason: RejectReason,
+        raw: &[u8],
+        truncated: bool,
+        message_id: Option<&str>,
+    ) {
+        self.dead_letters
+            .push_with_id(pos, reason, raw, truncated, message_id);
+    }
+
     /// Counts a skipped blank line.
     pub fn skip_blank(&mut self) {
         self.skipped_blank += 1;

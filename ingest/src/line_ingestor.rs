@@ -24,6 +24,9 @@ pub(crate) struct LineIngestor {
     scratch: ParseScratch,
     clock: CoarseClock,
     blanks: u32,
+    /// The `message_id` of the AMQP message whose lines come now ("" for
+    /// none, and for files): it goes with each of their dead letters.
+    message_id: String,
     pub(crate) stats: SourceStats,
 }
 
@@ -34,6 +37,7 @@ impl LineIngestor {
             scratch: ParseScratch::default(),
             clock: CoarseClock::new(),
             blanks: 0,
+            message_id: String::new(),
             stats: SourceStats::default(),
         }
     }
@@ -53,7 +57,9 @@ impl LineIngestor {
                 let event = keys::event_key(order, ev.id);
                 record::encode_accepted(self.ring.chunk(), pos, now, &ev, order, event);
             }
-            Err(reason) => record::encode_rejected(self.ring.chunk(), pos, reason, line),
+            Err(reason) => {
+                record::encode_rejected(self.ring.chunk(), pos, reason, line, &self.message_id)
+            }
         }
         self.ring.maybe_publish();
     }
@@ -68,6 +74,7 @@ impl LineIngestor {
             pos,
             columnar::RejectReason::TooLong,
             head,
+            &self.message_id,
         );
         self.ring.maybe_publish();
     }
@@ -77,6 +84,13 @@ impl LineIngestor {
             record::encode_blank(self.ring.chunk(), self.blanks);
             self.blanks = 0;
         }
+    }
+
+    /// The `message_id` of the message whose lines follow (`None`: it has
+    /// none), for their dead letters; the buffer is reused.
+    pub(crate) fn set_message_id(&mut self, id: Option<&str>) {
+        self.message_id.clear();
+        self.message_id.push_str(id.unwrap_or(""));
     }
 
     /// Marks the end of an acknowledging source's message, whose body has

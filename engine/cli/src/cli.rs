@@ -1,7 +1,7 @@
 //! The command-line surface (clap derive). Flag names are a contract: scripts
 //! rely on them.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -100,25 +100,25 @@ pub struct ReplayArgs {
     /// Tombstone time-to-live in ms [config: overfill.tombstone_ttl_ms, default 600000].
     #[arg(long, value_name = "N")]
     pub tombstone_ttl_ms: Option<u64>,
-    /// Do not close open books at the end of the input.
+    /// Do not close open books at the end of the input [config: replay.drain = false].
     #[arg(long)]
     pub no_drain: bool,
-    /// Events per micro-batch at most [config: engine.batch_events].
+    /// Events per micro-batch at most [config: engine.batch_events, default 16384].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_events: Option<u64>,
     /// Milliseconds per micro-batch at most [config: engine.batch_ms, default 1].
     #[arg(long, value_name = "N")]
     pub batch_ms: Option<u64>,
-    /// Worker threads; 0 = one per core less one for ingest [config: engine.threads].
+    /// Worker threads; 0 = one per core less one for ingest [config: engine.threads, default 0].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Pin the ingest, engine and worker threads to cores.
+    /// Pin the ingest, engine and worker threads to cores [config: engine.pin].
     #[arg(long)]
     pub pin: bool,
-    /// Pace the replay at this many events per second.
+    /// Pace the replay at this many events per second [config: replay.rate, default 0 = unpaced].
     #[arg(long, value_name = "EVENTS_PER_S", value_parser = clap::value_parser!(u64).range(1..))]
     pub rate: Option<u64>,
-    /// Write per-micro-batch stats: CSV, or Parquet if FILE ends in .parquet.
+    /// Write per-micro-batch stats: CSV, or Parquet if FILE ends in .parquet [config: replay.stats].
     #[arg(long, value_name = "FILE")]
     pub stats: Option<PathBuf>,
     /// Replay into a journal that already holds alerts, appending only those
@@ -232,29 +232,5 @@ fn fraction(s: &str) -> Result<f64, String> {
         Ok(v)
     } else {
         Err(format!("`{s}` is not a fraction between 0 and 1"))
-    }
-}
-
-/// Prints a clap error as one line (help and version as they are).
-pub fn report_clap_error(e: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
-            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            }
-        }
-        _ => {
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("aldebaran: error: {first} (see --help)");
-            ExitCode::from(2)
-        }
     }
 }

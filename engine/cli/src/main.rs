@@ -1,10 +1,12 @@
 //! `aldebaran`: the command line. Parses, dispatches, prints; the work is in
 //! the library crates.
 
+mod clap_error;
 mod cli;
 mod declare_cmd;
 mod gen_cmd;
 mod journal_cmd;
+mod progress_bar;
 mod publish_cmd;
 mod replay_cmd;
 mod run_cmd;
@@ -19,7 +21,7 @@ use cli::{Cli, Command, JournalCommand};
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => return cli::report_clap_error(e),
+        Err(e) => return clap_error::report(e),
     };
     // The tools report failures in their one-line error; lapin's own error
     // logs (e.g. a refused login) would only repeat them.

@@ -6,15 +6,14 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use ingest::Input;
 use pipeline::{Progress, ReplayPlan, config::Config, replay};
 
-use crate::cli::ReplayArgs;
+use crate::{cli::ReplayArgs, progress_bar::Bar};
 
 pub fn run(a: ReplayArgs) -> Result<ExitCode> {
-    let mut cfg =
-        Config::load(a.config.as_deref(), std::env::vars()).context("loading configuration")?;
+    // The error says "config:" and where: no context to repeat it.
+    let mut cfg = Config::load(a.config.as_deref(), std::env::vars())?;
     apply_flags(&mut cfg, &a);
     let input = if a.file == "-" {
         Input::Stdin
@@ -23,28 +22,15 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     };
     let plan = ReplayPlan { input, config: cfg };
 
-    let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let mut bar = (!a.quiet && std::io::stderr().is_terminal()).then(Bar::new);
     let on_progress = |p: &Progress| {
-        if let Some(bar) = &bar {
-            if let Some(t) = p.total {
-                bar.set_length(t);
-            }
-            bar.set_position(p.bytes);
-            bar.set_message(format!("{} events, {} alerts", p.events, p.alerts));
+        if let Some(bar) = bar.as_mut() {
+            bar.update(p);
         }
     };
     let summary = replay(&plan, on_progress).with_context(|| format!("replaying {}", a.file))?;
     if let Some(bar) = bar {
-        bar.finish_and_clear();
+        bar.finish();
     }
     // The run is done and durable; a closed stdout only loses the summary.
     let mut out = std::io::stdout().lock();

@@ -10,9 +10,12 @@ use crate::cli::RunArgs;
 pub fn run(a: RunArgs) -> Result<ExitCode> {
     let loaded = Config::load(a.config.as_deref(), std::env::vars());
     crate::init_tracing(loaded.as_ref().map_or("info", |c| c.log.level.as_str()));
-    let config = loaded.context("loading configuration")?;
+    // The error says "config:" and where: no context to repeat it.
+    let config = loaded?;
     let summary = serve_forever(&ServicePlan { config }, |_| {}).context("running the service")?;
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{summary}").and_then(|_| out.flush());
+    // On stderr, after the log: stdout may be a `stdout` sink's alert
+    // stream, which a reader parses line by line.
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{summary}").and_then(|_| err.flush());
     Ok(ExitCode::SUCCESS)
 }

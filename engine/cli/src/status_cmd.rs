@@ -10,8 +10,8 @@ use crate::cli::StatusArgs;
 /// Prints both nodes; exits 1 when neither answers (0 otherwise: a node
 /// down is shown, not an error of this command).
 pub fn run(a: StatusArgs) -> Result<ExitCode> {
-    let config =
-        Config::load(Some(&a.config), std::env::vars()).context("loading configuration")?;
+    // The error says "config:" and where: no context to repeat it.
+    let config = Config::load(Some(&a.config), std::env::vars())?;
     let status = pair_status(&config).context("asking the pair")?;
     let text = if a.json {
         format!("{}\n", status.to_json())

@@ -350,6 +350,7 @@ fn help_shows_no_secret_and_no_missing_document() {
         &["declare"],
         &["publish"],
         &["gen"],
+        &["status"],
         &["journal"],
         &["journal", "dump"],
         &["journal", "verify"],

@@ -295,6 +295,48 @@ fn dead_letters_malformed_lines_and_acknowledges_their_messages() {
     }
 }
 
+/// A dead letter from AMQP carries the `message_id` of the message that
+/// held the line when it has one, and its `pos` says which message (in
+/// arrival order, from 1) and which line of it (from 0).
+#[test]
+fn a_dead_letter_carries_its_messages_id() {
+    let q = TestQueue::new("dead-letter-id");
+    let good = br##"{"id":"o-1","#shares":100,"client":"c-1","stock":"ACME","ts":1000}"##;
+    publish_messages(
+        &q,
+        &[
+            (Some("msg-a"), &b"{\"id\":\"x-1\"\n{oops"[..]),
+            (None, b"[1]"),
+            (Some("msg-c"), &[&good[..], b"\n", b"{\"id\":1}"].concat()),
+        ],
+    );
+    let dirs = ServiceDirs::new(&q, 100, 1, true);
+    let mut svc = dirs.start(1);
+    svc.wait_consuming();
+    q.wait_empty(&mut svc);
+    let summary = svc.terminate();
+    assert_eq!(summary.rejected, 4, "{summary:?}");
+    let dead = read_dead(dirs.dead_letter.as_deref().expect("dead-letter path"));
+    let got: Vec<(u64, u64, Option<&str>)> = dead
+        .iter()
+        .map(|d| {
+            let pos = d["pos"].as_u64().expect("a numeric pos");
+            (pos >> 24, pos & 0xff_ffff, d["message_id"].as_str())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, 0, Some("msg-a")),
+            (1, 1, Some("msg-a")),
+            (2, 0, None),
+            (3, 1, Some("msg-c")),
+        ],
+        "{dead:?}"
+    );
+    assert!(dead[2].get("message_id").is_none(), "{:?}", dead[2]);
+}
+
 fn read_dead(path: &Path) -> Vec<Value> {
     fs::read_to_string(path)
         .expect("dead-letter file")

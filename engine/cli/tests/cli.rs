@@ -1012,6 +1012,49 @@ fn unknown_config_key_in_a_file_is_an_error_naming_it() {
     o.assert_one_line_error(&["missing.toml"]);
 }
 
+/// A config error says once that it is one, then where: the file, line and
+/// column, and the key with its section; for `replay`, `run` and `status`.
+#[test]
+fn config_errors_name_file_line_column_and_key_once() {
+    let fx = Fx::new();
+    let input = ttl_file(&fx);
+    let j = fx.p("j");
+    for (name, toml, at, needle) in [
+        (
+            "type.toml",
+            "[overfill]\nbook_ttl_ms = \"abc\"\n",
+            ":2:1: ",
+            "`overfill.book_ttl_ms` must be an integer, found a string",
+        ),
+        ("syntax.toml", "[engine]\nthreads = = 2\n", ":2:11: ", "="),
+        (
+            "range.toml",
+            "job = \"overfill\"\n\n[overfill]\n  book_ttl_ms = -1\n",
+            ":4:3: ",
+            "`overfill.book_ttl_ms`: invalid value",
+        ),
+    ] {
+        let cfg = fx.write(name, toml);
+        let head = format!("aldebaran: error: config: {}{at}", s(&cfg));
+        let mut runs = vec![fx.replay(&input, &j, &["--config", s(&cfg)])];
+        // A job's section is checked only where jobs are built.
+        if name != "range.toml" {
+            runs.push(fx.run(&["run", "--config", s(&cfg)]));
+            runs.push(fx.run(&["status", "--config", s(&cfg)]));
+        }
+        for o in runs {
+            o.assert_one_line_error(&[needle]);
+            let line = o.stderr.trim_end();
+            assert!(
+                line.starts_with(&head) || line.contains(&format!(": config: {}{at}", s(&cfg))),
+                "{name}: `{line}` does not start with `{head}`"
+            );
+            assert_eq!(line.matches("config").count(), 1, "stutter: {line}");
+            assert!(!line.contains("loading configuration"), "{line}");
+        }
+    }
+}
+
 #[test]
 fn unknown_config_key_in_the_environment_is_an_error_naming_it() {
     let fx = Fx::new();
@@ -1083,6 +1126,79 @@ fn bad_flags_are_one_line_errors() {
         fx.verify_clean(&j);
     }
     assert_eq!(fx.dump_stable(&j), before, "journal changed");
+}
+
+/// Whether `configs/default.toml` has the dotted `key` (`replay.drain`,
+/// `job`): a `key =` line in its `[section]`.
+fn default_has_key(key: &str) -> bool {
+    let text = include_str!("../../../configs/default.toml");
+    let (section, leaf) = key.rsplit_once('.').unwrap_or(("", key));
+    let mut current = "";
+    text.lines().map(str::trim).any(|l| {
+        if let Some(h) = l.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            current = h;
+            return false;
+        }
+        current == section
+            && l.strip_prefix(leaf)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+    })
+}
+
+/// Every flag of `replay` that a config key can also set names that key,
+/// and the key exists.
+#[test]
+fn every_replay_flag_names_its_config_key() {
+    let fx = Fx::new();
+    let o = fx.run(&["replay", "-h"]);
+    o.assert_ok();
+    let mut flags = 0;
+    for line in o.stdout.lines().map(str::trim_start) {
+        let Some(flag) = line
+            .split_whitespace()
+            .find(|w| w.starts_with("--"))
+            .map(|w| w.trim_end_matches(','))
+        else {
+            continue;
+        };
+        // The file itself, the terminal-only bar, clap's help.
+        if ["--config", "--quiet", "--help"].contains(&flag) {
+            continue;
+        }
+        flags += 1;
+        let key = line
+            .split("[config: ")
+            .nth(1)
+            .and_then(|r| r.split([',', ' ', ']']).next())
+            .unwrap_or_else(|| panic!("{flag} names no config key: {line}"));
+        assert!(
+            default_has_key(key),
+            "{flag}: no key `{key}` in the default config"
+        );
+    }
+    assert!(flags >= 13, "{flags} flags in:\n{}", o.stdout);
+}
+
+/// clap's own detail survives the one line: the argument that is missing,
+/// the flag it would have taken instead of a misspelt one.
+#[test]
+fn flag_errors_keep_the_missing_argument_and_the_suggestion() {
+    let fx = Fx::new();
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["replay"], &["<FILE>"]),
+        (&["journal", "dump"], &["<DIR>"]),
+        (&["status"], &["--config"]),
+        (
+            &["replay", "x.jsonl", "--batch-event", "5"],
+            &["--batch-event'", "'--batch-events'"],
+        ),
+        (&["replya"], &["'replay'"]),
+    ];
+    for (args, needles) in cases {
+        let o = fx.run(args);
+        o.assert_one_line_error(needles);
+        assert!(!o.stderr.contains("Usage:"), "{args:?}: {}", o.stderr);
+    }
 }
 
 #[test]

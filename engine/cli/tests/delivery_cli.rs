@@ -40,6 +40,14 @@ fn ok(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// `run`'s summary, which it prints on stderr after its log (stdout is a
+/// `stdout` sink's), once it succeeded.
+#[track_caller]
+fn ran(o: &Output) -> String {
+    ok(o);
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 #[track_caller]
 fn one_line_error(o: &Output, needles: &[&str]) {
     let err = String::from_utf8_lossy(&o.stderr);
@@ -114,7 +122,7 @@ fn a_finite_run_delivers_everything_and_cursors_show_it() {
             q(&refused)
         ),
     );
-    let summary = ok(&fx.run(&cfg));
+    let summary = ran(&fx.run(&cfg));
     let journal = fx.p("journal");
     let dump = ok(&aldebaran(&[
         "journal",
@@ -170,7 +178,7 @@ fn a_finite_run_delivers_everything_and_cursors_show_it() {
     }
 
     // A restart finds the input done and the sinks caught up: nothing again.
-    let again = ok(&fx.run(&cfg));
+    let again = ran(&fx.run(&cfg));
     assert!(again.contains("processed to its end"), "{again}");
     assert!(
         again.contains("sink archive (file, exactly-once): delivered 0"),
@@ -254,7 +262,7 @@ fn a_dead_sink_only_grows_its_own_lag() {
             q(&archive)
         ),
     );
-    let summary = ok(&fx.run(&cfg));
+    let summary = ran(&fx.run(&cfg));
     let journal = fx.p("journal");
     let dump = ok(&aldebaran(&[
         "journal",
@@ -328,7 +336,7 @@ fn an_order_reopened_after_its_tombstone_reaches_a_deduplicating_sink_twice() {
             hook.url
         ),
     );
-    ok(&fx.run(&cfg));
+    ran(&fx.run(&cfg));
     let dump = ok(&aldebaran(&[
         "journal",
         "dump",
@@ -418,7 +426,7 @@ fn large_order_alerts_reach_a_template_of_their_own_fields() {
         fs::write(&c, format!("job = \"{jobs}\"\n{text}")).expect("config");
         c
     };
-    ok(&fx.run(&with_jobs("overfill,large_order")));
+    ran(&fx.run(&with_jobs("overfill,large_order")));
     let bodies: Vec<String> = hook.hits().into_iter().map(|h| h.body).collect();
     assert!(
         bodies.contains(&"Body=large_order+big+by+desk-7%3A+5000000+%3E+1000000".to_owned()),
@@ -490,7 +498,7 @@ fn an_in_doubt_range_names_its_first_and_last_alert_ids() {
         &input,
         &format!("[sinks.archive]\nkind = \"file\"\npath = {}\n", q(&archive)),
     );
-    ok(&fx.run(&cfg));
+    ran(&fx.run(&cfg));
     let journal = fx.p("journal");
     let ids = journal_ids(&journal);
     assert!(ids.len() > 20, "the file should alert: {ids:?}");
@@ -498,7 +506,7 @@ fn an_in_doubt_range_names_its_first_and_last_alert_ids() {
     // A large range: the count, the first and last ids, not an empty list.
     crashed_cursor(&journal, "archive", 0, 20);
     let o = fx.run(&cfg);
-    let summary = ok(&o);
+    let summary = ran(&o);
     let log = String::from_utf8_lossy(&o.stderr);
     let line = summary
         .lines()
@@ -530,7 +538,7 @@ fn an_in_doubt_range_names_its_first_and_last_alert_ids() {
     // A small range lists every id.
     crashed_cursor(&journal, "archive", 2, 5);
     let o = fx.run(&cfg);
-    let summary = ok(&o);
+    let summary = ran(&o);
     let log = String::from_utf8_lossy(&o.stderr);
     let line = summary
         .lines()
@@ -568,7 +576,7 @@ fn a_deleted_cursor_refuses_to_start_until_it_is_reset() {
         &input,
         &format!("[sinks.hook]\nkind = \"http\"\nurl = \"{}\"\n", hook.url),
     );
-    ok(&fx.run(&cfg));
+    ran(&fx.run(&cfg));
     let journal = fx.p("journal");
     let dir = journal.to_str().expect("utf-8");
     let n = journal_ids(&journal).len();
@@ -633,7 +641,7 @@ fn a_deleted_cursor_refuses_to_start_until_it_is_reset() {
     );
     drop(held);
 
-    let again = ok(&fx.run(&cfg));
+    let again = ran(&fx.run(&cfg));
     assert!(
         again.contains(&format!(
             "sink hook (http, exactly-once): delivered 0, retried 0, failed 0, cursor at seq {n}"
@@ -648,8 +656,42 @@ fn a_deleted_cursor_refuses_to_start_until_it_is_reset() {
         "journal", "cursors", "--reset", "hook", "--to", "oldest", dir,
     ]));
     assert!(done.contains("seq 0") && done.contains("seq 1"), "{done}");
-    ok(&fx.run(&cfg));
+    ran(&fx.run(&cfg));
     assert_eq!(hook.hits().len(), 2 * n);
+}
+
+/// A `stdout` sink's stream holds the alerts and nothing else: `run`'s
+/// summary goes to stderr, after the log.
+#[test]
+fn a_stdout_sink_gets_only_alerts_and_the_summary_goes_to_stderr() {
+    let fx = Fx::new();
+    let input = fx.trades();
+    let cfg = fx.config(&input, "[sinks.screen]\nkind = \"stdout\"\n");
+    let o = fx.run(&cfg);
+    let summary = ran(&o);
+    let ids = journal_ids(&fx.p("journal"));
+    assert!(ids.len() > 10, "the file should alert: {summary}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let sent: Vec<String> = out
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("stdout line {l:?} is not an alert ({e}):\n{out}"));
+            v["alert_id"].as_str().expect("alert_id").to_owned()
+        })
+        .collect();
+    assert_eq!(sent, ids, "stdout is the journal's alerts, in order");
+    assert!(
+        summary.lines().any(|l| l.starts_with("events ")),
+        "no summary on stderr: {summary}"
+    );
+    assert!(
+        summary.contains(&format!(
+            "sink screen (stdout, at-least-once): delivered {}",
+            ids.len()
+        )),
+        "{summary}"
+    );
 }
 
 /// A new sink starts per its `start` key: "oldest" (the default) ships the
@@ -659,7 +701,7 @@ fn a_new_sink_starts_at_the_oldest_record_or_at_the_head() {
     let fx = Fx::new();
     let input = fx.trades();
     let cfg = fx.config(&input, "");
-    ok(&fx.run(&cfg));
+    ran(&fx.run(&cfg));
     let journal = fx.p("journal");
     let n = journal_ids(&journal).len();
     let (all, late) = (fx.p("all.jsonl"), fx.p("late.jsonl"));
@@ -672,7 +714,7 @@ fn a_new_sink_starts_at_the_oldest_record_or_at_the_head() {
             q(&late)
         ),
     );
-    let summary = ok(&fx.run(&cfg));
+    let summary = ran(&fx.run(&cfg));
     assert_eq!(fs::read_to_string(&all).expect("all").lines().count(), n);
     assert_eq!(
         fs::read_to_string(&late)
@@ -864,7 +906,8 @@ fn a_sink_answering_404_is_paused_and_health_names_it() {
         .expect("kill");
     assert!(st.success());
     let out = child.wait_with_output().expect("wait");
-    let summary = ok(&out);
+    ok(&out);
+    let summary = read_log();
     assert!(
         summary.contains(&format!(
             "sink hook (http, exactly-once): delivered {n}, retried 0, failed 0"

@@ -50,6 +50,14 @@ fn ok(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// `run`'s summary, which it prints on stderr after its log, once it
+/// succeeded.
+#[track_caller]
+fn ran(o: &Output) -> String {
+    ok(o);
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// Asserts a one-line error (exit 2) that contains every needle.
 #[track_caller]
 fn one_line_error(o: &Output, needles: &[&str]) -> String {
@@ -292,8 +300,8 @@ fn a_cursor_ahead_of_the_journal_is_corruption() {
 
 /// Items written by a run, from its summary's "state: N checkpoints written"
 /// note (0 when there is none).
-fn checkpoints_written(stdout: &str) -> u64 {
-    stdout
+fn checkpoints_written(summary: &str) -> u64 {
+    summary
         .lines()
         .find_map(|l| l.split("state: ").nth(1)?.split(' ').next()?.parse().ok())
         .unwrap_or(0)
@@ -330,11 +338,11 @@ fn a_slowly_growing_file_does_not_rewrite_the_state_every_batch() {
     }
     wait_for("the growing file's alerts", || fx.archive().len() == 50);
     let out = terminate(child);
-    let stdout = ok(&out);
-    let written = checkpoints_written(&stdout);
+    let summary = ran(&out);
+    let written = checkpoints_written(&summary);
     assert!(
         (1..=4).contains(&written),
-        "{written} full checkpoints for 50 small batches: {stdout}"
+        "{written} full checkpoints for 50 small batches: {summary}"
     );
     // Nothing was lost for it: every batch is in the input log or a snapshot.
     assert_eq!(fx.dump().len(), 50);
@@ -376,17 +384,19 @@ fn a_kill_between_snapshots_replays_the_input_log() {
     let child = fx.start(&fx.config(&input));
     wait_for("the alert after the restart", || fx.archive().len() == 7);
     let out = terminate(child);
-    let stdout = ok(&out);
+    let summary = ran(&out);
     assert!(
-        stdout.contains("replayed"),
-        "no input frames replayed: {stdout}"
+        summary
+            .lines()
+            .any(|l| l.starts_with("note") && l.contains("replayed")),
+        "no input frames replayed: {summary}"
     );
     // Only the new order's two lines were read from the file this time.
-    let events: u64 = stdout
+    let events: u64 = summary
         .lines()
         .find_map(|l| l.strip_prefix("events")?.trim().parse().ok())
         .expect("events line");
-    assert_eq!(events, 2, "{stdout}");
+    assert_eq!(events, 2, "{summary}");
     let ids: Vec<String> = fx
         .dump()
         .iter()

@@ -176,7 +176,8 @@ impl Fx {
     }
 
     /// Starts `run`, waits until every sink in `until` has delivered up to
-    /// `seq`, stops it; its stdout (the summary) and stderr (the log).
+    /// `seq`, stops it; its summary and its log (both on stderr, the
+    /// summary last, from its `events` line on).
     fn run_until(&self, config: &Path, until: &[(&str, u64)]) -> (String, String) {
         let mut child = self.start(config);
         wait_for(&format!("cursors at {until:?}"), || {
@@ -192,8 +193,11 @@ impl Fx {
                 .all(|(sink, seq)| self.delivered(sink).is_some_and(|d| d >= *seq))
         });
         let out = terminate(child);
-        let log = String::from_utf8_lossy(&out.stderr).into_owned();
-        (ok(&out), log)
+        ok(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let at = stderr.find("\nevents ").map_or(stderr.len(), |i| i + 1);
+        let (log, summary) = stderr.split_at(at);
+        (summary.to_owned(), log.to_owned())
     }
 
     /// `journal cursors`.

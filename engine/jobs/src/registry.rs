@@ -91,6 +91,7 @@ pub fn add_jobs(
             Some(other) => {
                 return Err(JobsError::Section {
                     job: job.name(),
+                    key: None,
                     reason: format!("must be a table, found a {}", other.type_str()),
                 });
             }
@@ -111,8 +112,18 @@ pub(crate) fn parse_section<T: serde::de::DeserializeOwned>(
         .try_into()
         .map_err(|e: toml::de::Error| JobsError::Section {
             job,
-            reason: e.message().trim().to_owned(),
+            key: error_key(&e),
+            reason: e.message().split_whitespace().collect::<Vec<_>>().join(" "),
         })
+}
+
+/// The key a deserialization error is about. toml keeps the key path
+/// private and shows it as a last line "in `key`" when it has no source
+/// text to quote (a table's `try_into`, as here).
+fn error_key(e: &toml::de::Error) -> Option<String> {
+    let text = e.to_string();
+    let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
+    Some(line.strip_prefix("in `")?.strip_suffix('`')?.to_owned())
 }
 
 #[cfg(test)]
@@ -186,5 +197,27 @@ mod tests {
         )
         .expect_err("not a table");
         assert!(err.to_string().contains("[overfill]"), "{err}");
+    }
+
+    /// A value of a section that does not fit names its key, so the
+    /// pipeline can say where it was set.
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let bad: toml::Table = "[overfill]\nbook_ttl_ms = -1\n".parse().expect("toml");
+        let err = add_jobs(
+            &mut Engine::new(Default::default()).expect("engine"),
+            "overfill",
+            &bad,
+        )
+        .expect_err("a negative time-to-live");
+        assert!(
+            matches!(&err, JobsError::Section { key: Some(k), .. } if k == "book_ttl_ms"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().starts_with("`overfill.book_ttl_ms`: "),
+            "{err}"
+        );
+        assert!(!err.to_string().contains('\n'), "{err}");
     }
 }

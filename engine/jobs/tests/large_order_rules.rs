@@ -199,10 +199,11 @@ fn its_section_rejects_unknown_keys_and_a_zero_ttl() {
     );
     let err = build("ttl_ms = 0").expect_err("zero ttl").to_string();
     assert!(err.contains("ttl_ms"), "{err}");
+    // A wrong type names the section and the key.
     let err = build("max_shares = \"lots\"")
         .expect_err("wrong type")
         .to_string();
-    assert!(err.contains("[large_order]"), "{err}");
+    assert!(err.contains("`large_order.max_shares`"), "{err}");
 }
 
 #[test]

@@ -13,6 +13,11 @@ use toml::{Table, Value};
 
 use crate::{PipelineError, Result};
 
+mod layer;
+mod origin;
+
+pub use origin::Origins;
+
 /// The default configuration, embedded in the binary.
 pub const DEFAULT_TOML: &str = include_str!("../../../configs/default.toml");
 
@@ -54,6 +59,10 @@ pub struct Config {
     /// Whether the file or the environment set any `[ha]` key.
     #[serde(skip)]
     pub ha_present: bool,
+    /// Where each key set over the default was set, for errors found later
+    /// (a job's section is checked when the job is built).
+    #[serde(skip)]
+    pub origins: Origins,
 }
 
 /// `[ha]`
@@ -257,7 +266,8 @@ pub struct ReplaySection {
 
 impl Config {
     /// The embedded default, layered with `file` and the `ALDEBARAN_*`
-    /// variables among `env`.
+    /// variables among `env`. An error names the key and where it was set
+    /// (the file's line and column, or the variable).
     pub fn load(
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
@@ -265,16 +275,15 @@ impl Config {
         let mut table: Table = DEFAULT_TOML
             .parse()
             .map_err(|e| PipelineError::Internal(format!("embedded default config: {e}")))?;
+        let mut origins = Origins::default();
         let mut ha_present = false;
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 PipelineError::Config(format!("cannot read {}: {e}", path.display()))
             })?;
-            let over: Table = text.parse().map_err(|e: toml::de::Error| {
-                PipelineError::Config(format!("{}: {}", path.display(), e.message()))
-            })?;
+            let over = origin::parse_file(path, &text, &mut origins)?;
             ha_present |= over.contains_key("ha");
-            merge(&mut table, over, "", &path.display().to_string())?;
+            layer::merge(&mut table, over, "", &origins)?;
         }
         for (name, value) in env {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
@@ -286,7 +295,7 @@ impl Config {
                 .split("__")
                 .map(str::to_owned)
                 .collect();
-            set_path(&mut table, &path, &path, env_value(&value), &name)?;
+            layer::set_env(&mut table, &path, &value, &name, &mut origins)?;
         }
         // The jobs' sections are theirs to parse (when the jobs are built).
         let mut jobs = Table::new();
@@ -295,25 +304,12 @@ impl Config {
                 jobs.insert(job.name().to_owned(), section);
             }
         }
-        // Render and re-parse so a type error can point at its line.
-        let text = toml::to_string(&table)
-            .map_err(|e| PipelineError::Internal(format!("rendering config: {e}")))?;
-        let mut config = toml::from_str::<Config>(&text).map_err(|e| {
-            let at = e
-                .span()
-                .filter(|s| s.start <= text.len())
-                .map(|s| {
-                    let start = text[..s.start].rfind('\n').map_or(0, |i| i + 1);
-                    let end = text[s.start..]
-                        .find('\n')
-                        .map_or(text.len(), |i| s.start + i);
-                    format!(" at `{}`", text[start..end].trim())
-                })
-                .unwrap_or_default();
-            PipelineError::Config(format!("{}{at}", e.message().trim()))
-        })?;
+        let mut config: Config = Value::Table(table)
+            .try_into()
+            .map_err(|e| origins.deserialize_error(&e))?;
         config.jobs = jobs;
         config.ha_present = ha_present;
+        config.origins = origins;
         Ok(config)
     }
 
@@ -327,93 +323,8 @@ impl Config {
         if let Value::Table(t) = section {
             t.insert(key.to_owned(), value.into());
         }
-    }
-}
-
-/// Reads an environment value as a TOML literal (`2`, `true`, `"x"`), or as a
-/// plain string when it is not one.
-fn env_value(raw: &str) -> Value {
-    let doc = format!("v = {raw}");
-    doc.parse::<Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| Value::String(raw.to_owned()))
-}
-
-/// Whether the table at `path` (dotted) holds data (sink names, a job's
-/// client names), not settings: any key is accepted there.
-fn free_form(path: &str) -> bool {
-    path == "sinks"
-        || jobs::JOBS.iter().any(|j| {
-            j.free_form_tables().iter().any(|t| {
-                path.strip_prefix(j.name())
-                    .and_then(|p| p.strip_prefix('.'))
-                    == Some(t)
-            })
-        })
-}
-
-/// Merges `over` into `base`; keys absent from the default are errors.
-fn merge(base: &mut Table, over: Table, prefix: &str, origin: &str) -> Result<()> {
-    let free = free_form(prefix);
-    for (k, v) in over {
-        let name = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        if free {
-            base.insert(k, v);
-            continue;
-        }
-        match (base.get_mut(&k), v) {
-            (None, _) => {
-                return Err(PipelineError::Config(format!(
-                    "unknown key `{name}` in {origin}"
-                )));
-            }
-            (Some(Value::Table(b)), Value::Table(o)) => merge(b, o, &name, origin)?,
-            (Some(Value::Table(_)), _) => {
-                return Err(PipelineError::Config(format!(
-                    "`{name}` in {origin} must be a table"
-                )));
-            }
-            (Some(slot), v) => *slot = v,
-        }
-    }
-    Ok(())
-}
-
-fn set_path(
-    table: &mut Table,
-    full: &[String],
-    path: &[String],
-    value: Value,
-    origin: &str,
-) -> Result<()> {
-    let unknown = || {
-        PipelineError::Config(format!(
-            "unknown key `{}` (from environment variable {origin})",
-            full.join(".")
-        ))
-    };
-    match path {
-        [] => Err(unknown()),
-        [leaf] if free_form(&full[..full.len() - 1].join(".")) => {
-            table.insert(leaf.clone(), value);
-            Ok(())
-        }
-        [leaf] => match table.get_mut(leaf) {
-            Some(Value::Table(_)) | None => Err(unknown()),
-            Some(slot) => {
-                *slot = value;
-                Ok(())
-            }
-        },
-        [head, rest @ ..] => match table.get_mut(head) {
-            Some(Value::Table(t)) => set_path(t, full, rest, value, origin),
-            _ => Err(unknown()),
-        },
+        self.origins
+            .set(format!("{job}.{key}"), "a command-line flag".into());
     }
 }
 
@@ -566,6 +477,98 @@ mod tests {
         let e = Config::load(None, env(&[("ALDEBARAN_ENGINE__THREADS", "lots")]))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("threads = \"lots\""), "{e}");
+        assert_eq!(
+            e,
+            "config: environment variable ALDEBARAN_ENGINE__THREADS: \
+             `engine.threads` must be an integer, found a string (\"lots\")"
+        );
+    }
+
+    /// Every error about a key of a file says where it is: the file, the
+    /// line and column, the key with its section; once, with no stutter.
+    #[test]
+    fn file_errors_name_the_file_line_column_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        let name = f.display().to_string();
+        for (text, want) in [
+            (
+                "[overfill]\nbook_ttl_ms = \"abc\"\n",
+                format!(
+                    "config: {name}:2:1: `overfill.book_ttl_ms` must be an integer, \
+                     found a string (\"abc\")"
+                ),
+            ),
+            (
+                "[engine]\n\nbatch_evnts = 3\n",
+                format!("config: {name}:3:1: unknown key `engine.batch_evnts`"),
+            ),
+            (
+                "[journal]\n  durability = \"sometimes\"\n",
+                format!(
+                    "config: {name}:2:3: `journal.durability`: unknown variant `sometimes`, \
+                     expected one of `batch`, `interval`, `never`"
+                ),
+            ),
+            (
+                "[source.amqp]\nprefetch = 70000\n",
+                format!("config: {name}:2:1: `source.amqp.prefetch`: "),
+            ),
+        ] {
+            std::fs::write(&f, text).unwrap();
+            let e = Config::load(Some(&f), env(&[])).unwrap_err().to_string();
+            assert!(e.starts_with(&want), "{text:?}:\n{e}\nwanted {want}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        std::fs::write(&f, "[engine]\nthreads = 2\nbatch_ms = \n").unwrap();
+        let e = Config::load(Some(&f), env(&[])).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("config: {name}:3:12: ")), "{e}");
+        // The environment beats the file, and is named instead.
+        std::fs::write(&f, "[engine]\nthreads = 2\n").unwrap();
+        let e = Config::load(
+            Some(&f),
+            env(&[("ALDEBARAN_JOURNAL__DURABILITY", "sometimes")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(
+                "config: environment variable ALDEBARAN_JOURNAL__DURABILITY: `journal.durability`: "
+            ),
+            "{e}"
+        );
+    }
+
+    /// A job's section is checked when the job is built: its error, too,
+    /// names where the key was set.
+    #[test]
+    fn a_jobs_error_names_where_its_key_was_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "job = \"large_order\"\n[large_order]\nttl_ms = 0\n").unwrap();
+        let c = Config::load(Some(&f), env(&[])).unwrap();
+        let Err(e) = crate::options::ReplaySetup::from_config(&c)
+            .stages
+            .engine
+            .build()
+        else {
+            panic!("ttl_ms 0 was accepted");
+        };
+        let e = e.to_string();
+        assert_eq!(
+            e,
+            format!(
+                "config: {}:3:1: `large_order.ttl_ms`: must be at least 1",
+                f.display()
+            )
+        );
+    }
+
+    /// An environment value for a key that holds a string is that string,
+    /// even when it reads as a number.
+    #[test]
+    fn a_string_key_takes_a_numeric_environment_value() {
+        let c = Config::load(None, env(&[("ALDEBARAN_JOURNAL__DIR", "2024")])).unwrap();
+        assert_eq!(c.journal.dir, PathBuf::from("2024"));
     }
 }

@@ -2,7 +2,10 @@
 //!
 //! `{"pos":1234,"reason":"bad:#shares","raw":"{...}"}`; a line that is not
 //! UTF-8 carries `raw_base64` instead of `raw`, and a too-long line that was
-//! cut carries `"truncated":true`.
+//! cut carries `"truncated":true`. `pos` is the line's byte offset in a file;
+//! from AMQP it is `n << 24 | i`, line `i` (from 0) of the `n`-th message
+//! this process received (from 1), and the line carries the message's
+//! `message_id` when it has one.
 
 use std::{
     fs::File,
@@ -26,6 +29,8 @@ struct Line<'a> {
     raw_base64: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_id: Option<&'a str>,
 }
 
 pub(crate) struct DeadLetterWriter {
@@ -105,6 +110,7 @@ impl DeadLetterWriter {
                     .is_none()
                     .then(|| base64::engine::general_purpose::STANDARD.encode(d.raw)),
                 truncated: d.truncated,
+                message_id: d.message_id,
             };
             self.line.clear();
             serde_json::to_writer(&mut self.line, &line)
@@ -127,5 +133,35 @@ impl DeadLetterWriter {
             path: self.path.clone(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use columnar::RejectReason;
+
+    #[test]
+    fn a_line_carries_its_message_id_when_it_has_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("dead.jsonl");
+        let mut w = DeadLetterWriter::create(&path).expect("create");
+        let mut d = DeadLetters::default();
+        d.push(7, RejectReason::Malformed, b"{x", false);
+        d.push_with_id(
+            1 << 24 | 2,
+            RejectReason::Malformed,
+            b"{y",
+            false,
+            Some("m-1"),
+        );
+        w.write(&d).expect("write");
+        w.finish().expect("finish");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(
+            text,
+            "{\"pos\":7,\"reason\":\"malformed\",\"raw\":\"{x\"}\n\
+             {\"pos\":16777218,\"reason\":\"malformed\",\"raw\":\"{y\",\"message_id\":\"m-1\"}\n"
+        );
     }
 }

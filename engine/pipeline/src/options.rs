@@ -10,7 +10,7 @@ use ingest::{CutPolicy, ReplayOptions};
 
 use crate::{
     PipelineError, Result,
-    config::{Config, Durability, SourceKind},
+    config::{Config, Durability, Origins, SourceKind},
 };
 
 /// The engine stage: worker threads, partitions, pinning and the jobs.
@@ -26,6 +26,8 @@ pub(crate) struct EngineSetup {
     pub(crate) jobs: String,
     /// The jobs' config sections, by job name.
     pub(crate) sections: toml::Table,
+    /// Where their keys were set, for the jobs' errors.
+    pub(crate) origins: Origins,
 }
 
 impl EngineSetup {
@@ -41,7 +43,8 @@ impl EngineSetup {
             partitions: self.partitions,
             on_worker_start,
         })?;
-        jobs::add_jobs(&mut engine, &self.jobs, &self.sections)?;
+        jobs::add_jobs(&mut engine, &self.jobs, &self.sections)
+            .map_err(|e| self.origins.job_error(e))?;
         Ok(engine)
     }
 
@@ -160,6 +163,7 @@ impl Stages {
                 pin: e.pin,
                 jobs: cfg.job.clone(),
                 sections: cfg.jobs.clone(),
+                origins: cfg.origins.clone(),
             },
             journal: JournalSetup {
                 dir: cfg.journal.dir.clone(),

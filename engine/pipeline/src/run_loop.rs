@@ -133,7 +133,7 @@ pub(crate) fn run_loop(
             &batch,
             &alerts,
             engine.live_keys() as u64,
-            source.bytes_read(),
+            source.processed_to(&batch),
             BatchTimes {
                 cut_at_ns,
                 cut_ns,

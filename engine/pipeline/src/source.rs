@@ -3,6 +3,8 @@
 
 use std::sync::{Arc, atomic::AtomicBool};
 
+use columnar::TradeBatch;
+
 use ingest::{
     IngestHandle, Input, ReplayOptions,
     amqp::{
@@ -44,11 +46,18 @@ impl Source {
         }
     }
 
-    /// Input bytes consumed (files only).
-    pub(crate) fn bytes_read(&self) -> u64 {
+    /// How far the input is processed once `batch` is: the byte offset of
+    /// its last line (of a file, stdin or a followed file), `None` for AMQP,
+    /// whose positions are message numbers. Not the ingest thread's read
+    /// position, which runs up to a ring ahead of the engine.
+    pub(crate) fn processed_to(&self, batch: &TradeBatch) -> Option<u64> {
         match self {
-            Source::Replay(h) => h.bytes_read(),
-            Source::Amqp(_) => 0,
+            Source::Replay(_) => {
+                let accepted = batch.pos().last().copied();
+                let rejected = batch.dead_letters().iter().last().map(|d| d.pos);
+                accepted.max(rejected)
+            }
+            Source::Amqp(_) => None,
         }
     }
 

@@ -66,7 +66,7 @@ impl Tally {
         batch: &TradeBatch,
         alerts: &[Alert],
         open_keys: u64,
-        bytes_read: u64,
+        processed_to: Option<u64>,
         t: BatchTimes,
     ) -> BatchStats {
         self.batches += 1;
@@ -83,7 +83,11 @@ impl Tally {
         let events_in = (batch.len() + dead.len()) as u64;
         self.progress.events += events_in;
         self.progress.alerts += alerts.len() as u64;
-        self.progress.bytes = bytes_read;
+        // Per batch, so the bar moves with the engine, smoothly on a small
+        // file too (a position of a line, not a read-ahead in 1 MiB steps).
+        if let Some(at) = processed_to {
+            self.progress.bytes = self.progress.bytes.max(at);
+        }
         if let Some(m) = &self.metrics {
             self.alerts_by.clear();
             for a in alerts {

@@ -18,7 +18,10 @@
 //! "connection lost; reconnecting" after.
 //!
 //! Positions: message `n` (counted from 1 over the process's life) has its
-//! line `i` at `n << 24 | i`, so positions grow in arrival order.
+//! line `i` (from 0) at `n << 24 | i`, so positions grow in arrival order;
+//! a dead letter's `pos` is that, `pos >> 24` the message and `pos &
+//! 0xffffff` the line, and it carries the message's `message_id` if it has
+//! one (the number starts again with the process, the id does not).
 //!
 //! With [`OnLost::End`] a lost link ends the source instead (the lease and
 //! fencing: [the module doc](super)); the probe of [`super::liveness`]
@@ -446,9 +449,12 @@ impl Source {
                             self.counters.skipped.fetch_add(1, Ordering::Relaxed);
                         } else {
                             let base = *message_no << 24;
+                            let id = delivery.properties.message_id().as_ref();
+                            ing.set_message_id(id.map(|id| id.as_str()));
                             for (i, line) in delivery.data.split(|&b| b == b'\n').enumerate() {
                                 ing.line(base | i as u64, line);
                             }
+                            ing.set_message_id(None);
                         }
                         ing.mark(link.generation, delivery.delivery_tag, digest);
                         ing.publish();

@@ -10,7 +10,8 @@
 //!            pos:u64 ingest_ns:u64 shares:u64 ts:u64
 //!            order_hi:u64 order_lo:u64 event_hi:u64 event_lo:u64
 //!            id bytes, init bytes, client bytes, stock bytes
-//! rejected = reason:u8 truncated:u8 pos:u64 raw bytes
+//! rejected = reason:u8 truncated:u8 pos:u64 id_len:u8 id bytes raw bytes
+//!            (id: the AMQP message's `message_id`, empty for none)
 //! blank    = count:u32
 //! end      = (empty)
 //! mark     = generation:u64 tag:u64 digest:u64
@@ -73,17 +74,28 @@ pub(crate) fn encode_accepted(
     }
 }
 
-/// Appends a rejected-line record to `buf`; `raw` is cut to the dead-letter cap.
-pub(crate) fn encode_rejected(buf: &mut Vec<u8>, pos: u64, reason: RejectReason, raw: &[u8]) {
+/// Appends a rejected-line record to `buf`; `raw` is cut to the dead-letter
+/// cap; `message_id` is the AMQP message's (empty for none), cut to
+/// [`columnar::DeadLetters::MAX_ID`] bytes.
+pub(crate) fn encode_rejected(
+    buf: &mut Vec<u8>,
+    pos: u64,
+    reason: RejectReason,
+    raw: &[u8],
+    message_id: &str,
+) {
     let cap = columnar::DeadLetters::MAX_RAW;
     let truncated = raw.len() > cap;
     let raw = &raw[..raw.len().min(cap)];
-    let len = (1 + 1 + 1 + 8 + raw.len()) as u32;
+    let id = columnar::DeadLetters::cut_id(message_id).as_bytes();
+    let len = (1 + 1 + 1 + 8 + 1 + id.len() + raw.len()) as u32;
     buf.extend_from_slice(&len.to_le_bytes());
     buf.push(TAG_REJECTED);
     buf.push(reason.index() as u8);
     buf.push(truncated as u8);
     buf.extend_from_slice(&pos.to_le_bytes());
+    buf.push(id.len() as u8);
+    buf.extend_from_slice(id);
     buf.extend_from_slice(raw);
 }
 
@@ -193,7 +205,11 @@ pub(crate) fn decode_into(rec: &[u8], builder: &mut TradeBatchBuilder) -> Option
             let reason = RejectReason::from_index(*body.get(1)? as usize)?;
             let truncated = *body.get(2)? != 0;
             let pos = u64_at(body, 3)?;
-            builder.reject(pos, reason, body.get(11..)?, truncated);
+            let id_len = usize::from(*body.get(11)?);
+            let id = std::str::from_utf8(body.get(12..12 + id_len)?).ok()?;
+            let raw = body.get(12 + id_len..)?;
+            let id = (!id.is_empty()).then_some(id);
+            builder.reject_with_id(pos, reason, raw, truncated, id);
             Some(Decoded::Other)
         }
         TAG_BLANK => {
@@ -237,7 +253,8 @@ mod tests {
         let event = keys::event_key(order, "p-1");
         let mut buf = Vec::new();
         encode_accepted(&mut buf, 10, 20, &ev, order, event);
-        encode_rejected(&mut buf, 11, RejectReason::Malformed, b"{oops");
+        encode_rejected(&mut buf, 11, RejectReason::Malformed, b"{oops", "");
+        encode_rejected(&mut buf, 12, RejectReason::Malformed, b"{again", "m-1");
         encode_blank(&mut buf, 2);
         encode_mark(&mut buf, 3, 9, 77);
         encode_end(&mut buf);
@@ -253,6 +270,7 @@ mod tests {
             seen,
             [
                 Decoded::Event,
+                Decoded::Other,
                 Decoded::Other,
                 Decoded::Other,
                 Decoded::Other,
@@ -272,6 +290,9 @@ mod tests {
         assert_eq!(dl[0].raw, b"{oops");
         assert_eq!(dl[0].pos, 11);
         assert!(!dl[0].truncated);
+        assert_eq!(dl[0].message_id, None);
+        assert_eq!((dl[1].pos, dl[1].raw), (12, &b"{again"[..]));
+        assert_eq!(dl[1].message_id, Some("m-1"));
         assert_eq!(batch.skipped_blank(), 2);
         assert_eq!(
             batch.source_mark(),

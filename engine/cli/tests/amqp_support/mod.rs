@@ -240,6 +240,50 @@ pub fn publish(file: &Path, queue: &TestQueue, batch: u64) {
     assert!(out.starts_with("published "), "{out}");
 }
 
+/// Publishes each body as one persistent message to `queue` (declared
+/// first), with its `message_id` when given, and waits for each confirm:
+/// `aldebaran publish` sets no message id.
+pub fn publish_messages(queue: &TestQueue, messages: &[(Option<&str>, &[u8])]) {
+    use lapin::{
+        BasicProperties, Connection, ConnectionProperties,
+        options::{BasicPublishOptions, ConfirmSelectOptions},
+    };
+    aldebaran_ok(&["declare", "--queue", &queue.name]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async {
+        let url = "amqp://guest:guest@127.0.0.1:5672/%2f";
+        let conn = Connection::connect(url, ConnectionProperties::default())
+            .await
+            .expect("connect");
+        let ch = conn.create_channel().await.expect("channel");
+        ch.confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirm.select");
+        for (id, body) in messages {
+            let mut props = BasicProperties::default().with_delivery_mode(2);
+            if let Some(id) = id {
+                props = props.with_message_id((*id).into());
+            }
+            // The default exchange routes by queue name.
+            ch.basic_publish(
+                "".into(),
+                queue.name.as_str().into(),
+                BasicPublishOptions::default(),
+                body,
+                props,
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("confirm");
+        }
+        let _ = conn.close(200, "OK".into()).await;
+    });
+}
+
 /// The journal's records without `seq` and `detected_at`, checking that the
 /// seqs run 1, 2, 3, … and that no `alert_id` appears twice.
 #[track_caller]
@@ -634,14 +678,15 @@ impl Service {
             .expect("run kill");
         assert!(st.success(), "kill -TERM {pid} failed");
         let status = wait_timeout(&mut child, PATIENCE);
-        let stdout = fs::read_to_string(&self.stdout).unwrap_or_default();
         assert_eq!(
             status.and_then(|s| s.code()),
             Some(0),
-            "the service did not exit 0 after SIGTERM ({status:?})\nstdout: {stdout}\n{}",
+            "the service did not exit 0 after SIGTERM ({status:?})\nstdout: {}\n{}",
+            self.stdout(),
             self.stderr_tail()
         );
-        Summary::parse(&stdout)
+        // `run` prints its summary on stderr, after its log.
+        Summary::parse(&self.stderr())
     }
 }
 

@@ -192,7 +192,8 @@ impl Node {
             self.stdout(),
             self.tail()
         );
-        Summary::parse(&self.stdout())
+        // `run` prints its summary on stderr, after its log.
+        Summary::parse(&self.log())
     }
 
     /// The current run's log.

@@ -185,7 +185,8 @@ impl JobSpec for Spec {
         if cfg.window_ms == 0 {
             return Err(JobsError::Section {
                 job: NAME,
-                reason: "window_ms must be at least 1".into(),
+                key: Some("window_ms".into()),
+                reason: "must be at least 1".into(),
             });
         }
         engine.add_job(ExposureJob::new(cfg))?;

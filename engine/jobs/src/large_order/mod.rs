@@ -151,7 +151,8 @@ impl JobSpec for Spec {
         if cfg.ttl_ms == 0 {
             return Err(JobsError::Section {
                 job: NAME,
-                reason: "ttl_ms must be at least 1".into(),
+                key: Some("ttl_ms".into()),
+                reason: "must be at least 1".into(),
             });
         }
         engine.add_job(LargeOrderJob::new(cfg))?;

@@ -10,9 +10,12 @@
 //!         mark_present:u8 [generation:u64 tag:u64]
 //!         messages:u64 [digest:u64]*
 //!         skipped_blank:u64
-//!         dead_letters:u64 [pos:u64 reason:u8 truncated:u8 raw:bytes]*
+//!         dead_letters:u64 [pos:u64 reason:u8 truncated:u8 raw:bytes
+//!                           message_id:bytes]*
 //!         ipc:bytes                  (an Arrow IPC stream: schema, one batch)
 //! ```
+//! Version 1, which this binary still reads, has no `message_id` (an empty
+//! one is none).
 //! (bytes = u64 length, then the bytes; little-endian throughout; the frame
 //! is a payload of the segment log, which adds length, CRC and seq.)
 
@@ -24,8 +27,11 @@ use engine_core::{SnapshotReader, SnapshotWriter};
 
 use crate::checkpoint::Resume;
 
-/// The frame format this binary writes and reads.
-const VERSION: u8 = 1;
+/// The frame format this binary writes (2: dead letters carry the AMQP
+/// message's id); it reads this and [`VERSION_1`], so that an input log
+/// written before an upgrade still replays.
+const VERSION: u8 = 2;
+const VERSION_1: u8 = 1;
 
 /// What a restart needs to continue after a logged batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +114,7 @@ pub(crate) fn encode(
         w.u8(d.reason.index() as u8);
         w.u8(d.truncated as u8);
         w.bytes(d.raw);
+        w.bytes(d.message_id.unwrap_or("").as_bytes());
     }
     let mut ipc = Vec::with_capacity(batch.record().get_array_memory_size() + 1024);
     {
@@ -129,7 +136,8 @@ const DEAD_LETTER_BYTES_AT: usize = JOURNAL_END_AT + 8;
 /// A frame's `journal_end`, read without decoding it (`None`: not a frame).
 pub(crate) fn journal_end(frame: &[u8]) -> Option<u64> {
     let b = frame.get(JOURNAL_END_AT..JOURNAL_END_AT + 8)?;
-    (frame.first() == Some(&VERSION)).then(|| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    matches!(frame.first(), Some(&VERSION | &VERSION_1))
+        .then(|| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
 }
 
 /// Rewrites a frame's `dead_letter_bytes` in place: a standby logs the
@@ -161,9 +169,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
     let mut r = SnapshotReader::new(bytes);
     let e = |e: engine_core::SnapshotError| e.0;
     let version = r.u8().map_err(e)?;
-    if version != VERSION {
+    if version != VERSION && version != VERSION_1 {
         return Err(format!(
-            "input log frame of version {version}; this binary reads version {VERSION}"
+            "input log frame of version {version}; this binary reads versions {VERSION_1} and {VERSION}"
         ));
     }
     let pos_base = r.u64().map_err(e)?;
@@ -197,7 +205,13 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
         let reason = RejectReason::from_index(r.u8().map_err(e)? as usize)
             .ok_or_else(|| "unknown reject reason".to_string())?;
         let truncated = r.u8().map_err(e)? != 0;
-        dead.push(pos, reason, r.bytes().map_err(e)?, truncated);
+        let raw = r.bytes().map_err(e)?;
+        let id = match version {
+            VERSION_1 => "",
+            _ => std::str::from_utf8(r.bytes().map_err(e)?)
+                .map_err(|_| "a dead letter's message id is not UTF-8".to_string())?,
+        };
+        dead.push_with_id(pos, reason, raw, truncated, Some(id));
     }
     let ipc = r.bytes().map_err(e)?;
     if !r.is_done() {
@@ -260,6 +274,7 @@ mod tests {
             );
         }
         b.reject(90, RejectReason::Malformed, b"{oops", false);
+        b.reject_with_id(95, RejectReason::Malformed, b"{again", false, Some("m-9"));
         b.skip_blank();
         b.mark(
             SourceMark {
@@ -296,9 +311,15 @@ mod tests {
             .batch
             .dead_letters()
             .iter()
-            .map(|d| (d.pos, d.raw.to_vec()))
+            .map(|d| (d.pos, d.raw.to_vec(), d.message_id))
             .collect();
-        assert_eq!(dead, vec![(90, b"{oops".to_vec())]);
+        assert_eq!(
+            dead,
+            vec![
+                (90, b"{oops".to_vec(), None),
+                (95, b"{again".to_vec(), Some("m-9"))
+            ]
+        );
         assert_eq!(back.batch.source_mark(), b.source_mark());
         assert_eq!(back.batch.messages(), &[11]);
         assert_eq!(journal_end(&buf), Some(18));
@@ -334,6 +355,37 @@ mod tests {
         assert_ne!(digest(&other), before, "another position base");
         assert!(!set_dead_letter_bytes(&mut [1u8; 10], 1));
         assert_eq!(journal_end(&[1u8; 10]), None);
+    }
+
+    /// A frame of version 1 (no message ids), as an input log written
+    /// before the upgrade holds it, still decodes.
+    #[test]
+    fn a_version_1_frame_still_decodes() {
+        let mut b = TradeBatchBuilder::new(4);
+        b.reject(90, RejectReason::Malformed, b"{oops", false);
+        let batch = b.finish().expect("batch");
+        let meta = FrameMeta {
+            pos_base: 0,
+            detected_at_ns: 0,
+            resume: Resume::Start,
+            journal_next_seq: 1,
+            journal_end: 5,
+            dead_letter_bytes: 0,
+            mark: None,
+        };
+        let mut buf = Vec::new();
+        encode(&meta, &batch, &mut buf).expect("encode");
+        // Version 1: the same without the (empty) id after the raw line.
+        let at = buf.windows(5).position(|w| w == b"{oops").expect("raw") + 5;
+        assert_eq!(buf.drain(at..at + 8).collect::<Vec<_>>(), [0; 8]);
+        buf[0] = VERSION_1;
+        let back = decode(&buf).expect("a version 1 frame");
+        let dead: Vec<_> = back.batch.dead_letters().iter().collect();
+        assert_eq!(
+            (dead[0].pos, dead[0].raw, dead[0].message_id),
+            (90, &b"{oops"[..], None)
+        );
+        assert_eq!(journal_end(&buf), Some(5));
     }
 
     #[test]

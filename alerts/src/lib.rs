@@ -78,6 +78,7 @@
 pub mod delivery;
 mod dump;
 mod error;
+mod formats;
 mod frame;
 mod lock;
 mod reader;

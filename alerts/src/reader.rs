@@ -6,6 +6,7 @@ use std::io::{BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::error::{AlertsError, Result, io_at};
+use crate::formats::SEGMENT;
 use crate::frame::{FrameReader, HEADER_LEN, Next};
 use crate::recovery::{Verdict, classify, describe};
 use crate::retention::oldest_kept;
@@ -99,6 +100,9 @@ impl JournalReader {
                 let header = header.map_err(io_at(&cursor.path))?;
                 match header {
                     HeaderFact::Ok => cursor.header_ok = true,
+                    HeaderFact::Version(found) => {
+                        return Err(SEGMENT.refuse(&cursor.path, u64::from(found)));
+                    }
                     HeaderFact::Bad(reason) => return Err(corrupt(&cursor.path, 0, reason)),
                     // Being created by the writer, or a crash during a roll.
                     HeaderFact::Missing | HeaderFact::Short | HeaderFact::Zeroed => {

@@ -1,0 +1,95 @@
+//! The format version of every file this crate writes and reads back, in
+//! one place, and the one-line refusal of a version it does not read.
+//!
+//! | file | versions read | written | where the version is |
+//! |---|---|---|---|
+//! | journal segment (`*.seg`, the input log's too) | 1 | 1 | header `ALDJNL version:u16le` |
+//!
+//! A version this binary does not read (a newer release wrote the file, or
+//! an older one this release no longer reads) is never guessed at:
+//! [`AlertsError::UnknownVersion`], permanent, naming the file, the version
+//! found, the versions read and what to do.
+
+use std::path::Path;
+
+use crate::error::AlertsError;
+
+/// One kind of file and the versions this binary handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Format {
+    /// What the file is, as an operator knows it.
+    pub what: &'static str,
+    /// The oldest version read.
+    pub oldest: u64,
+    /// The version written, and the newest read.
+    pub current: u64,
+    /// What to do about a file of another version.
+    pub fix: &'static str,
+}
+
+pub(crate) const SEGMENT: Format = Format {
+    what: "journal segment",
+    oldest: 1,
+    current: 1,
+    fix: "run the aldebaran release that wrote it, or restore the directory from a backup \
+          this release can read",
+};
+
+impl Format {
+    /// Whether this binary reads version `found` (a pure decision).
+    pub(crate) fn reads(&self, found: u64) -> bool {
+        (self.oldest..=self.current).contains(&found)
+    }
+
+    /// The versions read, as the refusal prints them.
+    pub(crate) fn reads_text(&self) -> String {
+        match self.current - self.oldest {
+            0 => format!("version {}", self.current),
+            1 => format!("versions {} and {}", self.oldest, self.current),
+            _ => format!("versions {} to {}", self.oldest, self.current),
+        }
+    }
+
+    /// The refusal of `path`, found in version `found`.
+    pub(crate) fn refuse(&self, path: &Path, found: u64) -> AlertsError {
+        AlertsError::UnknownVersion {
+            what: self.what,
+            path: path.to_path_buf(),
+            found,
+            reads: self.reads_text(),
+            fix: self.fix,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refusal_is_one_line_naming_file_found_and_read_versions() {
+        let e = SEGMENT.refuse(Path::new("/j/x.seg"), 7).to_string();
+        assert!(!e.contains('\n'), "{e}");
+        assert!(
+            e.starts_with(
+                "journal segment /j/x.seg: format version 7, but this aldebaran reads version 1; \
+                 run the aldebaran release"
+            ),
+            "{e}"
+        );
+        assert!(!SEGMENT.refuse(Path::new("x"), 7).is_transient());
+    }
+
+    #[test]
+    fn versions_read() {
+        assert!(SEGMENT.reads(1) && !SEGMENT.reads(0) && !SEGMENT.reads(2));
+        let t = Format {
+            oldest: 2,
+            current: 5,
+            ..SEGMENT
+        };
+        assert_eq!(t.reads_text(), "versions 2 to 5");
+        let t = Format { current: 3, ..t };
+        assert_eq!(t.reads_text(), "versions 2 and 3");
+    }
+}

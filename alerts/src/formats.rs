@@ -4,11 +4,15 @@
 //! | file | versions read | written | where the version is |
 //! |---|---|---|---|
 //! | journal segment (`*.seg`, the input log's too) | 1 | 1 | header `ALDJNL version:u16le` |
+//! | delivery cursor (`cursors/<sink>.cursor`) | 1, 2 | 2 | each slot (1: slots without one) |
 //!
-//! A version this binary does not read (a newer release wrote the file, or
-//! an older one this release no longer reads) is never guessed at:
-//! [`AlertsError::UnknownVersion`], permanent, naming the file, the version
-//! found, the versions read and what to do.
+//! Version 1 of a cursor is the form the releases before versioned formats
+//! wrote, without a version field: it is still read, so an upgrade keeps
+//! every cursor, and the next write replaces it with the versioned form. A
+//! version this binary does not read (a newer release
+//! wrote the file, or an older one this release no longer reads) is never
+//! guessed at: [`AlertsError::UnknownVersion`], permanent, naming the file,
+//! the version found, the versions read and what to do.
 
 use std::path::Path;
 
@@ -33,6 +37,14 @@ pub(crate) const SEGMENT: Format = Format {
     current: 1,
     fix: "run the aldebaran release that wrote it, or restore the directory from a backup \
           this release can read",
+};
+
+pub(crate) const CURSOR: Format = Format {
+    what: "delivery cursor",
+    oldest: 1,
+    current: 2,
+    fix: "run the aldebaran release that wrote it, or set it with `aldebaran journal cursors \
+          --reset <sink> --to SEQ|head|oldest <journal dir>`",
 };
 
 impl Format {
@@ -60,6 +72,24 @@ impl Format {
             fix: self.fix,
         }
     }
+
+    /// Why bytes that are not a file on disk yet (a mirrored cursor or
+    /// registry) are refused, for an error that names them itself.
+    pub(crate) fn why_not(&self, found: u64) -> String {
+        format!(
+            "format version {found}, but this aldebaran reads {}",
+            self.reads_text()
+        )
+    }
+}
+
+/// Why a file's contents cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Unreadable {
+    /// A version this binary does not read.
+    Version(u64),
+    /// Not such a file, or damaged: why.
+    Damaged(String),
 }
 
 #[cfg(test)]
@@ -68,13 +98,21 @@ mod tests {
 
     #[test]
     fn the_refusal_is_one_line_naming_file_found_and_read_versions() {
-        let e = SEGMENT.refuse(Path::new("/j/x.seg"), 7).to_string();
+        let e = CURSOR
+            .refuse(Path::new("/j/cursors/hook.cursor"), 99)
+            .to_string();
         assert!(!e.contains('\n'), "{e}");
         assert!(
             e.starts_with(
-                "journal segment /j/x.seg: format version 7, but this aldebaran reads version 1; \
-                 run the aldebaran release"
+                "delivery cursor /j/cursors/hook.cursor: format version 99, but this \
+                 aldebaran reads versions 1 and 2; run the aldebaran release"
             ),
+            "{e}"
+        );
+        assert!(e.contains("--reset"), "{e}");
+        let e = SEGMENT.refuse(Path::new("x.seg"), 7).to_string();
+        assert!(
+            e.contains("format version 7, but this aldebaran reads version 1;"),
             "{e}"
         );
         assert!(!SEGMENT.refuse(Path::new("x"), 7).is_transient());
@@ -83,6 +121,7 @@ mod tests {
     #[test]
     fn versions_read() {
         assert!(SEGMENT.reads(1) && !SEGMENT.reads(0) && !SEGMENT.reads(2));
+        assert!(CURSOR.reads(1) && CURSOR.reads(2) && !CURSOR.reads(99));
         let t = Format {
             oldest: 2,
             current: 5,

@@ -71,6 +71,10 @@ pub fn sinks_need(journal_dir: &Path) -> Result<SinksNeed> {
                     ),
                 });
             }
+            // What a cursor this binary cannot read holds is unknown too.
+            Err(e @ AlertsError::UnknownVersion { .. }) => {
+                return Ok(SinksNeed::Unknown { why: e.to_string() });
+            }
             Err(e) => return Err(e),
         };
         if lowest.as_ref().is_none_or(|(seq, _)| need < *seq) {
@@ -147,5 +151,20 @@ mod tests {
             panic!("a damaged registry must hold everything");
         };
         assert!(why.contains("registry"), "{why}");
+    }
+
+    #[test]
+    fn a_cursor_of_an_unknown_format_version_holds_everything() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(CursorFile::create(dir.path(), "a", CursorState::settled(30)).expect("a"));
+        let path = cursor_path(dir.path(), "a");
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes[4..6].copy_from_slice(&99u16.to_le_bytes());
+        bytes[6..8].copy_from_slice(&(!99u16).to_le_bytes());
+        std::fs::write(&path, bytes).expect("write");
+        let SinksNeed::Unknown { why } = sinks_need(dir.path()).expect("need") else {
+            panic!("an unreadable cursor must hold everything");
+        };
+        assert!(why.contains("format version 99"), "{why}");
     }
 }

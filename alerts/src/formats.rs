@@ -5,11 +5,14 @@
 //! |---|---|---|---|
 //! | journal segment (`*.seg`, the input log's too) | 1 | 1 | header `ALDJNL version:u16le` |
 //! | delivery cursor (`cursors/<sink>.cursor`) | 1, 2 | 2 | each slot (1: slots without one) |
+//! | sink registry (`cursors/registry`) | 1, 2 | 2 | `format_version` (1: none) |
+//! | sink sidecar (`cursors/<sink>.sink`) | 1, 2 | 2 | `format_version` (1: none) |
+//! | retention marker (`OLDEST`) | 1, 2 | 2 | `format_version` (1: a bare seq) |
 //!
-//! Version 1 of a cursor is the form the releases before versioned formats
-//! wrote, without a version field: it is still read, so an upgrade keeps
-//! every cursor, and the next write replaces it with the versioned form. A
-//! version this binary does not read (a newer release
+//! Version 1 of the last four is the form the releases before versioned
+//! formats wrote, without a version field: it is still read, so an upgrade
+//! keeps every cursor and registration, and the next write replaces it with
+//! the versioned form. A version this binary does not read (a newer release
 //! wrote the file, or an older one this release no longer reads) is never
 //! guessed at: [`AlertsError::UnknownVersion`], permanent, naming the file,
 //! the version found, the versions read and what to do.
@@ -45,6 +48,29 @@ pub(crate) const CURSOR: Format = Format {
     current: 2,
     fix: "run the aldebaran release that wrote it, or set it with `aldebaran journal cursors \
           --reset <sink> --to SEQ|head|oldest <journal dir>`",
+};
+
+pub(crate) const REGISTRY: Format = Format {
+    what: "sink registry",
+    oldest: 1,
+    current: 2,
+    fix: "run the aldebaran release that wrote it, or move it away (a sink with a cursor \
+          file registers again at its next start)",
+};
+
+pub(crate) const SIDECAR: Format = Format {
+    what: "sink sidecar",
+    oldest: 1,
+    current: 2,
+    fix: "run the aldebaran release that wrote it, or delete it (it only describes the sink \
+          for `journal cursors`; the sink's next start writes it again)",
+};
+
+pub(crate) const OLDEST: Format = Format {
+    what: "journal retention marker",
+    oldest: 1,
+    current: 2,
+    fix: "run the aldebaran release that wrote it",
 };
 
 impl Format {
@@ -92,6 +118,36 @@ pub(crate) enum Unreadable {
     Damaged(String),
 }
 
+/// The `format_version` of a small TOML state file: 1 when it has none
+/// (the form written before versions existed); refused if `format` does
+/// not read the version. `key_is_data` says the key, when it
+/// is not an integer, belongs to the data (a sink registry of version 1 may
+/// have a sink named `format_version`).
+pub(crate) fn toml_version(
+    format: &Format,
+    table: &toml::Table,
+    key_is_data: bool,
+) -> Result<u64, Unreadable> {
+    let found = match table.get(VERSION_KEY) {
+        None => return Ok(1),
+        Some(toml::Value::Integer(v)) => u64::try_from(*v).unwrap_or(0),
+        Some(_) if key_is_data => return Ok(1),
+        Some(other) => {
+            return Err(Unreadable::Damaged(format!(
+                "{VERSION_KEY} is {other}, not a version number"
+            )));
+        }
+    };
+    if format.reads(found) {
+        Ok(found)
+    } else {
+        Err(Unreadable::Version(found))
+    }
+}
+
+/// The key holding the format version of a TOML state file.
+pub(crate) const VERSION_KEY: &str = "format_version";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +186,29 @@ mod tests {
         assert_eq!(t.reads_text(), "versions 2 to 5");
         let t = Format { current: 3, ..t };
         assert_eq!(t.reads_text(), "versions 2 and 3");
+    }
+
+    #[test]
+    fn toml_versions() {
+        let table = |s: &str| s.parse::<toml::Table>().expect("toml");
+        assert_eq!(toml_version(&REGISTRY, &table("a = 1"), false), Ok(1));
+        assert_eq!(
+            toml_version(&REGISTRY, &table("format_version = 2"), false),
+            Ok(2)
+        );
+        assert_eq!(
+            toml_version(&REGISTRY, &table("format_version = 99"), false),
+            Err(Unreadable::Version(99))
+        );
+        assert_eq!(
+            toml_version(&REGISTRY, &table("format_version = -3"), false),
+            Err(Unreadable::Version(0))
+        );
+        let sink_named_so = table("[format_version]\nkind = \"file\"\nfirst_seq = 1");
+        assert_eq!(toml_version(&REGISTRY, &sink_named_so, true), Ok(1));
+        assert!(matches!(
+            toml_version(&SIDECAR, &table("format_version = \"2\""), false),
+            Err(Unreadable::Damaged(_))
+        ));
     }
 }

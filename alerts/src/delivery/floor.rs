@@ -43,6 +43,10 @@ pub fn sinks_need(journal_dir: &Path) -> Result<SinksNeed> {
                 ),
             });
         }
+        // What a registry this binary cannot read lists is unknown too.
+        Err(e @ AlertsError::UnknownVersion { .. }) => {
+            return Ok(SinksNeed::Unknown { why: e.to_string() });
+        }
         Err(e) => return Err(e),
     };
     let mut names: BTreeSet<String> = cursor_names(journal_dir)?.into_iter().collect();
@@ -151,6 +155,13 @@ mod tests {
             panic!("a damaged registry must hold everything");
         };
         assert!(why.contains("registry"), "{why}");
+
+        // So does one of a format version this binary does not read.
+        std::fs::write(registry_path(dir.path()), "format_version = 99\n").expect("registry");
+        let SinksNeed::Unknown { why } = sinks_need(dir.path()).expect("need") else {
+            panic!("an unreadable registry must hold everything");
+        };
+        assert!(why.contains("format version 99"), "{why}");
     }
 
     #[test]

@@ -54,6 +54,15 @@ impl JournalReader {
         })
     }
 
+    /// The segment the last record came from (`None` before the first),
+    /// so a caller refusing a payload can name the file holding it.
+    pub fn segment(&self) -> Option<&Path> {
+        match &self.state {
+            State::In(cursor) => Some(&cursor.path),
+            State::Start | State::Failed => None,
+        }
+    }
+
     fn step(&mut self) -> Result<Option<(u64, Vec<u8>)>> {
         loop {
             let cursor = match &mut self.state {

@@ -150,6 +150,43 @@ pub enum AlertsError {
     /// A shipper thread panicked: a bug. Its cursor on disk is still consistent.
     #[error("shipper of sink {sink:?} panicked (a bug): {message}")]
     ShipperPanicked { sink: String, message: String },
+    /// A file in a format version this binary does not read (a newer
+    /// release wrote it, or one older than this release still reads): never
+    /// guessed at, since a misread cursor or segment would lose or repeat
+    /// alerts. Permanent: the file stays as it is until the operator acts.
+    #[error(
+        "{what} {}: format version {found}, but this aldebaran reads {reads}; {fix}",
+        path.display()
+    )]
+    UnknownVersion {
+        /// What the file is ("journal segment", "delivery cursor", ...).
+        what: &'static str,
+        path: PathBuf,
+        found: u64,
+        /// The versions read, as printed ("versions 1 and 2").
+        reads: String,
+        /// What the operator can do.
+        fix: &'static str,
+    },
+}
+
+impl AlertsError {
+    /// Whether trying again later can succeed, so a caller retries only
+    /// what can: the file system may recover (a full disk freed), another
+    /// holder of a lock may go, a poisoned handle is replaced by reopening,
+    /// the OS may start a thread once resources are freed. Everything else
+    /// fails the same way again until a person acts: damage, a lost or
+    /// missing record, a bad config, a file of an unknown format version,
+    /// a bug.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            AlertsError::Io { .. }
+                | AlertsError::Locked { .. }
+                | AlertsError::Poisoned
+                | AlertsError::ShipperThread { .. }
+        )
+    }
 }
 
 /// Result with [`AlertsError`] as the default error.

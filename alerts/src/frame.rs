@@ -14,7 +14,9 @@
 use std::io::{self, Read, Seek, SeekFrom};
 
 pub(crate) const MAGIC: [u8; 6] = *b"ALDJNL";
-pub(crate) const VERSION: u16 = 1;
+/// The segment format version written (and the only one read): see
+/// [`crate::formats::SEGMENT`].
+pub(crate) const VERSION: u16 = crate::formats::SEGMENT.current as u16;
 pub(crate) const HEADER_LEN: u64 = 8;
 pub(crate) const FRAME_HEADER_LEN: usize = 16;
 /// Largest payload accepted; bounds what a damaged length field can make us read.

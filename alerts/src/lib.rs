@@ -10,6 +10,11 @@
 //! - **On disk**: a directory of segment files named by their first seq
 //!   (`00000000000000000001.seg`), each an 8-byte header then frames
 //!   `len:u32le crc:u32le seq:u64le payload` with the CRC over seq + payload.
+//! - **Versions**: segments, cursors, the sink registry, sidecars and the
+//!   `OLDEST` marker each carry a format version (`formats`: the versions
+//!   read and written); a file of another version is refused, permanently,
+//!   in one line naming it ([`AlertsError::UnknownVersion`]), and the
+//!   unversioned files of earlier releases are read as version 1.
 //! - **Recovery**: [`Journal::open`] scans every segment and hands the facts to a
 //!   pure decision (`recovery::decide`): a torn tail of the last segment is
 //!   truncated and reported in [`OpenReport`]; damage anywhere else, or a seq gap,
@@ -78,6 +83,7 @@
 pub mod delivery;
 mod dump;
 mod error;
+mod formats;
 mod frame;
 mod lock;
 mod reader;

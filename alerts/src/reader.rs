@@ -6,6 +6,7 @@ use std::io::{BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::error::{AlertsError, Result, io_at};
+use crate::formats::SEGMENT;
 use crate::frame::{FrameReader, HEADER_LEN, Next};
 use crate::recovery::{Verdict, classify, describe};
 use crate::retention::oldest_kept;
@@ -51,6 +52,15 @@ impl JournalReader {
             from_seq,
             state: State::Start,
         })
+    }
+
+    /// The segment the last record came from (`None` before the first),
+    /// so a caller refusing a payload can name the file holding it.
+    pub fn segment(&self) -> Option<&Path> {
+        match &self.state {
+            State::In(cursor) => Some(&cursor.path),
+            State::Start | State::Failed => None,
+        }
     }
 
     fn step(&mut self) -> Result<Option<(u64, Vec<u8>)>> {
@@ -99,6 +109,9 @@ impl JournalReader {
                 let header = header.map_err(io_at(&cursor.path))?;
                 match header {
                     HeaderFact::Ok => cursor.header_ok = true,
+                    HeaderFact::Version(found) => {
+                        return Err(SEGMENT.refuse(&cursor.path, u64::from(found)));
+                    }
                     HeaderFact::Bad(reason) => return Err(corrupt(&cursor.path, 0, reason)),
                     // Being created by the writer, or a crash during a roll.
                     HeaderFact::Missing | HeaderFact::Short | HeaderFact::Zeroed => {

@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 
 use crate::error::{AlertsError, Result};
+use crate::formats::SEGMENT;
 use crate::frame::{BadFrame, BadKind, HEADER_LEN, MAX_PAYLOAD};
 use crate::segment::{HeaderFact, SegmentScan, StopFact};
 
@@ -70,6 +71,12 @@ pub(crate) enum Recovery {
         offset: u64,
         reason: String,
     },
+    /// A segment of a format version this binary does not read: the
+    /// journal is refused as it is, whichever segment it is.
+    UnknownVersion {
+        segment: PathBuf,
+        found: u64,
+    },
     /// Seqs `from..=to` were durable (a checkpoint or a cursor relied on
     /// them) but would not survive: torn off, or missing.
     Lost {
@@ -97,6 +104,7 @@ impl Recovery {
                 offset,
                 reason,
             }),
+            Recovery::UnknownVersion { segment, found } => Err(SEGMENT.refuse(&segment, found)),
             Recovery::Lost {
                 segment,
                 offset,
@@ -129,7 +137,9 @@ pub(crate) fn require_durable(
     let (kept, tail) = match &recovery {
         Recovery::Clean(kept) => (kept, None),
         Recovery::TruncateTail { tail, kept } => (kept, Some(tail)),
-        Recovery::Corrupt { .. } | Recovery::Lost { .. } => return recovery,
+        Recovery::Corrupt { .. } | Recovery::UnknownVersion { .. } | Recovery::Lost { .. } => {
+            return recovery;
+        }
     };
     let from = kept.next_seq();
     if from > durable_through {
@@ -242,6 +252,12 @@ pub(crate) fn decide(segments: &[SegmentScan], oldest: u64) -> Recovery {
             HeaderFact::Zeroed if last => return torn(0, "zero-filled segment", kept),
             HeaderFact::Missing | HeaderFact::Short | HeaderFact::Zeroed => {
                 return corrupt(0, "empty or headerless segment is not the last".into());
+            }
+            HeaderFact::Version(found) => {
+                return Recovery::UnknownVersion {
+                    segment: s.path.clone(),
+                    found: u64::from(*found),
+                };
             }
             HeaderFact::Bad(reason) => return corrupt(0, reason.clone()),
         }

@@ -77,6 +77,12 @@ enum Expect {
         seg: PathBuf,
         offset: u64,
     },
+    /// A flipped version byte of a segment header: refused as a version
+    /// this binary does not read, whichever segment it is in.
+    UnknownVersion {
+        seg: PathBuf,
+        found: u64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -165,6 +171,10 @@ fn model(payloads: &[Vec<Vec<u8>>], damage: &Damage) -> (Vec<Seg>, Expect) {
             let p = pos as u64;
             let seg = s.path();
             match s.frames.iter().position(|f| f.0 <= p && p < f.1) {
+                None if (6..8).contains(&p) => Expect::UnknownVersion {
+                    seg,
+                    found: u64::from(u16::from_le_bytes([s.bytes[6], s.bytes[7]])),
+                },
                 None => Expect::Corrupt { seg, offset: 0 },
                 Some(k) => {
                     let (start, end) = s.frames[k];
@@ -268,6 +278,9 @@ proptest! {
             }
             (Expect::CorruptOrTorn { seg, offset }, Recovery::TruncateTail { tail, .. }) => {
                 prop_assert_eq!((seg, *offset), (&tail.segment, tail.offset));
+            }
+            (Expect::UnknownVersion { seg, found }, Recovery::UnknownVersion { segment, found: f }) => {
+                prop_assert_eq!((seg, *found), (segment, *f));
             }
             _ => prop_assert!(false, "expected {:?}, decided {:?}", expect, got),
         }
@@ -383,6 +396,58 @@ fn zeroed_or_short_last_segment_is_torn_but_earlier_is_corrupt() {
             Recovery::Corrupt { offset: 0, .. }
         ));
     }
+}
+
+/// A segment of a format version this binary does not read is refused
+/// where it is: first, in the middle or last (never cut as a torn tail),
+/// in one line naming it, the version found and the version read.
+#[test]
+fn a_segment_of_an_unknown_version_is_refused_wherever_it_is() {
+    for i in 0..3 {
+        let mut segs = build(
+            &[
+                vec![b"a".to_vec()],
+                vec![b"b".to_vec()],
+                vec![b"c".to_vec()],
+            ],
+            None,
+        );
+        segs[i].bytes[6..8].copy_from_slice(&99u16.to_le_bytes());
+        let got = decide_bytes(&segs);
+        assert_eq!(
+            got,
+            Recovery::UnknownVersion {
+                segment: segs[i].path(),
+                found: 99
+            }
+        );
+        let e = require_durable(got, 0, None)
+            .accept("")
+            .expect_err("refused");
+        let line = e.to_string();
+        assert!(!e.is_transient());
+        assert!(
+            line.starts_with(&format!(
+                "journal segment {}: format version 99, but this aldebaran reads version 1; ",
+                segs[i].path().display()
+            )),
+            "{line}"
+        );
+        assert!(!line.contains('\n'), "{line}");
+    }
+}
+
+/// Today's segments (version 1 in their header) are what this binary
+/// writes and reads: the header is byte for byte the one written before
+/// formats were listed in one place.
+#[test]
+fn todays_segment_header_is_still_read() {
+    let segs = build(&[vec![b"a".to_vec()]], None);
+    assert_eq!(&segs[0].bytes[..8], b"ALDJNL\x01\x00");
+    assert!(matches!(
+        decide_bytes(&segs),
+        Recovery::Clean(Kept { records: 1, .. })
+    ));
 }
 
 #[test]

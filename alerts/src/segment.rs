@@ -6,6 +6,7 @@ use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, io_at};
+use crate::formats::SEGMENT;
 use crate::frame::{self, BadFrame, FrameReader, HEADER_LEN, Next};
 
 const SUFFIX: &str = ".seg";
@@ -47,7 +48,11 @@ pub(crate) enum HeaderFact {
     Short,
     /// The header and everything after it are zero bytes.
     Zeroed,
-    /// Wrong magic or version, or a zero header followed by data.
+    /// A journal segment of a format version this binary does not read
+    /// ([`crate::formats::SEGMENT`]): refused in any segment, never taken
+    /// for a torn tail.
+    Version(u16),
+    /// Wrong magic, or a zero header followed by data.
     Bad(String),
 }
 
@@ -59,8 +64,6 @@ pub(crate) fn read_header(r: &mut impl Read) -> io::Result<HeaderFact> {
         HeaderFact::Missing
     } else if n < head.len() {
         HeaderFact::Short
-    } else if head == frame::segment_header() {
-        HeaderFact::Ok
     } else if frame::all_zero(&head) {
         if frame::rest_is_zero(r)? {
             HeaderFact::Zeroed
@@ -71,7 +74,10 @@ pub(crate) fn read_header(r: &mut impl Read) -> io::Result<HeaderFact> {
         HeaderFact::Bad("not a journal segment (bad magic)".into())
     } else {
         let version = u16::from_le_bytes([head[6], head[7]]);
-        HeaderFact::Bad(format!("unsupported segment version {version}"))
+        match SEGMENT.reads(u64::from(version)) {
+            true => HeaderFact::Ok,
+            false => HeaderFact::Version(version),
+        }
     })
 }
 
@@ -236,7 +242,8 @@ mod tests {
         assert_eq!(fact(b""), HeaderFact::Missing);
         assert_eq!(fact(b"ALDJ"), HeaderFact::Short);
         assert_eq!(fact(&[0u8; 100]), HeaderFact::Zeroed);
-        assert!(matches!(fact(b"ALDJNL\x02\x00"), HeaderFact::Bad(_)));
+        assert_eq!(fact(b"ALDJNL\x63\x00"), HeaderFact::Version(99));
+        assert_eq!(fact(b"ALDJNL\x00\x00"), HeaderFact::Version(0));
         assert!(matches!(fact(b"NOTAJOURNAL"), HeaderFact::Bad(_)));
         assert_eq!(fact(&frame::segment_header()), HeaderFact::Ok);
     }

@@ -43,6 +43,10 @@ pub fn sinks_need(journal_dir: &Path) -> Result<SinksNeed> {
                 ),
             });
         }
+        // What a registry this binary cannot read lists is unknown too.
+        Err(e @ AlertsError::UnknownVersion { .. }) => {
+            return Ok(SinksNeed::Unknown { why: e.to_string() });
+        }
         Err(e) => return Err(e),
     };
     let mut names: BTreeSet<String> = cursor_names(journal_dir)?.into_iter().collect();
@@ -70,6 +74,10 @@ pub fn sinks_need(journal_dir: &Path) -> Result<SinksNeed> {
                         path.display()
                     ),
                 });
+            }
+            // What a cursor this binary cannot read holds is unknown too.
+            Err(e @ AlertsError::UnknownVersion { .. }) => {
+                return Ok(SinksNeed::Unknown { why: e.to_string() });
             }
             Err(e) => return Err(e),
         };
@@ -147,5 +155,27 @@ mod tests {
             panic!("a damaged registry must hold everything");
         };
         assert!(why.contains("registry"), "{why}");
+
+        // So does one of a format version this binary does not read.
+        std::fs::write(registry_path(dir.path()), "format_version = 99\n").expect("registry");
+        let SinksNeed::Unknown { why } = sinks_need(dir.path()).expect("need") else {
+            panic!("an unreadable registry must hold everything");
+        };
+        assert!(why.contains("format version 99"), "{why}");
+    }
+
+    #[test]
+    fn a_cursor_of_an_unknown_format_version_holds_everything() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(CursorFile::create(dir.path(), "a", CursorState::settled(30)).expect("a"));
+        let path = cursor_path(dir.path(), "a");
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes[4..6].copy_from_slice(&99u16.to_le_bytes());
+        bytes[6..8].copy_from_slice(&(!99u16).to_le_bytes());
+        std::fs::write(&path, bytes).expect("write");
+        let SinksNeed::Unknown { why } = sinks_need(dir.path()).expect("need") else {
+            panic!("an unreadable cursor must hold everything");
+        };
+        assert!(why.contains("format version 99"), "{why}");
     }
 }

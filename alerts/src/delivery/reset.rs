@@ -16,6 +16,7 @@ use crate::delivery::ship::cursor::{
 use crate::delivery::ship::registry;
 use crate::delivery::status::journal_last_seq;
 use crate::error::{AlertsError, Result, io_at};
+use crate::formats::Unreadable;
 use crate::retention::first_kept_seq;
 use crate::writer::lock_dir;
 
@@ -64,6 +65,9 @@ pub enum CursorBefore {
     Missing,
     /// The file had no valid slot; why.
     Damaged(String),
+    /// The file was of a format version this binary does not read (a newer
+    /// release wrote it).
+    UnknownVersion { found: u64 },
     /// Where it stood.
     At { delivered: u64, in_flight_to: u64 },
 }
@@ -163,7 +167,8 @@ pub fn reset_cursor(journal_dir: &Path, sink: &str, to: ResetTo) -> Result<Curso
                     delivered: s.delivered,
                     in_flight_to: s.in_flight_to,
                 },
-                Err(reason) => CursorBefore::Damaged(reason),
+                Err(Unreadable::Damaged(reason)) => CursorBefore::Damaged(reason),
+                Err(Unreadable::Version(found)) => CursorBefore::UnknownVersion { found },
             }
         }
         None => {
@@ -309,6 +314,26 @@ mod tests {
             (c.state(), c.damaged_slot()),
             (CursorState::settled(0), None)
         );
+    }
+
+    /// `--reset` is the way out a cursor of an unknown format version
+    /// names: it overwrites both slots in this release's form.
+    #[test]
+    fn a_cursor_of_an_unknown_version_can_be_reset() {
+        let dir = journal(9);
+        drop(CursorFile::create(dir.path(), "s", CursorState::settled(2)).expect("create"));
+        let path = cursor_path(dir.path(), "s");
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes[4..6].copy_from_slice(&99u16.to_le_bytes());
+        bytes[6..8].copy_from_slice(&(!99u16).to_le_bytes());
+        std::fs::write(&path, &bytes).expect("write");
+        assert!(matches!(
+            load(&path),
+            Err(AlertsError::UnknownVersion { found: 99, .. })
+        ));
+        let r = reset_cursor(dir.path(), "s", ResetTo::Seq(5)).expect("reset");
+        assert_eq!(r.before, CursorBefore::UnknownVersion { found: 99 });
+        assert_eq!(load(&path).expect("load"), Some(CursorState::settled(5)));
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::delivery::ship::atomic::{ensure_dir, sync_files, write_atomic, write_
 use crate::delivery::ship::cursor::{CURSOR_EXT, CURSORS_DIR, decode_file};
 use crate::delivery::ship::registry::{self, REGISTRY_FILE};
 use crate::error::{AlertsError, Result, io_at};
+use crate::formats::{REGISTRY, Unreadable};
 use crate::lock::LockedFile;
 
 /// A file under `cursors/` that travels.
@@ -160,8 +161,12 @@ pub fn install_cursor_file(
             .map_err(|why| refuse(format!("not a cursor file: {why}")))?,
         Mirrored::Registry => std::str::from_utf8(bytes)
             .map_err(|e| e.to_string())
-            .and_then(registry::parse)
-            .map(drop)
+            .and_then(|text| {
+                registry::parse(text).map(drop).map_err(|why| match why {
+                    Unreadable::Version(found) => REGISTRY.why_not(found),
+                    Unreadable::Damaged(why) => why,
+                })
+            })
             .map_err(|why| refuse(format!("not a sink registry: {why}")))?,
     }
     let dir = journal_dir.join(CURSORS_DIR);

@@ -12,6 +12,7 @@ use crate::delivery::ship::cursor::{CURSOR_EXT, CURSORS_DIR, load};
 use crate::delivery::ship::registry;
 use crate::delivery::ship::sidecar::{read_sidecar, sidecar_path};
 use crate::error::{AlertsError, Result, io_at};
+use crate::formats::SEGMENT;
 use crate::segment::{HeaderFact, list_segments, scan_file};
 
 /// One sink's cursor as found on disk.
@@ -93,12 +94,16 @@ pub fn journal_last_seq(journal_dir: &Path) -> Result<Option<u64>> {
         return Ok(None);
     };
     let scan = scan_file(first, &path)?;
-    if let HeaderFact::Bad(reason) = &scan.header {
-        return Err(AlertsError::Corrupt {
-            segment: path,
-            offset: 0,
-            reason: reason.clone(),
-        });
+    match &scan.header {
+        HeaderFact::Version(found) => return Err(SEGMENT.refuse(&path, u64::from(*found))),
+        HeaderFact::Bad(reason) => {
+            return Err(AlertsError::Corrupt {
+                segment: path,
+                offset: 0,
+                reason: reason.clone(),
+            });
+        }
+        HeaderFact::Ok | HeaderFact::Missing | HeaderFact::Short | HeaderFact::Zeroed => {}
     }
     // An empty last segment follows a full one ending at `first - 1`.
     Ok(scan.last_seq.or(first.checked_sub(1).filter(|&s| s > 0)))

@@ -147,6 +147,9 @@ pub fn reset_cursor(dir: &Path, sink: &str, to: alerts::delivery::ResetTo) -> Re
     let before = match &r.before {
         CursorBefore::Missing => "was missing".to_owned(),
         CursorBefore::Damaged(why) => format!("was damaged ({why})"),
+        CursorBefore::UnknownVersion { found } => {
+            format!("was of format version {found}, which this release does not read")
+        }
         CursorBefore::At {
             delivered,
             in_flight_to,

@@ -20,10 +20,27 @@ pub enum PairError {
         path: std::path::PathBuf,
         reason: String,
     },
+    /// The node's epoch file is of a format version this binary does not
+    /// read (a newer release wrote it): never guessed at, since an epoch
+    /// read too low could let this node ship under a fenced epoch.
+    /// Permanent.
+    #[error(
+        "epoch file {}: format version {found}, but this aldebaran reads {reads}; run the \
+         aldebaran release that wrote it (never delete the file: the epoch must not go down)",
+        path.display()
+    )]
+    UnknownVersion {
+        path: std::path::PathBuf,
+        found: u64,
+        /// The versions read, as printed ("versions 1 and 2").
+        reads: String,
+    },
 }
 
 impl PairError {
-    /// Whether trying again later can succeed.
+    /// Whether trying again later can succeed: only a link's failure; a
+    /// protocol, a refusal, an epoch file unread or of an unknown format
+    /// version fail the same way again.
     pub fn is_transient(&self) -> bool {
         matches!(self, PairError::Io(_))
     }

@@ -21,12 +21,28 @@ use std::{
 
 use engine_core::{SnapshotReader, SnapshotWriter};
 
-use crate::{PipelineError, Result};
+use crate::{PipelineError, Result, formats::CHECKPOINT};
 
 const FILE: &str = "checkpoint";
-/// The magic is this prefix and the format version.
+/// The magic is this prefix and the format version
+/// ([`crate::formats::CHECKPOINT`]).
 const MAGIC_PREFIX: &str = "aldebaran-checkpoint-";
-const VERSION: u32 = 4;
+const VERSION: u64 = CHECKPOINT.current;
+
+/// Why a checkpoint's bytes cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Unreadable {
+    /// A format version this binary does not read.
+    Version(u64),
+    /// Not a checkpoint, or damaged: why.
+    Damaged(String),
+}
+
+impl From<String> for Unreadable {
+    fn from(why: String) -> Self {
+        Unreadable::Damaged(why)
+    }
+}
 
 /// Where the source continues after a restore.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,8 +111,17 @@ impl Checkpoint {
 
     /// A checkpoint from the bytes of its file.
     pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        Self::decode(bytes)
-            .map_err(|reason| PipelineError::Config(format!("a checkpoint received: {reason}")))
+        Self::decode(bytes).map_err(|why| {
+            let reason = match why {
+                Unreadable::Version(found) => format!(
+                    "format version {found}, but this aldebaran reads {} (the nodes of a pair \
+                     must run releases that read each other's state)",
+                    CHECKPOINT.reads_text()
+                ),
+                Unreadable::Damaged(reason) => reason,
+            };
+            PipelineError::Config(format!("a checkpoint received: {reason}"))
+        })
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -126,25 +151,27 @@ impl Checkpoint {
         buf
     }
 
-    fn decode(bytes: &[u8]) -> std::result::Result<Self, String> {
+    fn decode(bytes: &[u8]) -> std::result::Result<Self, Unreadable> {
+        // The version first, before the CRC: another version may place its
+        // checksum elsewhere, and is refused as such, not as damage.
+        if let Some(found) = version_of(bytes)
+            && !CHECKPOINT.reads(found)
+        {
+            return Err(Unreadable::Version(found));
+        }
         let (body, crc) = bytes
             .split_last_chunk::<4>()
             .ok_or_else(|| "file too short".to_string())?;
         if crc32fast::hash(body) != u32::from_le_bytes(*crc) {
-            return Err("CRC mismatch (corrupt file)".into());
+            return Err("CRC mismatch (corrupt file)".to_string().into());
         }
         let mut r = SnapshotReader::new(body);
         let e = |e: engine_core::SnapshotError| e.0;
         let magic = r
             .str()
             .map_err(|_| "not an Aldebaran checkpoint".to_string())?;
-        let version = magic
-            .strip_prefix(MAGIC_PREFIX)
-            .ok_or_else(|| "not an Aldebaran checkpoint".to_string())?;
-        if version != VERSION.to_string() {
-            return Err(format!(
-                "a checkpoint of format version {version}; this binary reads version {VERSION}"
-            ));
+        if magic != format!("{MAGIC_PREFIX}{VERSION}") {
+            return Err("not an Aldebaran checkpoint".to_string().into());
         }
         let source = SourceId {
             name: r.str().map_err(e)?.to_owned(),
@@ -159,7 +186,7 @@ impl Checkpoint {
             0 => Resume::Start,
             1 => Resume::AfterLineAt(at),
             2 => Resume::Done,
-            t => return Err(format!("unknown resume tag {t}")),
+            t => return Err(format!("unknown resume tag {t}").into()),
         };
         let dead_letter_bytes = r.u64().map_err(e)?;
         let n = r.count(8).map_err(e)?;
@@ -169,7 +196,7 @@ impl Checkpoint {
         }
         let state = r.bytes().map_err(e)?.to_vec();
         if !r.is_done() {
-            return Err("trailing bytes".into());
+            return Err("trailing bytes".to_string().into());
         }
         Ok(Checkpoint {
             source,
@@ -181,6 +208,13 @@ impl Checkpoint {
             state,
         })
     }
+}
+
+/// The format version a checkpoint's magic names, if it starts with one
+/// (whatever the rest of the file holds).
+fn version_of(bytes: &[u8]) -> Option<u64> {
+    let magic = SnapshotReader::new(bytes).str().ok()?;
+    magic.strip_prefix(MAGIC_PREFIX)?.parse().ok()
 }
 
 /// The checkpoint file of the state directory `dir`.
@@ -211,11 +245,12 @@ pub(crate) fn load(dir: &Path) -> Result<Option<(PathBuf, Checkpoint)>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(&path)(e)),
     };
-    let ckpt = Checkpoint::decode(&bytes).map_err(|reason| {
-        PipelineError::Config(format!(
+    let ckpt = Checkpoint::decode(&bytes).map_err(|why| match why {
+        Unreadable::Version(found) => CHECKPOINT.refuse("checkpoint".into(), &path, found, dir),
+        Unreadable::Damaged(reason) => PipelineError::Config(format!(
             "cannot read the checkpoint {}: {reason} (move it away to rebuild the state from the input)",
             path.display()
-        ))
+        )),
     })?;
     Ok(Some((path, ckpt)))
 }
@@ -283,5 +318,48 @@ mod tests {
         fs::write(&path, &bytes).expect("write");
         let err = load(dir.path()).expect_err("flipped").to_string();
         assert!(err.contains("CRC"), "{err}");
+    }
+
+    /// A checkpoint of another format version (a newer release's, or an
+    /// older one this release no longer reads) is refused in one line
+    /// naming it, the version found and the version read; before its CRC
+    /// is looked at, since another version may keep it elsewhere.
+    #[test]
+    fn a_checkpoint_of_an_unknown_version_is_refused_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(FILE);
+        for found in [99u64, 3] {
+            let mut bytes = Vec::new();
+            SnapshotWriter::new(&mut bytes).str(&format!("{MAGIC_PREFIX}{found}"));
+            bytes.extend_from_slice(b"whatever that release keeps");
+            fs::write(&path, &bytes).expect("write");
+            let e = load(dir.path()).expect_err("refused");
+            assert!(!e.is_transient());
+            assert!(
+                matches!(e, PipelineError::UnknownVersion { found: f, .. } if f == found),
+                "{e:?}"
+            );
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "checkpoint {}: format version {found}, but this aldebaran reads version 4; \
+                     run the aldebaran release that wrote it, or move the state directory {} \
+                     away to rebuild the state from the input",
+                    path.display(),
+                    dir.path().display()
+                )
+            );
+            let e = Checkpoint::from_bytes(&bytes).expect_err("refused");
+            assert!(e.to_string().contains("format version"), "{e}");
+        }
+    }
+
+    /// The checkpoint the release before versioned formats wrote is this
+    /// release's version 4, byte for byte: read as it is.
+    #[test]
+    fn todays_checkpoint_is_still_read() {
+        let bytes = sample(Resume::Done).encode();
+        assert_eq!(&bytes[8..8 + 22], b"aldebaran-checkpoint-4");
+        assert_eq!(Checkpoint::decode(&bytes), Ok(sample(Resume::Done)));
     }
 }

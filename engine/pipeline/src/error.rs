@@ -34,6 +34,39 @@ pub enum PipelineError {
     /// A pipeline thread died; this is a bug.
     #[error("internal error (a bug): {0}")]
     Internal(String),
+    /// A state file (a checkpoint, an input-log frame) in a format version
+    /// this binary does not read: never guessed at. Permanent.
+    #[error(
+        "{what} {}: format version {found}, but this aldebaran reads {reads}; {fix}",
+        path.display()
+    )]
+    UnknownVersion {
+        /// What the file is ("checkpoint", "input log frame 12 of").
+        what: String,
+        path: PathBuf,
+        found: u64,
+        /// The versions read, as printed ("version 4").
+        reads: String,
+        /// What the operator can do.
+        fix: String,
+    },
+}
+
+impl PipelineError {
+    /// Whether trying again later can succeed: what the stages' own errors
+    /// say, an output the file system may accept later, a worker pool the
+    /// OS may start once resources are freed. A configuration, a state
+    /// file of an unknown format version, a bug fail the same way again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            PipelineError::Journal(e) => e.is_transient(),
+            PipelineError::Pair(e) => e.is_transient(),
+            PipelineError::Ingest(e) => e.class() == broker::Classified::Transient,
+            PipelineError::Core(e) => matches!(e, engine_core::CoreError::Pool(_)),
+            PipelineError::Output { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// Result with [`PipelineError`] as the default error.

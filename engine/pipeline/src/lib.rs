@@ -36,6 +36,7 @@ mod checkpoint_writer;
 mod dead_letters;
 mod delivery;
 mod durable_claim;
+mod formats;
 mod ha;
 mod input_log;
 mod journal_writer;

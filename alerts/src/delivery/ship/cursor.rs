@@ -1,35 +1,35 @@
 //! A sink's persisted cursor, `<journal dir>/cursors/<name>.cursor`.
 //!
-//! The cursor file is fixed-size with two slots, each `magic u32le,
-//! generation u64le, delivered u64le, in_flight_to u64le, crc32 u32le` (CRC
-//! over the bytes before it). A write goes to slot `generation % 2` with one
-//! `pwrite` + `fdatasync`, so a crash mid-write tears at most the slot being
-//! written and the other one still holds the previous state. Loading picks
-//! the valid slot with the highest generation. Slots sit in different
-//! 512-byte sectors so one torn sector cannot damage both.
+//! The cursor file is fixed-size with two slots (`cursor_slot.rs`: each a
+//! magic, the format version, a generation, delivered, in_flight_to and a
+//! CRC over the bytes before it). A write goes to slot `generation % 2`
+//! with one `pwrite` + `fdatasync`, so a crash mid-write tears at most the
+//! slot being written and the other one still holds the previous state.
+//! Loading picks the valid slot with the highest generation. Slots sit in
+//! different 512-byte sectors so one torn sector cannot damage both.
 //!
 //! A slot that is all zeros was never written (a new file's second slot); a
 //! slot with another magic or a bad CRC is *damaged* (a write torn by a
 //! crash, or the disk): reported with [`CursorFile::damaged_slot`] so the
 //! shipper can say so, rather than take the older slot's state for
-//! something a crash did to a send.
+//! something a crash did to a send. A slot of a format version this binary
+//! does not read refuses the file ([`AlertsError::UnknownVersion`]).
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::delivery::ship::atomic::{ensure_dir, write_atomic};
+use crate::delivery::ship::cursor_slot::{
+    FILE_LEN, Loaded, SLOT_LEN, V1_FILE_LEN, encode_slot, pick, slot_offset, slots_of,
+};
 use crate::error::{AlertsError, Result, io_at};
+use crate::formats::{CURSOR, Unreadable};
 use crate::lock::LockedFile;
 
 /// The directory of cursors under a journal directory.
 pub(crate) const CURSORS_DIR: &str = "cursors";
 pub(crate) const CURSOR_EXT: &str = "cursor";
-
-const MAGIC: u32 = 0x4144_4355; // "ADCU"
-const SLOT_LEN: usize = 32;
-const SLOT_STRIDE: u64 = 512;
-const FILE_LEN: u64 = SLOT_STRIDE + SLOT_LEN as u64;
 
 /// Where a sink stands. Invariant: `delivered <= in_flight_to`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,7 +58,9 @@ pub(crate) struct CursorFile {
     rel_path: String,
     file: LockedFile,
     /// The whole file as it is on disk (kept in step with every write), so
-    /// a mirror gets the complete bytes without reading them back.
+    /// a mirror gets the complete bytes without reading them back; a file
+    /// of version 1 is 4 bytes shorter until its second slot is rewritten,
+    /// and those read as the zeros they are here.
     image: Vec<u8>,
     generation: u64,
     state: CursorState,
@@ -111,28 +113,29 @@ impl CursorFile {
 
     /// Opens and locks the cursor of `name` to overwrite it (`journal cursors
     /// --reset`), whatever its slots hold: the state found, or why there is
-    /// none (both slots damaged). `Ok(None)` if the file does not exist.
+    /// none (both slots damaged, or a format version this binary does not
+    /// read). `Ok(None)` if the file does not exist.
     pub(crate) fn open_to_overwrite(
         journal_dir: &Path,
         name: &str,
-    ) -> Result<Option<(Self, std::result::Result<CursorState, String>)>> {
+    ) -> Result<Option<(Self, std::result::Result<CursorState, Unreadable>)>> {
         let Some((path, file)) = open_locked(journal_dir, name)? else {
             return Ok(None);
         };
         let image = read_image(file.file(), &path)?;
         Ok(Some(match pick(&slots_of(&image)) {
-            Some(loaded) => {
+            Ok(loaded) => {
                 let state = loaded.state;
                 (Self::with(name, path, file, loaded, image), Ok(state))
             }
-            None => {
+            Err(why) => {
                 let blank = Loaded {
                     generation: 0,
                     state: CursorState::default(),
                     damaged_slot: None,
                 };
                 let cursor = Self::with(name, path, file, blank, image);
-                (cursor, Err(NO_VALID_SLOT.to_owned()))
+                (cursor, Err(why))
             }
         }))
     }
@@ -202,9 +205,9 @@ impl CursorFile {
     }
 }
 
-const NO_VALID_SLOT: &str = "no valid slot (both torn or damaged); restore it, or set it \
-    deliberately with `aldebaran journal cursors --reset <sink> --to SEQ|head|oldest \
-    <journal dir>`: it is never reset automatically";
+/// What to do about a cursor without a valid slot.
+const RESTORE_OR_RESET: &str = "restore it, or set it deliberately with `aldebaran journal \
+    cursors --reset <sink> --to SEQ|head|oldest <journal dir>`: it is never reset automatically";
 
 /// The cursor file of `name`, opened for reading and writing and locked;
 /// `None` if it does not exist.
@@ -231,45 +234,35 @@ pub(crate) fn load(path: &Path) -> Result<Option<CursorState>> {
 
 /// The state a cursor file's complete `bytes` hold (as a mirror sends
 /// them); why not if they are no cursor file (another length, no valid
-/// slot).
+/// slot, a format version this binary does not read).
 pub(crate) fn decode_file(bytes: &[u8]) -> std::result::Result<CursorState, String> {
-    if bytes.len() as u64 != FILE_LEN {
-        return Err(format!(
-            "{} bytes; a cursor file has {FILE_LEN}",
-            bytes.len()
-        ));
+    let len = bytes.len() as u64;
+    // A file still holding a version-1 second slot is 4 bytes shorter.
+    if len != FILE_LEN && len != V1_FILE_LEN {
+        return Err(format!("{len} bytes; a cursor file has {FILE_LEN}"));
     }
-    pick(&slots_of(bytes))
-        .map(|loaded| loaded.state)
-        .ok_or_else(|| "no valid slot (both torn or damaged)".to_owned())
+    let mut image = bytes.to_vec();
+    image.resize(FILE_LEN as usize, 0);
+    match pick(&slots_of(&image)) {
+        Ok(loaded) => Ok(loaded.state),
+        Err(Unreadable::Version(found)) => Err(CURSOR.why_not(found)),
+        Err(Unreadable::Damaged(why)) => Err(why),
+    }
 }
 
-/// What loading a cursor file found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Loaded {
-    generation: u64,
-    state: CursorState,
-    damaged_slot: Option<u8>,
-}
-
-/// One slot as found on disk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Slot {
-    Valid {
-        generation: u64,
-        state: CursorState,
-    },
-    /// All zeros: never written.
-    Empty,
-    /// Another magic, a bad CRC, or a CRC-valid state breaking the invariant.
-    Damaged,
+/// Why a cursor file's bytes are refused, as the error naming it says.
+pub(crate) fn refusal(path: &Path, why: Unreadable) -> AlertsError {
+    match why {
+        Unreadable::Version(found) => CURSOR.refuse(path, found),
+        Unreadable::Damaged(why) => AlertsError::CursorCorrupt {
+            path: path.to_path_buf(),
+            reason: format!("{why}; {RESTORE_OR_RESET}"),
+        },
+    }
 }
 
 fn pick_or_refuse(image: &[u8], path: &Path) -> Result<Loaded> {
-    pick(&slots_of(image)).ok_or_else(|| AlertsError::CursorCorrupt {
-        path: path.to_path_buf(),
-        reason: NO_VALID_SLOT.into(),
-    })
+    pick(&slots_of(image)).map_err(|why| refusal(path, why))
 }
 
 /// The file's first [`FILE_LEN`] bytes. A short file is padded with zeros,
@@ -279,44 +272,6 @@ fn read_image(file: &File, path: &Path) -> Result<Vec<u8>> {
     let mut image = vec![0u8; FILE_LEN as usize];
     read_up_to(file, &mut image, 0).map_err(io_at(path))?;
     Ok(image)
-}
-
-/// The two slots of a file image of [`FILE_LEN`] bytes.
-fn slots_of(image: &[u8]) -> [Slot; 2] {
-    [0, 1].map(|i| {
-        let at = i * SLOT_STRIDE as usize;
-        let mut raw = [0u8; SLOT_LEN];
-        if let Some(bytes) = image.get(at..at + SLOT_LEN) {
-            raw.copy_from_slice(bytes);
-        }
-        decode_slot(&raw)
-    })
-}
-
-/// The valid slot with the highest generation, and the other one if it is
-/// damaged; `None` if neither is valid. The other slot may be empty only
-/// beside generation 0 (a new file): every later generation was written
-/// next to an earlier one, so an empty slot there was zeroed by damage.
-fn pick(slots: &[Slot; 2]) -> Option<Loaded> {
-    let (i, generation, state) = slots
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| match *s {
-            Slot::Valid { generation, state } => Some((i, generation, state)),
-            _ => None,
-        })
-        .max_by_key(|(_, generation, _)| *generation)?;
-    let other = 1 - i;
-    let damaged = match slots[other] {
-        Slot::Damaged => true,
-        Slot::Empty => generation > 0,
-        Slot::Valid { .. } => false,
-    };
-    Some(Loaded {
-        generation,
-        state,
-        damaged_slot: damaged.then_some(other as u8),
-    })
 }
 
 fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
@@ -330,48 +285,6 @@ fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-fn slot_offset(generation: u64) -> u64 {
-    (generation % 2) * SLOT_STRIDE
-}
-
-fn encode_slot(generation: u64, state: CursorState) -> [u8; SLOT_LEN] {
-    let mut slot = [0u8; SLOT_LEN];
-    slot[0..4].copy_from_slice(&MAGIC.to_le_bytes());
-    slot[4..12].copy_from_slice(&generation.to_le_bytes());
-    slot[12..20].copy_from_slice(&state.delivered.to_le_bytes());
-    slot[20..28].copy_from_slice(&state.in_flight_to.to_le_bytes());
-    let crc = crc32fast::hash(&slot[..28]);
-    slot[28..32].copy_from_slice(&crc.to_le_bytes());
-    slot
-}
-
-fn decode_slot(slot: &[u8; SLOT_LEN]) -> Slot {
-    if slot.iter().all(|&b| b == 0) {
-        return Slot::Empty;
-    }
-    let u32_at = |i: usize| u32::from_le_bytes([slot[i], slot[i + 1], slot[i + 2], slot[i + 3]]);
-    let u64_at = |i: usize| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&slot[i..i + 8]);
-        u64::from_le_bytes(b)
-    };
-    if u32_at(0) != MAGIC || u32_at(28) != crc32fast::hash(&slot[..28]) {
-        return Slot::Damaged;
-    }
-    let state = CursorState {
-        delivered: u64_at(12),
-        in_flight_to: u64_at(20),
-    };
-    // A CRC-valid slot breaking the invariant was written by a bug: not trusted.
-    if state.in_flight_to < state.delivered {
-        return Slot::Damaged;
-    }
-    Slot::Valid {
-        generation: u64_at(4),
-        state,
-    }
 }
 
 #[cfg(test)]
@@ -521,41 +434,6 @@ mod tests {
     }
 
     #[test]
-    fn slots_pick_the_newest_valid_and_name_a_damaged_other() {
-        let valid = |generation, d| Slot::Valid {
-            generation,
-            state: state(d, d),
-        };
-        let loaded = |generation, d, damaged_slot| {
-            Some(Loaded {
-                generation,
-                state: state(d, d),
-                damaged_slot,
-            })
-        };
-        assert_eq!(pick(&[valid(4, 4), valid(5, 5)]), loaded(5, 5, None));
-        assert_eq!(pick(&[valid(6, 6), valid(5, 5)]), loaded(6, 6, None));
-        assert_eq!(pick(&[valid(0, 0), Slot::Empty]), loaded(0, 0, None));
-        // Beside generation 1 or later, an empty slot was zeroed by damage.
-        assert_eq!(pick(&[Slot::Empty, valid(1, 1)]), loaded(1, 1, Some(0)));
-        assert_eq!(pick(&[valid(2, 2), Slot::Empty]), loaded(2, 2, Some(1)));
-        assert_eq!(pick(&[valid(4, 4), Slot::Damaged]), loaded(4, 4, Some(1)));
-        assert_eq!(pick(&[Slot::Damaged, valid(3, 3)]), loaded(3, 3, Some(0)));
-        for none in [
-            [Slot::Damaged, Slot::Damaged],
-            [Slot::Empty, Slot::Empty],
-            [Slot::Empty, Slot::Damaged],
-        ] {
-            assert_eq!(pick(&none), None, "{none:?}");
-        }
-        assert_eq!(decode_slot(&[0; SLOT_LEN]), Slot::Empty);
-        let mut bad = encode_slot(3, state(1, 2));
-        bad[13] ^= 1;
-        assert_eq!(decode_slot(&bad), Slot::Damaged);
-        assert_eq!(decode_slot(&encode_slot(3, state(2, 1))), Slot::Damaged);
-    }
-
-    #[test]
     fn both_slots_bad_is_an_error_naming_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut c = open(dir.path(), "s").expect("open");
@@ -577,5 +455,85 @@ mod tests {
             load(&path),
             Err(AlertsError::CursorCorrupt { .. })
         ));
+    }
+
+    /// A cursor file as the releases before versioned formats wrote it
+    /// (version 1: 544 bytes, slots without a version field) is read, and
+    /// the stores after it write this release's slots.
+    #[test]
+    fn a_version_1_cursor_is_read_and_rewritten_in_the_versioned_form() {
+        use crate::delivery::ship::cursor_slot::{SLOT_STRIDE, decode_slot, v1_slot};
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join(CURSORS_DIR)).expect("dir");
+        let path = cursor_path(dir.path(), "s");
+        let mut old = vec![0u8; V1_FILE_LEN as usize];
+        old[..32].copy_from_slice(&v1_slot(6, state(6, 6))[..32]);
+        old[SLOT_STRIDE as usize..].copy_from_slice(&v1_slot(7, state(6, 9))[..32]);
+        std::fs::write(&path, &old).expect("write");
+        assert_eq!(load(&path).expect("load"), Some(state(6, 9)));
+        assert_eq!(decode_file(&old), Ok(state(6, 9)));
+        let mut c = open(dir.path(), "s").expect("open");
+        assert_eq!((c.state(), c.damaged_slot()), (state(6, 9), None));
+        c.store(state(9, 9)).expect("store");
+        c.store(state(9, 12)).expect("store");
+        drop(c);
+        let bytes = std::fs::read(&path).expect("read");
+        assert_eq!(bytes.len() as u64, FILE_LEN);
+        for at in [0, SLOT_STRIDE as usize] {
+            let mut slot = [0u8; SLOT_LEN];
+            slot.copy_from_slice(&bytes[at..at + SLOT_LEN]);
+            assert!(
+                matches!(
+                    decode_slot(&slot),
+                    crate::delivery::ship::cursor_slot::Slot::Valid { .. }
+                ),
+                "slot at {at}"
+            );
+            assert_eq!(&bytes[at..at + 8], b"VCDA\x02\x00\xfd\xff", "slot at {at}");
+        }
+        assert_eq!(load(&path).expect("load"), Some(state(9, 12)));
+    }
+
+    /// A cursor with a slot of a future format version is refused in one
+    /// line naming it, the version found and the versions read, whether a
+    /// shipper opens it or `journal cursors` reads it; never taken for
+    /// damage that the other slot could make up for.
+    #[test]
+    fn a_cursor_of_an_unknown_version_is_refused_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = open(dir.path(), "s").expect("open");
+        c.store(state(3, 3)).expect("store");
+        drop(c);
+        let path = cursor_path(dir.path(), "s");
+        let mut bytes = std::fs::read(&path).expect("read");
+        // The newer slot (generation 1, at 512) as a newer release wrote it.
+        bytes[512 + 4..512 + 6].copy_from_slice(&99u16.to_le_bytes());
+        bytes[512 + 6..512 + 8].copy_from_slice(&(!99u16).to_le_bytes());
+        std::fs::write(&path, &bytes).expect("write");
+        let want = format!(
+            "delivery cursor {}: format version 99, but this aldebaran reads versions 1 and 2; ",
+            path.display()
+        );
+        for e in [
+            open(dir.path(), "s").err().expect("refused"),
+            load(&path).expect_err("refused"),
+        ] {
+            assert!(
+                matches!(e, AlertsError::UnknownVersion { found: 99, .. }),
+                "{e:?}"
+            );
+            assert!(!e.is_transient());
+            let line = e.to_string();
+            assert!(line.starts_with(&want), "{line}");
+            assert!(line.contains("journal cursors --reset"), "{line}");
+            assert!(!line.contains('\n'), "{line}");
+        }
+        let why = decode_file(&bytes).expect_err("mirrored bytes refused");
+        assert!(why.contains("format version 99"), "{why}");
+        // `--reset` may still overwrite it: that is the way out it names.
+        let (_, found) = CursorFile::open_to_overwrite(dir.path(), "s")
+            .expect("open")
+            .expect("exists");
+        assert_eq!(found, Err(Unreadable::Version(99)));
     }
 }

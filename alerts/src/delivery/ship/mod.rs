@@ -3,7 +3,8 @@
 //!
 //! Files, from the leaves up: `durable` (the durable head the journal
 //! thread publishes and caught-up shippers sleep on), `atomic` (small files
-//! replaced whole), `cursor` (the two-slot cursor file), `sidecar` (its
+//! replaced whole), `cursor` (the two-slot cursor file; `cursor_slot` the
+//! slots' versioned layout and the pure choice between them), `sidecar` (its
 //! kind and mode, for `journal cursors`), `registry` (the sinks a journal
 //! has shipped to), `start` (the pure decision of where a sink starts:
 //! resume, adopt, fresh, refuse) and `opening` (its execution), `gate` (the
@@ -19,6 +20,7 @@
 pub(crate) mod atomic;
 mod control;
 pub(crate) mod cursor;
+mod cursor_slot;
 mod durable;
 mod fence;
 mod gate;

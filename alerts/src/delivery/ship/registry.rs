@@ -8,6 +8,14 @@
 //! read-modify-write under `cursors/registry.lock`, so shippers started at
 //! once never drop each other's entries; a cursor mirror is told of each
 //! write under that lock too, so it sees them in the order they were made.
+//!
+//! ```text
+//! format_version = 2          (version 1, before versions: no such key,
+//!                              the sinks' tables at the top level)
+//! [sinks.<name>]
+//! kind = "http"
+//! first_seq = 1
+//! ```
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -17,6 +25,7 @@ use crate::delivery::ship::atomic::{ensure_dir, write_atomic};
 use crate::delivery::ship::cursor::CURSORS_DIR;
 use crate::delivery::ship::mirror::CursorMirror;
 use crate::error::{AlertsError, Result, io_at};
+use crate::formats::{REGISTRY, Unreadable, toml_version};
 use crate::lock::LockedFile;
 
 pub(crate) const REGISTRY_FILE: &str = "registry";
@@ -41,13 +50,23 @@ pub(crate) struct Registered {
     pub first_seq: u64,
 }
 
+/// The file as this release writes it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistryFile {
+    format_version: u64,
+    #[serde(default)]
+    sinks: BTreeMap<String, Registered>,
+}
+
 pub(crate) fn registry_path(journal_dir: &Path) -> PathBuf {
     journal_dir.join(CURSORS_DIR).join(REGISTRY_FILE)
 }
 
 /// The registered sinks by name; empty if the journal has no registry yet.
 /// A registry that does not parse is an error naming it (it is written
-/// atomically, so that means it was edited or damaged).
+/// atomically, so that means it was edited or damaged), and so is one of a
+/// format version this binary does not read.
 pub(crate) fn load(journal_dir: &Path) -> Result<BTreeMap<String, Registered>> {
     let path = registry_path(journal_dir);
     let text = match std::fs::read_to_string(&path) {
@@ -55,13 +74,25 @@ pub(crate) fn load(journal_dir: &Path) -> Result<BTreeMap<String, Registered>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
         Err(e) => return Err(io_at(&path)(e)),
     };
-    parse(&text).map_err(|reason| AlertsError::CursorCorrupt { path, reason })
+    parse(&text).map_err(|why| match why {
+        Unreadable::Version(found) => REGISTRY.refuse(&path, found),
+        Unreadable::Damaged(reason) => AlertsError::CursorCorrupt { path, reason },
+    })
 }
 
 /// The registered sinks a registry file's text lists; why not if it is no
-/// registry.
-pub(crate) fn parse(text: &str) -> std::result::Result<BTreeMap<String, Registered>, String> {
-    toml::from_str(text).map_err(|e| format!("bad sink registry: {e}"))
+/// registry or of a version this binary does not read.
+pub(crate) fn parse(text: &str) -> std::result::Result<BTreeMap<String, Registered>, Unreadable> {
+    let bad = |e: toml::de::Error| Unreadable::Damaged(format!("bad sink registry: {e}"));
+    let table: toml::Table = toml::from_str(text).map_err(bad)?;
+    match toml_version(&REGISTRY, &table, true)? {
+        // Version 1, the form before formats were versioned: no version
+        // key, the sinks' tables at the top level.
+        1 => toml::from_str(text).map_err(bad),
+        _ => toml::from_str::<RegistryFile>(text)
+            .map(|file| file.sinks)
+            .map_err(bad),
+    }
 }
 
 /// Takes the registry's lock (waiting: every holder is brief) for a
@@ -95,7 +126,11 @@ pub(crate) fn register(
         return Ok(());
     }
     sinks.insert(name.to_owned(), entry);
-    let body = toml::to_string(&sinks).map_err(|e| AlertsError::SinkConfig {
+    let file = RegistryFile {
+        format_version: REGISTRY.current,
+        sinks,
+    };
+    let body = toml::to_string(&file).map_err(|e| AlertsError::SinkConfig {
         sink: name.to_owned(),
         reason: format!("encoding the sink registry: {e}"),
     })?;
@@ -134,8 +169,73 @@ mod tests {
         let text = std::fs::read_to_string(registry_path(dir.path())).expect("read");
         assert!(text.starts_with("# The sinks"), "{text}");
         assert!(
-            text.contains("[hook]\nkind = \"http\"\nfirst_seq = 1\n"),
+            text.contains("format_version = 2\n")
+                && text.contains("[sinks.hook]\nkind = \"http\"\nfirst_seq = 1\n"),
             "{text}"
+        );
+    }
+
+    /// A registry as the releases before versioned formats wrote it
+    /// (version 1: the sinks' tables at the top level, no version) is
+    /// read, a sink named like the version key included; the next
+    /// registration writes it in this release's form, keeping every entry.
+    #[test]
+    fn a_version_1_registry_is_read_and_rewritten_versioned() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join(CURSORS_DIR)).expect("dir");
+        let old = "# The sinks that have shipped from this journal (written by aldebaran).\n\n\
+                   [format_version]\nkind = \"file\"\nfirst_seq = 3\n\n\
+                   [hook]\nkind = \"http\"\nfirst_seq = 1\n";
+        std::fs::write(registry_path(dir.path()), old).expect("write");
+        let entry = |kind: &str, first_seq| Registered {
+            kind: kind.into(),
+            first_seq,
+        };
+        let want = [
+            ("format_version".to_owned(), entry("file", 3)),
+            ("hook".to_owned(), entry("http", 1)),
+        ];
+        let got = load(dir.path()).expect("load");
+        assert_eq!(got.into_iter().collect::<Vec<_>>(), want);
+        register(dir.path(), "new", entry("smtp", 9), None).expect("register");
+        let text = std::fs::read_to_string(registry_path(dir.path())).expect("read");
+        assert!(text.contains("format_version = 2\n"), "{text}");
+        let got = load(dir.path()).expect("load");
+        assert_eq!(got.len(), 3);
+        assert_eq!(got.get("format_version"), Some(&entry("file", 3)));
+    }
+
+    #[test]
+    fn a_registry_of_an_unknown_version_is_refused_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join(CURSORS_DIR)).expect("dir");
+        let path = registry_path(dir.path());
+        std::fs::write(&path, "format_version = 99\n[sinks.hook]\nwhatever = 1\n").expect("write");
+        let e = load(dir.path()).expect_err("refused");
+        assert!(
+            matches!(e, AlertsError::UnknownVersion { found: 99, .. }),
+            "{e:?}"
+        );
+        assert!(!e.is_transient());
+        let line = e.to_string();
+        assert!(
+            line.starts_with(&format!(
+                "sink registry {}: format version 99, but this aldebaran reads versions 1 and 2; ",
+                path.display()
+            )),
+            "{line}"
+        );
+        assert!(!line.contains('\n'), "{line}");
+        // Never registered over: the file stays as the newer release left it.
+        let entry = Registered {
+            kind: "file".into(),
+            first_seq: 1,
+        };
+        assert!(register(dir.path(), "x", entry, None).is_err());
+        assert!(
+            std::fs::read_to_string(&path)
+                .expect("read")
+                .starts_with("format_version = 99")
         );
     }
 

@@ -25,13 +25,14 @@ use arrow_ipc::{reader::StreamReader, writer::StreamWriter};
 use columnar::{DeadLetters, RejectReason, SourceMark, TradeBatch};
 use engine_core::{SnapshotReader, SnapshotWriter};
 
-use crate::checkpoint::Resume;
+use crate::{checkpoint::Resume, formats::INPUT_FRAME};
 
 /// The frame format this binary writes (2: dead letters carry the AMQP
-/// message's id); it reads this and [`VERSION_1`], so that an input log
-/// written before an upgrade still replays.
-const VERSION: u8 = 2;
-const VERSION_1: u8 = 1;
+/// message's id, [`crate::formats::INPUT_FRAME`]); it reads this and
+/// [`VERSION_1`], so that an input log written before an upgrade still
+/// replays.
+const VERSION: u8 = INPUT_FRAME.current as u8;
+const VERSION_1: u8 = INPUT_FRAME.oldest as u8;
 
 /// What a restart needs to continue after a logged batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,8 +65,36 @@ pub(crate) struct Frame {
     pub(crate) batch: TradeBatch,
 }
 
-/// Why a frame cannot be read: a bug or a file from elsewhere.
-pub(crate) type FrameError = String;
+/// Why a frame cannot be written: a bug.
+pub(crate) type EncodeError = String;
+
+/// Why a frame cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FrameError {
+    /// A format version this binary does not read (a newer release's).
+    Version(u8),
+    /// Damaged, or not a frame: a bug or a file from elsewhere.
+    Damaged(String),
+}
+
+impl From<String> for FrameError {
+    fn from(why: String) -> Self {
+        FrameError::Damaged(why)
+    }
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::Version(v) => write!(
+                f,
+                "format version {v}, but this aldebaran reads {}",
+                INPUT_FRAME.reads_text()
+            ),
+            FrameError::Damaged(why) => f.write_str(why),
+        }
+    }
+}
 
 fn resume_parts(r: Resume) -> (u8, u64) {
     match r {
@@ -80,7 +109,7 @@ pub(crate) fn encode(
     meta: &FrameMeta,
     batch: &TradeBatch,
     out: &mut Vec<u8>,
-) -> Result<(), FrameError> {
+) -> Result<(), EncodeError> {
     out.clear();
     let mut w = SnapshotWriter::new(out);
     w.u8(VERSION);
@@ -169,10 +198,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
     let mut r = SnapshotReader::new(bytes);
     let e = |e: engine_core::SnapshotError| e.0;
     let version = r.u8().map_err(e)?;
-    if version != VERSION && version != VERSION_1 {
-        return Err(format!(
-            "input log frame of version {version}; this binary reads versions {VERSION_1} and {VERSION}"
-        ));
+    if !INPUT_FRAME.reads(u64::from(version)) {
+        return Err(FrameError::Version(version));
     }
     let pos_base = r.u64().map_err(e)?;
     let detected_at_ns = r.u64().map_err(e)?;
@@ -183,7 +210,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
         (0, _) => Resume::Start,
         (1, at) => Resume::AfterLineAt(at),
         (2, _) => Resume::Done,
-        (t, _) => return Err(format!("unknown resume tag {t}")),
+        (t, _) => return Err(format!("unknown resume tag {t}").into()),
     };
     let mark = match r.u8().map_err(e)? {
         0 => None,
@@ -191,7 +218,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
             generation: r.u64().map_err(e)?,
             tag: r.u64().map_err(e)?,
         }),
-        t => return Err(format!("unknown mark tag {t}")),
+        t => return Err(format!("unknown mark tag {t}").into()),
     };
     let n = r.count(8).map_err(e)?;
     let mut messages = Vec::with_capacity(n);
@@ -215,11 +242,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
     }
     let ipc = r.bytes().map_err(e)?;
     if !r.is_done() {
-        return Err("trailing bytes after the frame".into());
+        return Err("trailing bytes after the frame".to_string().into());
     }
     let record = read_ipc(ipc)?;
     let batch = TradeBatch::from_parts(record, dead, skipped_blank, mark)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| FrameError::Damaged(e.to_string()))?
         .with_messages(messages);
     Ok(Frame {
         meta: FrameMeta {
@@ -239,8 +266,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
 /// damaged frames from reaching this, but Arrow's reader may panic on bytes
 /// it did not write (a slice past a buffer's end): that is caught and
 /// reported as the frame's error rather than taking the process down.
-fn read_ipc(ipc: &[u8]) -> Result<arrow_array::RecordBatch, FrameError> {
-    let read = || -> Result<arrow_array::RecordBatch, FrameError> {
+fn read_ipc(ipc: &[u8]) -> Result<arrow_array::RecordBatch, String> {
+    let read = || -> Result<arrow_array::RecordBatch, String> {
         let mut reader =
             StreamReader::try_new(Cursor::new(ipc), None).map_err(|e| format!("arrow ipc: {e}"))?;
         reader
@@ -303,6 +330,8 @@ mod tests {
         let b = batch();
         let mut buf = Vec::new();
         encode(&meta, &b, &mut buf).expect("encode");
+        // Version 1, the first byte, as before versions were listed.
+        assert_eq!(buf[0], 1);
         let back = decode(&buf).expect("decode");
         assert_eq!(back.meta, meta);
         assert_eq!(back.batch.record(), b.record());
@@ -410,7 +439,10 @@ mod tests {
         }
         let mut other = buf.clone();
         other[0] = 99;
-        assert!(decode(&other).expect_err("version").contains("version 99"));
+        assert_eq!(
+            decode(&other).expect_err("version"),
+            FrameError::Version(99)
+        );
         // A flipped byte anywhere: an error or a frame, never a panic (the
         // segment log's CRC catches damage before this is reached).
         for i in (0..buf.len()).step_by(7) {

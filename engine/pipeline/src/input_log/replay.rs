@@ -7,8 +7,8 @@ use std::path::Path;
 use alerts::JournalReader;
 use engine_core::Engine;
 
-use super::frame::{self, FrameMeta};
-use crate::{PipelineError, Result};
+use super::frame::{self, FrameError, FrameMeta};
+use crate::{PipelineError, Result, formats::INPUT_FRAME};
 
 /// What replaying the log did.
 #[derive(Debug, Default)]
@@ -34,7 +34,8 @@ pub(crate) fn replay(dir: &Path, after: u64, engine: &mut Engine) -> Result<Repl
     }
     let mut alerts = Vec::new();
     let mut expected = after + 1;
-    for record in JournalReader::open(dir, expected)? {
+    let mut frames = JournalReader::open(dir, expected)?;
+    while let Some(record) = frames.next() {
         let (seq, payload) = record?;
         if seq != expected {
             return Err(PipelineError::Config(format!(
@@ -43,11 +44,17 @@ pub(crate) fn replay(dir: &Path, after: u64, engine: &mut Engine) -> Result<Repl
                 expected - 1
             )));
         }
-        let f = frame::decode(&payload).map_err(|e| {
-            PipelineError::Config(format!(
+        let f = frame::decode(&payload).map_err(|e| match e {
+            FrameError::Version(found) => INPUT_FRAME.refuse(
+                format!("input log frame {seq} of"),
+                frames.segment().unwrap_or(dir),
+                u64::from(found),
+                dir.parent().unwrap_or(dir),
+            ),
+            FrameError::Damaged(e) => PipelineError::Config(format!(
                 "input log {}: frame {seq} cannot be read: {e} (move the state directory away to rebuild the state from the input)",
                 dir.display()
-            ))
+            )),
         })?;
         engine.process_at(
             &f.batch,
@@ -63,4 +70,41 @@ pub(crate) fn replay(dir: &Path, after: u64, engine: &mut Engine) -> Result<Repl
         expected = seq + 1;
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alerts::{Journal, JournalOptions};
+    use engine_core::EngineOptions;
+
+    /// A frame of a future format version stops the restore with one line
+    /// naming the frame, its segment, the version found and the one read.
+    #[test]
+    fn a_frame_of_an_unknown_version_is_refused_naming_its_segment() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let dir = crate::input_log::dir(state.path());
+        let (mut log, _) = Journal::open(&dir, JournalOptions::default()).expect("open");
+        log.append(&[99u8, 1, 2, 3]).expect("append");
+        log.sync().expect("sync");
+        drop(log);
+        let mut engine = Engine::new(EngineOptions {
+            threads: 1,
+            partitions: 1,
+            on_worker_start: None,
+        })
+        .expect("engine");
+        let e = replay(&dir, 0, &mut engine).expect_err("refused");
+        assert!(!e.is_transient());
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "input log frame 1 of {}: format version 99, but this aldebaran reads version 1; \
+                 run the aldebaran release that wrote it, or move the state directory {} away \
+                 to rebuild the state from the input",
+                dir.join("00000000000000000001.seg").display(),
+                state.path().display()
+            )
+        );
+    }
 }

@@ -158,7 +158,8 @@ pub struct BrokerArgs {
     #[arg(
         long,
         value_name = "FILE",
-        env = "ALDEBARAN_SOURCE__AMQP__TLS__CA_FILE"
+        env = "ALDEBARAN_SOURCE__AMQP__TLS__CA_FILE",
+        hide_env_values = true
     )]
     pub ca_file: Option<PathBuf>,
     /// For amqps://: PEM file of a client certificate, with --key-file
@@ -166,7 +167,8 @@ pub struct BrokerArgs {
     #[arg(
         long,
         value_name = "FILE",
-        env = "ALDEBARAN_SOURCE__AMQP__TLS__CERT_FILE"
+        env = "ALDEBARAN_SOURCE__AMQP__TLS__CERT_FILE",
+        hide_env_values = true
     )]
     pub cert_file: Option<PathBuf>,
     /// For amqps://: PEM file of the client certificate's key (unencrypted)
@@ -174,7 +176,8 @@ pub struct BrokerArgs {
     #[arg(
         long,
         value_name = "FILE",
-        env = "ALDEBARAN_SOURCE__AMQP__TLS__KEY_FILE"
+        env = "ALDEBARAN_SOURCE__AMQP__TLS__KEY_FILE",
+        hide_env_values = true
     )]
     pub key_file: Option<PathBuf>,
 }

@@ -2,7 +2,8 @@
 # The whole test suite: unit, property, integration, CLI and broker tests of
 # every crate. Needs a Rust toolchain; the broker tests need RabbitMQ at
 # 127.0.0.1:5672 (guest/guest), which scripts/rabbitmq.sh installs and starts
-# when it is missing or not answering.
+# when it is missing or not answering. The amqps:// test starts (and stops) a
+# TLS node of its own through scripts/rabbitmq-tls.sh, which needs openssl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/rabbitmq.sh

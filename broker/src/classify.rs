@@ -4,7 +4,7 @@
 //!
 //! | failure | class | why |
 //! |---|---|---|
-//! | URL that does not parse, unknown scheme, `amqps` (no TLS in this build) | permanent | the same URL fails the same way |
+//! | URL that does not parse, unknown scheme, TLS files with an `amqp://` URL | permanent | the same URL fails the same way |
 //! | reply 403 `ACCESS_REFUSED` | permanent | wrong user name or password, or no permission for the operation |
 //! | reply 530 `NOT_ALLOWED` | permanent | unknown vhost, or the user may not use it |
 //! | reply 402, 404, 406, 311, 540, 501–505 | permanent | a path, object, property or frame the broker refuses: it refuses it again |
@@ -15,6 +15,11 @@
 //! | a peer that does not speak AMQP 0-9-1 (bad frame, other version) | permanent | connecting again reaches the same peer |
 //! | the client cannot (its runtime is gone, its auth provider failed) | permanent | nothing outside it will change |
 //! | the link found closed (channel or connection state, missed heartbeat) | transient | reconnecting makes a new link |
+//! | TLS: the broker's certificate not trusted (unknown issuer, not for the URL's host, expired) | permanent | the same certificate and roots fail the same way |
+//! | TLS: the broker refused this client's certificate, or wants one | permanent | until the client certificate or the broker's CA changes |
+//! | TLS: the peer does not speak TLS (an `amqps://` URL on a plain port) | permanent | the same port answers the same way |
+//! | TLS: no protocol version or cipher suite in common | permanent | both ends' settings decide it |
+//! | TLS: any other failure of the handshake or the record layer | transient | a peer or a network that misbehaved once |
 //!
 //! **Names that do not resolve are transient.** The resolver cannot tell a
 //! misspelt host from one that does not exist *yet* (a container whose
@@ -75,6 +80,27 @@ pub enum Failure {
     /// The link was found closed or broken (channel or connection state, a
     /// missed heartbeat).
     Lost,
+    /// The TLS handshake (or a TLS record) failed this way.
+    Tls(TlsFailure),
+}
+
+/// How a TLS handshake failed, as far as a client can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsFailure {
+    /// The broker's certificate is not trusted: signed by no trusted root,
+    /// not for the URL's host, expired or not yet valid, or none was sent.
+    Untrusted,
+    /// The broker refused this client's certificate, or asked for one and
+    /// got none (its TLS alert: bad or unknown certificate, unknown CA,
+    /// certificate required, access denied).
+    ClientRefused,
+    /// What came back is not TLS: a plain AMQP port, or another protocol.
+    NotTls,
+    /// No protocol version or cipher suite both ends accept.
+    Incompatible,
+    /// Anything else (a record that failed to decrypt, an internal error
+    /// alert, a peer that misbehaved).
+    Other,
 }
 
 /// AMQP 0-9-1 reply codes (the spec's constants).
@@ -125,6 +151,13 @@ pub fn classify(failure: Failure) -> Classified {
     match failure {
         Failure::Url | Failure::Protocol | Failure::Client => Permanent,
         Failure::Timeout | Failure::Lost => Transient,
+        Failure::Tls(tls) => match tls {
+            TlsFailure::Untrusted
+            | TlsFailure::ClientRefused
+            | TlsFailure::NotTls
+            | TlsFailure::Incompatible => Permanent,
+            TlsFailure::Other => Transient,
+        },
         Failure::Reply(code) => match code {
             reply::ACCESS_REFUSED
             | reply::NOT_ALLOWED
@@ -155,13 +188,28 @@ pub fn hint(failure: Failure) -> Option<&'static str> {
             Some("check the vhost in the URL and the user's access to it")
         }
         Failure::Protocol => Some("is this the port of an AMQP 0-9-1 broker?"),
+        Failure::Tls(TlsFailure::Untrusted) => Some(
+            "check tls.ca_file (it must hold the CA that signed the broker's certificate; \
+             without it the bundled Mozilla roots are trusted) and that the URL's host is a \
+             name of that certificate",
+        ),
+        Failure::Tls(TlsFailure::ClientRefused) => Some(
+            "the broker refused this client's certificate or wants one: check tls.cert_file \
+             and tls.key_file, and the CA the broker trusts for clients",
+        ),
+        Failure::Tls(TlsFailure::NotTls) => {
+            Some("is this the broker's TLS port? amqps:// is usually port 5671, amqp:// 5672")
+        }
+        Failure::Tls(TlsFailure::Incompatible) => Some(
+            "the broker offers no TLS version or cipher suite this client accepts (TLS 1.2 or 1.3)",
+        ),
         _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Classified::*, ErrorKind, Failure, classify, hint, reply};
+    use super::{Classified::*, ErrorKind, Failure, TlsFailure, classify, hint, reply};
 
     #[test]
     fn what_the_url_or_the_broker_makes_permanent() {
@@ -184,6 +232,10 @@ mod tests {
             Failure::Io(ErrorKind::InvalidData),
             Failure::Protocol,
             Failure::Client,
+            Failure::Tls(TlsFailure::Untrusted),
+            Failure::Tls(TlsFailure::ClientRefused),
+            Failure::Tls(TlsFailure::NotTls),
+            Failure::Tls(TlsFailure::Incompatible),
         ] {
             assert_eq!(classify(f), Permanent, "{f:?}");
         }
@@ -219,6 +271,7 @@ mod tests {
             Failure::Reply(reply::NO_ROUTE),
             Failure::Reply(reply::NO_CONSUMERS),
             Failure::Reply(999),
+            Failure::Tls(TlsFailure::Other),
         ] {
             assert_eq!(classify(f), Transient, "{f:?}");
         }
@@ -240,5 +293,14 @@ mod tests {
         );
         assert!(hint(Failure::Reply(reply::NOT_ALLOWED)).is_some_and(|h| h.contains("vhost")));
         assert_eq!(hint(Failure::Io(ErrorKind::ConnectionRefused)), None);
+        assert!(
+            hint(Failure::Tls(TlsFailure::Untrusted)).is_some_and(|h| h.contains("tls.ca_file"))
+        );
+        assert!(
+            hint(Failure::Tls(TlsFailure::ClientRefused))
+                .is_some_and(|h| h.contains("tls.cert_file"))
+        );
+        assert!(hint(Failure::Tls(TlsFailure::NotTls)).is_some_and(|h| h.contains("5671")));
+        assert_eq!(hint(Failure::Tls(TlsFailure::Other)), None);
     }
 }

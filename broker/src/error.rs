@@ -13,13 +13,27 @@ pub enum BrokerError {
         /// Why, never quoting the URL itself.
         reason: String,
     },
+    /// A TLS file that cannot be used: missing, unreadable, not what its
+    /// key says, or a key that is not its certificate's.
+    #[error("{key} {}: {reason}", path.display())]
+    Tls {
+        /// The config key (`tls.ca_file`, `tls.cert_file`, `tls.key_file`).
+        key: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why, never quoting a key's bytes.
+        reason: String,
+    },
 }
 
 impl BrokerError {
-    /// Whether trying again can succeed (a URL never fixes itself).
+    /// Whether trying again can succeed (a URL or a file never fixes
+    /// itself).
     pub fn class(&self) -> Classified {
         match self {
             BrokerError::Url { .. } => classify(Failure::Url),
+            // Read once at start; only an operator changes a file.
+            BrokerError::Tls { .. } => Classified::Permanent,
         }
     }
 }

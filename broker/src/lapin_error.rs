@@ -3,14 +3,20 @@
 
 use lapin::ErrorKind;
 
-use crate::{Classified, ConsumeRefusal, Failure, classify, consume_refusal, hint};
+use crate::{
+    Classified, ConsumeRefusal, Failure, classify, consume_refusal, hint,
+    tls_error::{rustls_error, tls_failure},
+};
 
 impl Failure {
     /// What `e` says happened.
     pub fn of(e: &lapin::Error) -> Failure {
         match e.kind() {
             ErrorKind::ProtocolError(amqp) => Failure::Reply(amqp.get_id()),
-            ErrorKind::IOError(io) => Failure::Io(io.kind()),
+            ErrorKind::IOError(io) => match rustls_error(io) {
+                Some(tls) => Failure::Tls(tls_failure(tls)),
+                None => Failure::Io(io.kind()),
+            },
             ErrorKind::InvalidProtocolVersion(_) | ErrorKind::ParsingError(_) => Failure::Protocol,
             ErrorKind::InvalidChannel(_)
             | ErrorKind::InvalidChannelState(..)
@@ -51,12 +57,43 @@ pub fn describe(e: &lapin::Error) -> String {
     let failure = Failure::of(e);
     let reason = match e.kind() {
         ErrorKind::ProtocolError(amqp) => amqp.get_message().to_string(),
-        ErrorKind::IOError(io) => io.to_string(),
+        ErrorKind::IOError(io) => match rustls_error(io) {
+            Some(tls) => format!("TLS handshake failed: {tls}"),
+            None => io.to_string(),
+        },
         _ => e.to_string(),
     };
     match hint(failure) {
         Some(h) => format!("{reason} ({}: {h})", classify(failure)),
         None => reason,
+    }
+}
+
+/// [`describe`] for a failed connect with `tls` over `amqps://` (`tls_used`):
+/// a connection reset or closed right after the handshake while a client
+/// certificate was shown may be the broker refusing that certificate. Over
+/// TLS 1.3 the broker checks it after the client has finished its
+/// handshake and sent its first bytes, so its alert often dies with the
+/// reset that closing a socket with unread input causes; the class stays
+/// that of the reset (transient), as nothing proves it.
+pub fn describe_connect(e: &lapin::Error, tls_used: bool, tls: &crate::Tls) -> String {
+    let text = describe(e);
+    let closed = matches!(
+        Failure::of(e),
+        Failure::Io(
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::BrokenPipe
+        )
+    );
+    if tls_used && tls.has_client_cert() && closed {
+        format!(
+            "{text} (if it persists: a broker that refuses the client certificate over \
+             TLS 1.3 may only close the connection; check tls.cert_file and tls.key_file)"
+        )
+    } else {
+        text
     }
 }
 
@@ -136,6 +173,56 @@ mod tests {
         assert_eq!(consume_refusal_lapin(&denied), ConsumeRefusal::Other);
         let lost: lapin::Error = ErrorKind::MissingHeartbeatError.into();
         assert_eq!(consume_refusal_lapin(&lost), ConsumeRefusal::Other);
+    }
+
+    #[test]
+    fn an_untrusted_broker_certificate_is_a_permanent_tls_failure() {
+        let io = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        let e: lapin::Error = ErrorKind::IOError(Arc::new(io)).into();
+        assert_eq!(Failure::of(&e), Failure::Tls(crate::TlsFailure::Untrusted));
+        assert_eq!(classify_lapin(&e), Classified::Permanent);
+        let text = describe(&e);
+        assert!(
+            text.starts_with("TLS handshake failed: invalid peer certificate: UnknownIssuer"),
+            "{text}"
+        );
+        assert!(text.contains("(permanent: check tls.ca_file"), "{text}");
+    }
+
+    #[test]
+    fn a_reset_after_showing_a_client_certificate_says_what_it_may_be() {
+        let files = crate::TlsFiles {
+            cert_file: "/x/client.pem".into(),
+            key_file: "/x/client.key".into(),
+            ..crate::TlsFiles::default()
+        };
+        let with_cert = crate::Tls::from_pem(
+            &files,
+            None,
+            Some(include_bytes!("tls/testdata/client.pem")),
+            Some(include_bytes!("tls/testdata/client.key")),
+        )
+        .expect("the test pair");
+        let reset: lapin::Error =
+            ErrorKind::IOError(Arc::new(io::Error::from(io::ErrorKind::ConnectionReset))).into();
+        assert!(describe_connect(&reset, true, &with_cert).contains("check tls.cert_file"));
+        assert_eq!(classify_lapin(&reset), Classified::Transient);
+        // Not over TLS, or no certificate shown: a reset is only a reset.
+        assert_eq!(
+            describe_connect(&reset, false, &with_cert),
+            describe(&reset)
+        );
+        let none = crate::Tls::default();
+        assert_eq!(describe_connect(&reset, true, &none), describe(&reset));
+        let refused: lapin::Error =
+            ErrorKind::IOError(Arc::new(io::Error::from(io::ErrorKind::ConnectionRefused))).into();
+        assert_eq!(
+            describe_connect(&refused, true, &with_cert),
+            describe(&refused)
+        );
     }
 
     #[test]

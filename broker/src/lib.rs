@@ -8,6 +8,11 @@
 //!   — with its password hidden, whatever shape the URL has, parseable or not
 //!   — and parsed before lapin sees it, so that a bad URL is a permanent
 //!   error whose message never quotes the password.
+//! - **TLS** ([`tls`], [`target`]): for `amqps://`, the CA file (or the
+//!   bundled Mozilla roots) and the optional client certificate, read and
+//!   checked once ([`TlsFiles::load`] → [`Tls`]), and handed to lapin with
+//!   the parsed URL on every connect ([`Target`]); a failed handshake is a
+//!   [`Failure::Tls`] that says whose certificate was refused.
 //! - **Failures** ([`classify`], [`next`]): whether a failure can succeed if
 //!   tried again ([`Classified::Permanent`] or [`Classified::Transient`], from
 //!   the observed [`Failure`]: a reply code, an I/O error kind, …; a lapin
@@ -18,8 +23,9 @@
 //!   [`ConsumeRefusal::LeaseHeld`]) told from a refusal that stays, though
 //!   both are reply 403.
 //!
-//! No I/O and no threads: this crate holds facts and pure functions (lapin
-//! is a dependency for its error and URL types only).
+//! No threads, and no I/O but reading the TLS files it is named: this crate
+//! holds facts and pure functions (lapin is a dependency for its error, URL
+//! and TLS config types only).
 
 mod classify;
 mod consume;
@@ -28,12 +34,17 @@ mod lapin_error;
 pub mod names;
 mod redact;
 mod retry;
+mod target;
+pub mod tls;
+mod tls_error;
 mod url;
 
-pub use classify::{Classified, Failure, classify, hint, reply};
+pub use classify::{Classified, Failure, TlsFailure, classify, hint, reply};
 pub use consume::{ConsumeRefusal, consume_refusal};
 pub use error::{BrokerError, Result};
-pub use lapin_error::{classify_lapin, consume_refusal_lapin, describe};
+pub use lapin_error::{classify_lapin, consume_refusal_lapin, describe, describe_connect};
 pub use redact::redact;
 pub use retry::{Next, Stage, next};
+pub use target::{Target, target};
+pub use tls::{Tls, TlsFiles};
 pub use url::parse_url;

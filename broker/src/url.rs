@@ -8,11 +8,10 @@
 //!   URL (`Invalid URL: 'amqp:guest:secret@host'`), password included; the
 //!   reason here never quotes it.
 //!
-//! `amqps://` is refused too: the workspace builds lapin without a TLS
-//! backend, and lapin then connects *in the clear* to the amqps port,
-//! sending the password unencrypted to whoever answers.
+//! `amqps://` parses like `amqp://` (port 5671 by default); what TLS it uses
+//! is [`crate::target`]'s part.
 
-use lapin::uri::{AMQPScheme, AMQPUri};
+use lapin::uri::AMQPUri;
 
 use crate::{BrokerError, Result, redact};
 
@@ -26,15 +25,7 @@ pub fn parse_url(url: &str) -> Result<AMQPUri> {
         shown: redact(url),
         reason,
     };
-    let uri: AMQPUri = url.parse().map_err(|e: String| refuse(reason(url, &e)))?;
-    if uri.scheme == AMQPScheme::AMQPS {
-        return Err(refuse(
-            "amqps:// needs TLS, which this build does not include (lapin would connect \
-             without it and send the password in the clear); use amqp:// on a trusted network"
-                .to_owned(),
-        ));
-    }
-    Ok(uri)
+    url.parse().map_err(|e: String| refuse(reason(url, &e)))
 }
 
 /// amq-protocol's parse error `e` as a reason that never quotes `url`.
@@ -102,10 +93,9 @@ mod tests {
     }
 
     #[test]
-    fn amqps_is_refused_rather_than_sent_in_the_clear() {
-        let text = refused("amqps://guest:S3cr3t-Pa55@broker:5671/%2f");
-        assert!(text.contains("needs TLS"), "{text}");
-        assert!(text.contains("amqps://guest:***@broker:5671/%2f"), "{text}");
-        assert!(!text.contains("S3cr3t"), "{text}");
+    fn amqps_parses_with_its_own_default_port() {
+        let uri = parse_url("amqps://guest:S3cr3t-Pa55@broker/%2f").expect("parses");
+        assert_eq!(uri.scheme, lapin::uri::AMQPScheme::AMQPS);
+        assert_eq!(uri.authority.port, 5671);
     }
 }

@@ -153,6 +153,33 @@ pub struct BrokerArgs {
     /// key the queue's name, or Aldebaran.Trade_Data for this default queue).
     #[arg(long, default_value = "Aldebaran.Trade_Data")]
     pub queue: String,
+    /// For amqps://: PEM file of the CA certificates to trust instead of the
+    /// Mozilla roots built in [config: source.amqp.tls.ca_file].
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "ALDEBARAN_SOURCE__AMQP__TLS__CA_FILE",
+        hide_env_values = true
+    )]
+    pub ca_file: Option<PathBuf>,
+    /// For amqps://: PEM file of a client certificate, with --key-file
+    /// [config: source.amqp.tls.cert_file].
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "ALDEBARAN_SOURCE__AMQP__TLS__CERT_FILE",
+        hide_env_values = true
+    )]
+    pub cert_file: Option<PathBuf>,
+    /// For amqps://: PEM file of the client certificate's key (unencrypted)
+    /// [config: source.amqp.tls.key_file].
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "ALDEBARAN_SOURCE__AMQP__TLS__KEY_FILE",
+        hide_env_values = true
+    )]
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

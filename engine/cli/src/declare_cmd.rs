@@ -8,8 +8,9 @@ use ingest::amqp::{Topology, declare_blocking};
 use crate::cli::DeclareArgs;
 
 pub fn run(a: DeclareArgs) -> Result<ExitCode> {
-    let t = Topology::with_trade_queue(a.broker.queue);
-    declare_blocking(&a.broker.url, &t).context("declaring the AMQP topology")?;
+    let tls = a.broker.tls()?;
+    let t = Topology::with_trade_queue(&a.broker.queue);
+    declare_blocking(&a.broker.url, &tls, &t).context("declaring the AMQP topology")?;
     println!(
         "declared exchange {} -> queue {} (key {}); exchange {} -> queue {} (key {})",
         t.trade_exchange,

@@ -1,6 +1,7 @@
 //! `aldebaran`: the command line. Parses, dispatches, prints; the work is in
 //! the library crates.
 
+mod broker_tls;
 mod clap_error;
 mod cli;
 mod declare_cmd;

@@ -13,6 +13,7 @@ pub fn run(a: PublishArgs) -> Result<ExitCode> {
     let batch = usize::try_from(a.batch).unwrap_or(usize::MAX);
     let in_flight = usize::try_from(a.in_flight).unwrap_or(usize::MAX);
     let opts = PublishOptions {
+        tls: a.broker.tls()?,
         url: a.broker.url,
         topology: Topology::with_trade_queue(a.broker.queue),
         rate: a.rate,

@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ingest::amqp::{PublishOptions, Topology, declare_blocking, publish_file};
+use ingest::amqp::{PublishOptions, Tls, Topology, declare_blocking, publish_file};
 use lapin::{
     Connection, ConnectionProperties,
     options::{BasicGetOptions, QueueDeleteOptions},
@@ -205,10 +205,11 @@ fn declare_twice_is_fine() {
         let out = aldebaran(&["declare", "--queue", &q.name]);
         out.assert_ok();
         assert!(out.stdout.contains(&q.name), "{out:#?}");
-        declare_blocking(URL, &q.topology()).expect("declare from the library");
+        declare_blocking(URL, &Tls::default(), &q.topology()).expect("declare from the library");
     }
     // The SPEC topology too: declaring what exists is a no-op.
-    declare_blocking(URL, &Topology::default()).expect("declare the SPEC topology");
+    declare_blocking(URL, &Tls::default(), &Topology::default())
+        .expect("declare the SPEC topology");
     assert!(q.drain().is_empty());
 }
 
@@ -264,6 +265,7 @@ fn publish_file_with_a_small_window_skips_blank_lines() {
         rate: None,
         batch: 2,
         in_flight: 1,
+        tls: Tls::default(),
     };
     let r = publish_file(&file, &opts).expect("publish");
     assert_eq!((r.events, r.messages, r.bytes), (5, 3, 4 + 3 + 1));

@@ -152,6 +152,8 @@ pub struct AmqpSection {
     pub reconnect_min_ms: u64,
     /// Longest reconnect delay.
     pub reconnect_max_ms: u64,
+    /// `[source.amqp.tls]`: CA file and client certificate for `amqps://`.
+    pub tls: ingest::amqp::TlsFiles,
 }
 
 /// `[source.file]`

@@ -204,6 +204,8 @@ impl ReplaySetup {
 #[derive(Debug, Clone)]
 pub(crate) struct AmqpSetup {
     pub(crate) url: String,
+    /// `[source.amqp.tls]`, read and checked.
+    pub(crate) tls: ingest::amqp::Tls,
     pub(crate) queue: String,
     pub(crate) prefetch: u16,
     pub(crate) consumer_tag: String,
@@ -284,8 +286,19 @@ impl ServiceSetup {
                         "source.amqp.prefetch must be at least 1".into(),
                     ));
                 }
+                // Read now, so that a missing or bad file stops the start
+                // with one line naming it, before any output is opened.
+                let tls = a
+                    .tls
+                    .load()
+                    .map_err(|e| PipelineError::Config(format!("source.amqp.{e}")))?;
+                if tls.is_set() {
+                    ingest::amqp::check_url(&a.url, &tls)
+                        .map_err(|e| PipelineError::Config(format!("source.amqp.url: {e}")))?;
+                }
                 SourceSetup::Amqp(AmqpSetup {
                     url: a.url.clone(),
+                    tls,
                     queue: a.queue.clone(),
                     prefetch: a.prefetch,
                     consumer_tag: a.consumer_tag.clone(),
@@ -315,5 +328,58 @@ impl ServiceSetup {
             },
             metrics_listen: addr_opt(&cfg.metrics.listen),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn service(env: &[(&str, &str)]) -> Result<ServiceSetup> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        ServiceSetup::from_config(&Config::load(None, env).expect("the config loads"))
+    }
+
+    fn test_ca() -> String {
+        let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../broker/src/tls/testdata/ca.pem");
+        ca.to_str().expect("a UTF-8 path").to_owned()
+    }
+
+    #[test]
+    fn source_tls_files_are_read_at_start() {
+        let setup = service(&[
+            ("ALDEBARAN_SOURCE__AMQP__URL", "amqps://u:p@broker/%2f"),
+            ("ALDEBARAN_SOURCE__AMQP__TLS__CA_FILE", &test_ca()),
+        ])
+        .expect("a good CA file");
+        let SourceSetup::Amqp(a) = setup.source else {
+            panic!("the default source is amqp");
+        };
+        assert_eq!(a.tls.files().ca_file, Path::new(&test_ca()));
+    }
+
+    #[test]
+    fn a_bad_source_tls_setting_stops_the_start_naming_it() {
+        let e = service(&[
+            ("ALDEBARAN_SOURCE__AMQP__URL", "amqps://u:p@broker/%2f"),
+            (
+                "ALDEBARAN_SOURCE__AMQP__TLS__CA_FILE",
+                "/nonexistent/ca.pem",
+            ),
+        ])
+        .expect_err("no such file")
+        .to_string();
+        assert!(
+            e.starts_with("config: source.amqp.tls.ca_file /nonexistent/ca.pem: cannot read it"),
+            "{e}"
+        );
+        // The default URL is amqp://: the CA file would be ignored.
+        let e = service(&[("ALDEBARAN_SOURCE__AMQP__TLS__CA_FILE", &test_ca())])
+            .expect_err("TLS files with amqp://")
+            .to_string();
+        assert!(e.starts_with("config: source.amqp.url: "), "{e}");
+        assert!(e.contains("use amqps://") && !e.contains(":guest@"), "{e}");
     }
 }

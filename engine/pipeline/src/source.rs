@@ -131,6 +131,7 @@ pub(crate) fn start(
 fn amqp_options(a: &AmqpSetup, ingest: &ReplayOptions, processed: &[u64]) -> AmqpSourceOptions {
     AmqpSourceOptions {
         url: a.url.clone(),
+        tls: a.tls.clone(),
         topology: Topology::with_trade_queue(&a.queue),
         prefetch: a.prefetch,
         consumer_tag: a.consumer_tag.clone(),

@@ -1,13 +1,14 @@
 //! Connecting to the broker, for the tools and the source alike: the URL is
 //! parsed first (a bad one is a permanent error that never quotes the
-//! password), the connect is bounded by a timeout, and every failure is an
-//! [`IngestError::Amqp`] classified by [`broker::classify_lapin`], so a
-//! caller retries only what can succeed. The source's connection also
-//! carries its name and, when asked, a heartbeat.
+//! password) and given its TLS settings for `amqps://` ([`broker::target`]),
+//! the connect is bounded by a timeout, and every failure is an
+//! [`IngestError::Amqp`] classified by [`broker::classify_lapin`] (a failed
+//! TLS handshake included), so a caller retries only what can succeed. The
+//! source's connection also carries its name and, when asked, a heartbeat.
 
 use std::time::Duration;
 
-use broker::{Failure, classify, classify_lapin, describe, redact};
+use broker::{Failure, Tls, classify, classify_lapin, describe, describe_connect, redact};
 use lapin::{Channel, Connection, ConnectionProperties};
 
 use crate::{IngestError, Result};
@@ -46,27 +47,42 @@ pub(crate) fn source_runtime() -> Result<tokio::runtime::Runtime> {
         })
 }
 
-/// Connects to `url` within [`CONNECT_TIMEOUT`]; the error names the broker
-/// without its password and says whether it is worth retrying.
-pub(crate) async fn connect(url: &str) -> Result<Connection> {
-    connect_with(url, None, ConnectionProperties::default()).await
+/// Connects to `url` (with `tls` if it is `amqps://`) within
+/// [`CONNECT_TIMEOUT`]; the error names the broker without its password and
+/// says whether it is worth retrying.
+pub(crate) async fn connect(url: &str, tls: &Tls) -> Result<Connection> {
+    connect_with(url, tls, None, ConnectionProperties::default()).await
 }
 
 /// [`connect`] asking for a heartbeat of `heartbeat_secs` (over the URL's
 /// `?heartbeat=`) and with `props` (the connection's name).
 pub(crate) async fn connect_with(
     url: &str,
+    tls: &Tls,
     heartbeat_secs: Option<u16>,
     props: ConnectionProperties,
 ) -> Result<Connection> {
-    let mut uri = broker::parse_url(url)?;
+    let broker::Target {
+        mut uri,
+        tls: lapin_tls,
+    } = broker::target(url, tls)?;
+    let tls_used = uri.scheme == lapin::uri::AMQPScheme::AMQPS;
     if let Some(secs) = heartbeat_secs {
         uri.query.heartbeat = Some(secs);
     }
-    let connecting = Connection::connect_uri(uri, props);
+    let lapin_runtime = lapin::runtime::default_runtime()
+        .map_err(|e| amqp_err("cannot start lapin's runtime", &e))?;
+    let connecting = Connection::connect_uri_with_config(uri, props, lapin_tls, lapin_runtime);
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(amqp_err(format!("cannot connect to {}", redact(url)), &e)),
+        Ok(Err(e)) => Err(IngestError::Amqp {
+            message: format!(
+                "cannot connect to {}: {}",
+                redact(url),
+                describe_connect(&e, tls_used, tls)
+            ),
+            class: classify_lapin(&e),
+        }),
         Err(_) => Err(IngestError::Amqp {
             message: format!(
                 "cannot connect to {}: no answer within {} s",
@@ -95,6 +111,13 @@ pub(crate) async fn close_channel(channel: &Channel) {
     }
 }
 
+/// Checks what [`connect`] would refuse before trying: a URL that does not
+/// parse, TLS files with an `amqp://` URL (permanent errors).
+pub fn check_url(url: &str, tls: &Tls) -> Result<()> {
+    broker::target(url, tls)?;
+    Ok(())
+}
+
 /// An [`IngestError::Amqp`] with what was being done, lapin's reason (the
 /// broker's own words for a refusal) and its class.
 pub(crate) fn amqp_err(what: impl std::fmt::Display, e: &lapin::Error) -> IngestError {
@@ -110,7 +133,9 @@ mod tests {
     use broker::Classified;
 
     fn connect_now(url: &str) -> Result<Connection> {
-        runtime().expect("runtime").block_on(connect(url))
+        runtime()
+            .expect("runtime")
+            .block_on(connect(url, &Tls::default()))
     }
 
     #[test]
@@ -137,5 +162,27 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("S3cr3t"), "{text}");
+    }
+
+    #[test]
+    fn amqps_speaks_tls_from_the_first_byte() {
+        // Guards the build: lapin's TLS backend is a feature of a crate
+        // below it, and without it an amqps:// URL connects in the clear.
+        // A TLS client's first byte is a handshake record (22); a plain
+        // AMQP client's is the `A` of its protocol header.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || {
+            use std::io::Read;
+            let (mut s, _) = listener.accept().expect("accept");
+            let mut first = [0u8; 1];
+            s.read_exact(&mut first).expect("a first byte");
+            first[0]
+            // Dropping the socket ends the client's handshake.
+        });
+        let url = format!("amqps://guest:S3cr3t-Pa55@127.0.0.1:{port}/%2f");
+        let e = connect_now(&url).expect_err("no broker there");
+        assert_eq!(server.join().expect("server thread"), 22, "not TLS: {e}");
+        assert!(!e.to_string().contains("S3cr3t"), "{e}");
     }
 }

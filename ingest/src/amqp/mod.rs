@@ -62,6 +62,8 @@ mod publisher;
 mod redelivery;
 mod topology;
 
+pub use broker::{Tls, TlsFiles};
+pub use connect::check_url;
 pub use consumer::{AckRequest, AmqpSourceHandle, start_amqp};
 pub use counters::AmqpCounters;
 pub use lease::EndReason;

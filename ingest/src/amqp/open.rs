@@ -41,7 +41,7 @@ pub(super) struct Opened {
 /// closed.
 pub(super) async fn open(o: &AmqpSourceOptions) -> Result<Opened> {
     let props = ConnectionProperties::default().with_connection_name(o.connection_name().into());
-    let conn = connect_with(&o.url, o.heartbeat_secs, props).await?;
+    let conn = connect_with(&o.url, &o.tls, o.heartbeat_secs, props).await?;
     // The setup is bounded too: a broker that accepts the connection but
     // never answers a declare would otherwise hold `run`'s start, or the
     // source, forever.

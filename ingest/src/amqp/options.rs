@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use broker::Tls;
+
 use super::topology::Topology;
 use crate::cutter::CutPolicy;
 
@@ -19,6 +21,9 @@ pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_millis(100);
 pub struct AmqpSourceOptions {
     /// Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
     pub url: String,
+    /// TLS for an `amqps://` URL: the roots to trust, the client
+    /// certificate (refused with an `amqp://` URL if any file is set).
+    pub tls: Tls,
     /// Exchanges, queue and bindings (declared at start, idempotently).
     pub topology: Topology,
     /// Unacknowledged deliveries the broker may send ahead (≤ 65535).

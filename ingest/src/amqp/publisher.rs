@@ -24,7 +24,7 @@ use lapin::{
     options::{BasicPublishOptions, ConfirmSelectOptions},
 };
 
-use broker::{Classified, Failure, classify, reply};
+use broker::{Classified, Failure, Tls, classify, reply};
 
 use super::{
     connect::{amqp_err, close, close_channel, connect, runtime},
@@ -45,6 +45,9 @@ pub struct PublishOptions {
     pub batch: usize,
     /// Publishes awaiting a broker confirm at most; 0 is taken as 1.
     pub in_flight: usize,
+    /// TLS for an `amqps://` URL (default: the bundled roots, no client
+    /// certificate).
+    pub tls: Tls,
 }
 
 impl Default for PublishOptions {
@@ -55,6 +58,7 @@ impl Default for PublishOptions {
             rate: None,
             batch: 1,
             in_flight: 256,
+            tls: Tls::default(),
         }
     }
 }
@@ -79,7 +83,7 @@ pub fn publish_file(path: &Path, opts: &PublishOptions) -> Result<PublishReport>
     let input = MappedFile::open(path)?;
     let rt = runtime()?;
     rt.block_on(async {
-        let conn = connect(&opts.url).await?;
+        let conn = connect(&opts.url, &opts.tls).await?;
         let result = publish_on(&conn, input.bytes(), opts).await;
         close(&conn).await;
         result

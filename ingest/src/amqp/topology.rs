@@ -11,6 +11,8 @@ use lapin::{
     types::FieldTable,
 };
 
+use broker::Tls;
+
 use super::connect::{amqp_err, close, close_channel, connect, runtime};
 use crate::Result;
 
@@ -124,11 +126,12 @@ pub async fn declare(channel: &Channel, t: &Topology) -> Result<()> {
 }
 
 /// [`declare`] from synchronous code: builds a current-thread tokio runtime,
-/// connects to `url`, declares `t` and closes the connection.
-pub fn declare_blocking(url: &str, t: &Topology) -> Result<()> {
+/// connects to `url` (with `tls` for `amqps://`), declares `t` and closes
+/// the connection.
+pub fn declare_blocking(url: &str, tls: &Tls, t: &Topology) -> Result<()> {
     let rt = runtime()?;
     rt.block_on(async {
-        let conn = connect(url).await?;
+        let conn = connect(url, tls).await?;
         let result = async {
             let channel = conn
                 .create_channel()

@@ -96,6 +96,7 @@ impl TestQueue {
     pub fn source_at(&self, url: &str, who: &str) -> AmqpSourceOptions {
         AmqpSourceOptions {
             url: url.to_owned(),
+            tls: ingest::amqp::Tls::default(),
             topology: Topology::with_trade_queue(&self.name),
             prefetch: 100,
             consumer_tag: format!("{}-{who}", self.name),

@@ -12,6 +12,8 @@ use lapin::{
 };
 use tokio::time::{Instant, timeout_at};
 
+use broker::{Classified, Failure, classify, describe, describe_connect};
+
 use super::config::{AmqpSinkConfig, MAX_SHORT_STRING, config_err, redact};
 use super::publish::publish;
 use crate::delivery::sink::{Outgoing, SendError, SendFailure, Sink};
@@ -26,6 +28,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// A sink publishing alerts to RabbitMQ with publisher confirms.
 pub(crate) struct AmqpSink {
     cfg: AmqpSinkConfig,
+    /// The TLS files of `cfg`, read and checked at construction.
+    tls: broker::Tls,
     /// Shown by the broker (`rabbitmqctl list_connections client_properties`).
     pub(super) connection_name: String,
     rt: tokio::runtime::Runtime,
@@ -37,6 +41,7 @@ impl std::fmt::Debug for AmqpSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AmqpSink")
             .field("url", &redact(&self.cfg.url))
+            .field("tls", &self.tls)
             .field("exchange", &self.cfg.exchange)
             .field("routing_key", &self.cfg.routing_key)
             .field("connected", &self.link.is_some())
@@ -82,6 +87,7 @@ impl AmqpSink {
     /// connect (the first [`Sink::send`] does).
     pub(crate) fn new(cfg: AmqpSinkConfig) -> Result<Self> {
         cfg.validate()?;
+        let tls = cfg.load_tls()?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -89,6 +95,7 @@ impl AmqpSink {
         let connection_name = format!("aldebaran alerts sink -> {}", cfg.exchange);
         Ok(AmqpSink {
             cfg,
+            tls,
             connection_name,
             rt,
             link: None,
@@ -111,11 +118,12 @@ impl Sink for AmqpSink {
         if !sendable.is_empty() {
             let AmqpSink {
                 cfg,
+                tls,
                 connection_name,
                 rt,
                 link,
             } = self;
-            rt.block_on(send_on(cfg, connection_name, link, sendable))?;
+            rt.block_on(send_on(cfg, tls, connection_name, link, sendable))?;
         }
         match bad {
             None => Ok(()),
@@ -146,6 +154,7 @@ impl Drop for AmqpSink {
 /// Connects if needed, publishes `batch`, and drops the link on failure.
 async fn send_on(
     cfg: &AmqpSinkConfig,
+    tls: &broker::Tls,
     connection_name: &str,
     link: &mut Option<Link>,
     batch: &[Outgoing],
@@ -159,16 +168,14 @@ async fn send_on(
     }
     let current = match link {
         Some(l) => l,
-        None => {
-            link.insert(
-                open_link(cfg, connection_name)
-                    .await
-                    .map_err(|error| SendFailure {
-                        delivered: 0,
-                        error,
-                    })?,
-            )
-        }
+        None => link.insert(
+            open_link(cfg, tls, connection_name)
+                .await
+                .map_err(|error| SendFailure {
+                    delivered: 0,
+                    error,
+                })?,
+        ),
     };
     let outcome = publish(&current.channel, cfg, batch).await;
     if outcome.is_err()
@@ -181,16 +188,36 @@ async fn send_on(
 
 /// Connects, opens a channel in confirm mode and declares the topology, all
 /// within the confirm timeout. Every failure is transient (the broker may be
-/// down or restarting) except a refused login, which is the broker refusing
-/// this sink's credentials for every alert: the sink pauses.
-async fn open_link(cfg: &AmqpSinkConfig, connection_name: &str) -> Result<Link, SendError> {
+/// down or restarting) except a refused login or a TLS handshake that a
+/// certificate failed, which are the broker refusing this sink's
+/// credentials (or this sink refusing the broker's) for every alert: the
+/// sink pauses.
+async fn open_link(
+    cfg: &AmqpSinkConfig,
+    tls: &broker::Tls,
+    connection_name: &str,
+) -> Result<Link, SendError> {
     let deadline = Instant::now() + cfg.confirm_timeout();
     let props = ConnectionProperties::default().with_connection_name(connection_name.into());
-    let conn = match timeout_at(deadline, Connection::connect(&cfg.url, props)).await {
+    // Checked at construction; a failure here would be a bug, and it is
+    // reported like any other rather than trusted away.
+    let target =
+        broker::target(&cfg.url, tls).map_err(|e| SendError::EndpointDown(e.to_string()))?;
+    let tls_used = target.uri.scheme == lapin::uri::AMQPScheme::AMQPS;
+    let lapin_runtime = lapin::runtime::default_runtime().map_err(|e| {
+        SendError::Transient(format!("cannot start lapin's runtime: {}", describe(&e)))
+    })?;
+    let connecting =
+        Connection::connect_uri_with_config(target.uri, props, target.tls, lapin_runtime);
+    let conn = match timeout_at(deadline, connecting).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => {
-            let reason = format!("cannot connect to {}: {e}", redact(&cfg.url));
-            return Err(if access_refused(&e) {
+            let reason = format!(
+                "cannot connect to {}: {}",
+                redact(&cfg.url),
+                describe_connect(&e, tls_used, tls)
+            );
+            return Err(if needs_an_operator(&e) {
                 SendError::EndpointDown(reason)
             } else {
                 SendError::Transient(reason)
@@ -236,10 +263,15 @@ async fn open_link(cfg: &AmqpSinkConfig, connection_name: &str) -> Result<Link, 
     result.map_err(SendError::Transient)
 }
 
-/// The broker closed the connection with ACCESS_REFUSED (403): a wrong user,
-/// password or vhost permission.
-fn access_refused(e: &lapin::Error) -> bool {
-    matches!(e.kind(), lapin::ErrorKind::ProtocolError(amqp) if amqp.get_id() == 403)
+/// The broker closed the connection with ACCESS_REFUSED (403: a wrong user,
+/// password or vhost permission), or the TLS handshake failed for a reason
+/// only a changed certificate, CA file or port fixes.
+fn needs_an_operator(e: &lapin::Error) -> bool {
+    match Failure::of(e) {
+        Failure::Reply(code) => code == broker::reply::ACCESS_REFUSED,
+        failure @ Failure::Tls(_) => classify(failure) == Classified::Permanent,
+        _ => false,
+    }
 }
 
 /// Declares the exchange (direct, durable), the queue (durable) and the

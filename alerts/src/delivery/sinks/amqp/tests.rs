@@ -302,9 +302,32 @@ fn bad_configs_are_refused_at_construction() {
             url: "amqp:guest:secret@host".to_owned(),
             ..AmqpSinkConfig::default()
         },
-        // Without TLS in the build, lapin would send the password in the clear.
+        // TLS files with a plain URL: they would be ignored, the password
+        // sent in the clear.
+        AmqpSinkConfig {
+            url: "amqp://guest:secret@host/".to_owned(),
+            tls: broker::TlsFiles {
+                ca_file: tls_testdata("ca.pem"),
+                ..broker::TlsFiles::default()
+            },
+            ..AmqpSinkConfig::default()
+        },
+        // A CA file that is not there.
         AmqpSinkConfig {
             url: "amqps://guest:secret@host/".to_owned(),
+            tls: broker::TlsFiles {
+                ca_file: "/nonexistent/ca.pem".into(),
+                ..broker::TlsFiles::default()
+            },
+            ..AmqpSinkConfig::default()
+        },
+        // A client certificate without its key.
+        AmqpSinkConfig {
+            url: "amqps://guest:secret@host/".to_owned(),
+            tls: broker::TlsFiles {
+                cert_file: tls_testdata("client.pem"),
+                ..broker::TlsFiles::default()
+            },
             ..AmqpSinkConfig::default()
         },
         AmqpSinkConfig {
@@ -324,6 +347,41 @@ fn bad_configs_are_refused_at_construction() {
         );
         assert!(!err.to_string().contains("secret"), "{err}");
     }
+}
+
+/// The broker crate's test certificates.
+fn tls_testdata(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../broker/src/tls/testdata")
+        .join(name)
+}
+
+#[test]
+fn amqps_with_or_without_tls_files_is_accepted_at_construction() {
+    for tls in [
+        broker::TlsFiles::default(),
+        broker::TlsFiles {
+            ca_file: tls_testdata("ca.pem"),
+            cert_file: tls_testdata("client.pem"),
+            key_file: tls_testdata("client.key"),
+        },
+    ] {
+        let cfg = AmqpSinkConfig {
+            url: "amqps://guest:secret@broker.invalid/%2f".to_owned(),
+            tls,
+            ..AmqpSinkConfig::default()
+        };
+        let sink = AmqpSink::new(cfg).expect("amqps is built in");
+        let shown = format!("{sink:?}");
+        assert!(
+            !shown.contains("secret") && !shown.contains("PRIVATE"),
+            "{shown}"
+        );
+    }
+    let cfg: AmqpSinkConfig =
+        serde_json::from_str(r#"{"url": "amqps://h/", "tls": {"ca_file": "/x/ca.pem"}}"#)
+            .expect("a tls table");
+    assert_eq!(cfg.tls.ca_file, std::path::PathBuf::from("/x/ca.pem"));
 }
 
 #[test]
@@ -499,6 +557,38 @@ fn a_refused_login_pauses_the_sink() {
     };
     assert!(reason.contains("ACCESS_REFUSED"), "{reason}");
     assert!(!reason.contains("not-the-password"), "{reason}");
+}
+
+#[test]
+fn amqps_to_a_plain_amqp_port_pauses_the_sink_saying_so() {
+    // A peer that answers as a plain AMQP broker does to anything it cannot
+    // read: its protocol header, then it closes.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = listener.accept().unwrap();
+        let mut hello = [0u8; 64];
+        let _ = s.read(&mut hello);
+        let _ = s.write_all(b"AMQP\x00\x00\x09\x01");
+    });
+    let cfg = AmqpSinkConfig {
+        url: format!("amqps://guest:secret@127.0.0.1:{port}/%2f"),
+        ..test_config("plain-port")
+    };
+    let mut sink = AmqpSink::new(cfg).unwrap();
+    let f = sink.send(&records(1..=2)).unwrap_err();
+    peer.join().unwrap();
+    assert_eq!(f.delivered, 0);
+    let SendError::EndpointDown(reason) = &f.error else {
+        panic!("{f:?}");
+    };
+    assert!(reason.contains("TLS handshake failed"), "{reason}");
+    assert!(
+        reason.contains("is this the broker's TLS port?"),
+        "{reason}"
+    );
+    assert!(!reason.contains("secret"), "{reason}");
 }
 
 /// broker

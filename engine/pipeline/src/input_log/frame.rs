@@ -330,8 +330,8 @@ mod tests {
         let b = batch();
         let mut buf = Vec::new();
         encode(&meta, &b, &mut buf).expect("encode");
-        // Version 1, the first byte, as before versions were listed.
-        assert_eq!(buf[0], 1);
+        // The version written, the first byte (1 and 2 are read).
+        assert_eq!(buf[0], 2);
         let back = decode(&buf).expect("decode");
         assert_eq!(back.meta, meta);
         assert_eq!(back.batch.record(), b.record());

@@ -99,7 +99,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             format!(
-                "input log frame 1 of {}: format version 99, but this aldebaran reads version 1; \
+                "input log frame 1 of {}: format version 99, but this aldebaran reads versions 1 and 2; \
                  run the aldebaran release that wrote it, or move the state directory {} away \
                  to rebuild the state from the input",
                 dir.join("00000000000000000001.seg").display(),

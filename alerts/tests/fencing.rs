@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alerts::delivery::{
-    CursorMirror, DeliveryMode, InDoubtAction, Outgoing, SendFailure, ShipGate, ShipperExit, Sink,
-    install_cursor_file, read_cursors, spawn_shipper,
+    CursorMirror, DeliveryMode, InDoubtAction, Install, Outgoing, SendFailure, ShipGate,
+    ShipperExit, Sink, install_cursor_file, read_cursors, spawn_shipper,
 };
 use common::{LogSink, Sent, copy_segments, seqs, spec, wait_until, write_journal};
 
@@ -123,7 +123,7 @@ struct ClosingMirror {
 
 impl CursorMirror for ClosingMirror {
     fn written(&self, rel_path: &str, bytes: &[u8]) {
-        install_cursor_file(&self.standby, rel_path, bytes).expect("install");
+        install_cursor_file(&self.standby, rel_path, bytes, Install::Deferred).expect("install");
         if !rel_path.ends_with(".cursor") {
             return;
         }

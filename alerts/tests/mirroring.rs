@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use alerts::AlertsError;
 use alerts::delivery::{
-    CursorMirror, DeliveryMode, InDoubtAction, Outgoing, SendFailure, ShipperExit, Sink,
+    CursorMirror, DeliveryMode, InDoubtAction, Install, Outgoing, SendFailure, ShipperExit, Sink,
     cursor_files, install_cursor_file, read_cursors, registered_sinks, spawn_shipper,
 };
 use common::{LogSink, copy_segments, seqs, spec, write_journal};
@@ -26,7 +26,7 @@ struct Standby {
 
 impl CursorMirror for Standby {
     fn written(&self, rel_path: &str, bytes: &[u8]) {
-        install_cursor_file(&self.dir, rel_path, bytes).expect("install");
+        install_cursor_file(&self.dir, rel_path, bytes, Install::Deferred).expect("install");
         let entry = if rel_path == "cursors/registry" {
             "registry".to_owned()
         } else {
@@ -195,25 +195,28 @@ fn installing_under_a_running_shipper_is_refused() {
         Box::new(sink),
     )
     .expect("spawn");
-    let err = install_cursor_file(&standby, rel_path, bytes).expect_err("refused");
+    let err =
+        install_cursor_file(&standby, rel_path, bytes, Install::Durable).expect_err("refused");
     assert!(
         matches!(&err, AlertsError::CursorInstall { reason, .. } if reason.contains("held by a running shipper")),
         "{err}"
     );
     handle.stop();
     handle.join().expect("join");
-    install_cursor_file(&standby, rel_path, bytes).expect("installed once it stopped");
+    install_cursor_file(&standby, rel_path, bytes, Install::Durable)
+        .expect("installed once it stopped");
 
     // And whatever runs: no path out of cursors/, no payload that is not a
     // cursor file.
     for bad in ["../x", "cursors/../x.cursor", "cursors/sms.sink"] {
-        let err = install_cursor_file(&standby, bad, bytes).expect_err(bad);
+        let err = install_cursor_file(&standby, bad, bytes, Install::Durable).expect_err(bad);
         assert!(
             matches!(err, AlertsError::CursorInstall { .. }),
             "{bad}: {err}"
         );
     }
     assert!(!dir.path().join("x").exists());
-    let err = install_cursor_file(&standby, rel_path, b"not a cursor").expect_err("payload");
+    let err = install_cursor_file(&standby, rel_path, b"not a cursor", Install::Durable)
+        .expect_err("payload");
     assert!(err.to_string().contains("not a cursor file"), "{err}");
 }

@@ -88,5 +88,5 @@ pub use sinks::http::{HttpFormat, HttpSinkConfig};
 #[cfg(feature = "smtp")]
 pub use sinks::smtp::{SmtpSinkConfig, SmtpTls};
 pub use sinks::stdout::StdoutSinkConfig;
-pub use standby::{cursor_files, cursor_reach, install_cursor_file};
+pub use standby::{Install, cursor_files, cursor_reach, install_cursor_file, sync_cursor_files};
 pub use status::{CursorInfo, RegisteredSink, journal_last_seq, read_cursors, registered_sinks};

@@ -15,7 +15,7 @@
 use std::fs::OpenOptions;
 use std::path::Path;
 
-use crate::delivery::ship::atomic::{ensure_dir, write_atomic};
+use crate::delivery::ship::atomic::{ensure_dir, sync_files, write_atomic, write_atomic_unsynced};
 use crate::delivery::ship::cursor::{CURSOR_EXT, CURSORS_DIR, decode_file};
 use crate::delivery::ship::registry::{self, REGISTRY_FILE};
 use crate::error::{AlertsError, Result, io_at};
@@ -111,9 +111,29 @@ pub fn cursor_files(journal_dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     Ok(files)
 }
 
+/// How [`install_cursor_file`] makes its write durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Install {
+    /// fsync the file and the directory before returning.
+    Durable,
+    /// Atomic against a crash of this process, durable only once
+    /// [`sync_cursor_files`] has run: for a standby, whose copy matters
+    /// when the active dies (this host's page cache holds it) and which
+    /// syncs before it takes over, so that each mirrored send does not pay
+    /// two fsyncs here on top of the active's own.
+    Deferred,
+}
+
+/// Makes every file under `<journal_dir>/cursors/` durable (after
+/// [`Install::Deferred`] installs).
+pub fn sync_cursor_files(journal_dir: &Path) -> Result<()> {
+    sync_files(&journal_dir.join(CURSORS_DIR))
+}
+
 /// Writes a mirrored file: `rel_path` (relative to `journal_dir`) becomes
-/// exactly `bytes`, atomically (temp file, fsync, rename, directory fsync),
-/// so a crash leaves the old file or the new one.
+/// exactly `bytes`, atomically (temp file, rename; with
+/// [`Install::Durable`] the fsyncs of the file and the directory too), so a
+/// crash leaves the old file or the new one.
 ///
 /// Refused ([`AlertsError::CursorInstall`], nothing written) for a path
 /// that is not directly under `cursors/` or not a cursor file or the
@@ -123,7 +143,12 @@ pub fn cursor_files(journal_dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
 /// cursor must not move under it). The cursor's lock is held through the
 /// rename, so a shipper starting meanwhile is refused rather than left
 /// with the replaced file; the registry is replaced under its own lock.
-pub fn install_cursor_file(journal_dir: &Path, rel_path: &str, bytes: &[u8]) -> Result<()> {
+pub fn install_cursor_file(
+    journal_dir: &Path,
+    rel_path: &str,
+    bytes: &[u8],
+    how: Install,
+) -> Result<()> {
     let refuse = |reason: String| AlertsError::CursorInstall {
         rel_path: rel_path.to_owned(),
         reason,
@@ -151,7 +176,10 @@ pub fn install_cursor_file(journal_dir: &Path, rel_path: &str, bytes: &[u8]) -> 
         })?,
         Mirrored::Registry => Some(registry::lock(journal_dir)?),
     };
-    write_atomic(&path, &dir, bytes)
+    match how {
+        Install::Durable => write_atomic(&path, &dir, bytes),
+        Install::Deferred => write_atomic_unsynced(&path, bytes),
+    }
 }
 
 /// The existing cursor file at `path`, locked without waiting; `None` if
@@ -173,7 +201,7 @@ mod tests {
     use crate::delivery::ship::sidecar::write_sidecar;
 
     fn refusal(dir: &Path, rel_path: &str, bytes: &[u8]) -> String {
-        match install_cursor_file(dir, rel_path, bytes) {
+        match install_cursor_file(dir, rel_path, bytes, Install::Durable) {
             Err(AlertsError::CursorInstall { reason, .. }) => reason,
             other => panic!("{rel_path}: expected a refusal, got {other:?}"),
         }
@@ -214,11 +242,25 @@ mod tests {
 
     #[test]
     fn installed_files_read_back_as_the_active_wrote_them() {
+        for how in [Install::Durable, Install::Deferred] {
+            installed_files_read_back(how);
+        }
+    }
+
+    fn installed_files_read_back(how: Install) {
         let (dir, _) = active();
         let standby = tempfile::tempdir().expect("tempdir");
         for (rel_path, bytes) in cursor_files(dir.path()).expect("files") {
-            install_cursor_file(standby.path(), &rel_path, &bytes).expect("install");
+            install_cursor_file(standby.path(), &rel_path, &bytes, how).expect("install");
         }
+        sync_cursor_files(standby.path()).expect("sync");
+        let left: Vec<_> = std::fs::read_dir(standby.path().join(CURSORS_DIR))
+            .expect("cursors dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{how:?} left temp files: {left:?}");
         let path = standby.path().join("cursors/hook.cursor");
         assert_eq!(
             load(&path).expect("load"),
@@ -296,7 +338,13 @@ mod tests {
     fn a_cursor_a_shipper_holds_is_refused() {
         let (dir, cursor) = active();
         let standby = tempfile::tempdir().expect("tempdir");
-        install_cursor_file(standby.path(), "cursors/hook.cursor", &cursor).expect("install");
+        install_cursor_file(
+            standby.path(),
+            "cursors/hook.cursor",
+            &cursor,
+            Install::Durable,
+        )
+        .expect("install");
         // What a running shipper holds.
         let held = CursorFile::open_existing(standby.path(), "hook")
             .expect("open")
@@ -318,8 +366,13 @@ mod tests {
             "unchanged under the shipper"
         );
         drop(held);
-        install_cursor_file(standby.path(), "cursors/hook.cursor", newer.bytes())
-            .expect("installed once released");
+        install_cursor_file(
+            standby.path(),
+            "cursors/hook.cursor",
+            newer.bytes(),
+            Install::Durable,
+        )
+        .expect("installed once released");
         assert_eq!(load(&path).expect("load"), Some(CursorState::settled(6)));
     }
 }

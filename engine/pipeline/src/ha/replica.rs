@@ -91,6 +91,8 @@ pub(crate) struct Replica {
     /// Records appended since the last frame: what its jobs must produce.
     window: VecDeque<(u64, Vec<u8>)>,
     cursor_acked: u64,
+    /// Cursor files installed since the last [`Replica::sync_cursors`].
+    cursors_unsynced: bool,
     /// Cursor files waiting for the journal records they point at to be
     /// durable here, in arrival order: (id, path, bytes, seq reached).
     cursors: VecDeque<(u64, String, Vec<u8>, u64)>,
@@ -150,6 +152,7 @@ impl Replica {
             last_end: None,
             window: VecDeque::new(),
             cursor_acked: 0,
+            cursors_unsynced: false,
             cursors: VecDeque::new(),
             snapshot: Vec::new(),
             alerts: Vec::new(),
@@ -447,7 +450,16 @@ impl Replica {
             if *reach > durable {
                 break;
             }
-            alerts::delivery::install_cursor_file(&self.dirs.journal.dir, path, bytes)?;
+            // Not fsynced per file: the copy serves a takeover by this
+            // process, whose page cache holds it, and is synced before
+            // this node ships (into_active) and at each heartbeat.
+            alerts::delivery::install_cursor_file(
+                &self.dirs.journal.dir,
+                path,
+                bytes,
+                alerts::delivery::Install::Deferred,
+            )?;
+            self.cursors_unsynced = true;
             self.cursor_acked = *id;
             self.cursors.pop_front();
         }
@@ -473,6 +485,8 @@ impl Replica {
     /// if this node had restarted from these files, without reading them).
     pub(crate) fn into_active(mut self) -> Result<(Restored, Outputs, InputLog, AlreadyJournaled)> {
         self.commit()?;
+        // Before its shippers start from them.
+        self.sync_cursors()?;
         if let Some((tx, h)) = self.checkpoints.take() {
             drop(tx);
             h.join()
@@ -503,9 +517,20 @@ impl Replica {
         Ok((restored, outputs, input, already))
     }
 
+    /// Makes the cursor files installed so far durable: a standby's copy is
+    /// then at most a heartbeat behind what it acknowledged, should this
+    /// host lose power and the active die before it rejoins.
+    pub(crate) fn sync_cursors(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.cursors_unsynced) {
+            alerts::delivery::sync_cursor_files(&self.dirs.journal.dir)?;
+        }
+        Ok(())
+    }
+
     /// Closes the files (a standby that stops).
     pub(crate) fn close(mut self) -> Result<()> {
         self.commit()?;
+        self.sync_cursors()?;
         if let Some((tx, h)) = self.checkpoints.take() {
             drop(tx);
             h.join()

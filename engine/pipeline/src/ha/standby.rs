@@ -314,6 +314,7 @@ fn follow(ctx: &PairCtx, engine: &mut Engine, replica: &mut Replica, link: Link)
                 writer.flush()?;
             }
             if last_beat.elapsed() >= ctx.ha.heartbeat {
+                replica.sync_cursors()?;
                 writer.send(&Message::Status(ctx.node.peer_status()))?;
                 writer.flush()?;
                 last_beat = Instant::now();

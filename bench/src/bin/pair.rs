@@ -74,7 +74,13 @@ struct Args {
 /// `aldebaran gen` of about `events` events; returns the line count.
 fn gen_file(bin: &Path, path: &Path, events: u64, seed: u64) -> Result<u64> {
     let st = Command::new(bin)
-        .args(["gen", "--orders", &(events / 5).max(1).to_string(), "--open", "10000"])
+        .args([
+            "gen",
+            "--orders",
+            &(events / 5).max(1).to_string(),
+            "--open",
+            "10000",
+        ])
         .args(["--seed", &seed.to_string(), "-o"])
         .arg(path)
         .stderr(Stdio::null())
@@ -114,7 +120,11 @@ fn cost(a: &Args) -> Result<()> {
         "== cost of the pair: backlog {events} events at 100/message; steady {paced_events} events at {} events/s and burst {burst_events} at {} events/s, 10/message, HTTP sink",
         a.steady_rate, a.burst_rate
     );
-    let setups = [Setup::Single, Setup::Pair { sync: true }, Setup::Pair { sync: false }];
+    let setups = [
+        Setup::Single,
+        Setup::Pair { sync: true },
+        Setup::Pair { sync: false },
+    ];
     let mut tput: Vec<Vec<f64>> = vec![Vec::new(); 3];
     let mut rss: Vec<Vec<f64>> = vec![Vec::new(); 3];
     let mut p99: Vec<Vec<f64>> = vec![Vec::new(); 3];
@@ -176,7 +186,10 @@ fn percentile_line(name: &str, v: &[f64]) -> String {
         median(&s),
         s.last().copied().unwrap_or(f64::NAN),
         s.first().copied().unwrap_or(f64::NAN),
-        v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(" ")
+        v.iter()
+            .map(|x| format!("{x:.0}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     )
 }
 
@@ -201,7 +214,15 @@ fn takeovers(a: &Args) -> Result<()> {
     nodes[0].wait("active", Duration::from_secs(60), |v| v["role"] == "active")?;
     nodes[1].start()?;
     let mut feed = Command::new(&a.bin)
-        .args(["publish", "--batch", "10", "--rate", &a.rate.to_string(), "--queue", &q.name])
+        .args([
+            "publish",
+            "--batch",
+            "10",
+            "--rate",
+            &a.rate.to_string(),
+            "--queue",
+            &q.name,
+        ])
         .arg(&file)
         .stdout(Stdio::null())
         .spawn()
@@ -210,7 +231,10 @@ fn takeovers(a: &Args) -> Result<()> {
     let mut to_first = Vec::new();
     let mut peak: f64 = 0.0;
     for k in 0..a.kills {
-        peak = nodes.iter().filter_map(Node::peak_rss_mib).fold(peak, f64::max);
+        peak = nodes
+            .iter()
+            .filter_map(Node::peak_rss_mib)
+            .fold(peak, f64::max);
         match takeover::one(&mut nodes, &rx, "KILL")? {
             Some(t) => {
                 gap.push(t.gap_ms);
@@ -234,10 +258,22 @@ fn takeovers(a: &Args) -> Result<()> {
     for n in nodes.iter_mut().rev() {
         n.terminate()?;
     }
-    eprintln!("  SIGKILL of the active, {}", percentile_line("last old alert → first new alert", &gap));
-    eprintln!("  SIGKILL of the active, {}", percentile_line("kill → first new alert", &to_first));
-    eprintln!("  SIGSTOP of the active, {}", percentile_line("stop → first new alert", &silent));
-    eprintln!("  alerts received {}; peak RSS of a node {peak:.1} MiB", rx.len());
+    eprintln!(
+        "  SIGKILL of the active, {}",
+        percentile_line("last old alert → first new alert", &gap)
+    );
+    eprintln!(
+        "  SIGKILL of the active, {}",
+        percentile_line("kill → first new alert", &to_first)
+    );
+    eprintln!(
+        "  SIGSTOP of the active, {}",
+        percentile_line("stop → first new alert", &silent)
+    );
+    eprintln!(
+        "  alerts received {}; peak RSS of a node {peak:.1} MiB",
+        rx.len()
+    );
     Ok(())
 }
 

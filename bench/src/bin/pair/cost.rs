@@ -80,22 +80,43 @@ fn stop(nodes: &mut [Node]) -> Result<()> {
     Ok(())
 }
 
-pub fn throughput(bin: &Path, dir: &Path, file: &Path, events: u64, setup: Setup) -> Result<Throughput> {
+pub fn throughput(
+    bin: &Path,
+    dir: &Path,
+    file: &Path,
+    events: u64,
+    setup: Setup,
+) -> Result<Throughput> {
     let q = Queue::declare(bin, "tput")?;
     let mut nodes = start(bin, dir, &q, None, setup)?;
     let messages = events.div_ceil(100) as f64;
     let t0 = Instant::now();
     let publish = Command::new(bin)
-        .args(["publish", "--batch", "100", "--in-flight", "512", "--queue", &q.name])
+        .args([
+            "publish",
+            "--batch",
+            "100",
+            "--in-flight",
+            "512",
+            "--queue",
+            &q.name,
+        ])
         .arg(file)
         .output()
         .context("aldebaran publish")?;
     if !publish.status.success() {
-        bail!("publish failed: {}", String::from_utf8_lossy(&publish.stderr));
+        bail!(
+            "publish failed: {}",
+            String::from_utf8_lossy(&publish.stderr)
+        );
     }
     let published = t0.elapsed();
     let deadline = Instant::now() + Duration::from_secs(600);
-    while nodes[0].metric("aldebaran_source_acked_total").unwrap_or(0.0) < messages {
+    while nodes[0]
+        .metric("aldebaran_source_acked_total")
+        .unwrap_or(0.0)
+        < messages
+    {
         nodes[0].check_running()?;
         if Instant::now() > deadline {
             bail!("the active did not ack the {messages} messages within 10 min");
@@ -103,7 +124,10 @@ pub fn throughput(bin: &Path, dir: &Path, file: &Path, events: u64, setup: Setup
         sleep(Duration::from_millis(5));
     }
     let drained = t0.elapsed();
-    let peak = nodes.iter().filter_map(Node::peak_rss_mib).fold(0.0, f64::max);
+    let peak = nodes
+        .iter()
+        .filter_map(Node::peak_rss_mib)
+        .fold(0.0, f64::max);
     stop(&mut nodes)?;
     Ok(Throughput {
         events_per_s: events as f64 / drained.as_secs_f64(),
@@ -117,12 +141,23 @@ pub fn latency(bin: &Path, dir: &Path, file: &Path, rate: u64, setup: Setup) -> 
     let q = Queue::declare(bin, "lat")?;
     let mut nodes = start(bin, dir, &q, Some(&rx.url), setup)?;
     let publish = Command::new(bin)
-        .args(["publish", "--batch", "10", "--rate", &rate.to_string(), "--queue", &q.name])
+        .args([
+            "publish",
+            "--batch",
+            "10",
+            "--rate",
+            &rate.to_string(),
+            "--queue",
+            &q.name,
+        ])
         .arg(file)
         .output()
         .context("aldebaran publish")?;
     if !publish.status.success() {
-        bail!("publish failed: {}", String::from_utf8_lossy(&publish.stderr));
+        bail!(
+            "publish failed: {}",
+            String::from_utf8_lossy(&publish.stderr)
+        );
     }
     // Let the last alerts arrive: until the receiver has been quiet 1 s.
     let mut seen = rx.len();
@@ -148,7 +183,11 @@ pub fn latency(bin: &Path, dir: &Path, file: &Path, rate: u64, setup: Setup) -> 
         _ => 0.0,
     };
     Ok(Latency {
-        ship_per_s: if span > 0.0 { (all.len() - 1) as f64 / span } else { f64::NAN },
+        ship_per_s: if span > 0.0 {
+            (all.len() - 1) as f64 / span
+        } else {
+            f64::NAN
+        },
         alerts: h.len(),
         p50_ms: ms(0.5),
         p99_ms: ms(0.99),

@@ -186,7 +186,8 @@ impl Node {
     /// The current run's stderr and stdout (the summary).
     pub fn logs(&self) -> String {
         let read = |ext: &str| {
-            fs::read_to_string(self.dir.join(format!("run-{}.{ext}", self.runs))).unwrap_or_default()
+            fs::read_to_string(self.dir.join(format!("run-{}.{ext}", self.runs)))
+                .unwrap_or_default()
         };
         format!("{}{}", read("err"), read("out"))
     }
@@ -212,7 +213,12 @@ impl Node {
     }
 
     /// Polls [`Node::status`] until `holds`, up to `within`.
-    pub fn wait(&mut self, what: &str, within: Duration, holds: impl Fn(&Value) -> bool) -> Result<Value> {
+    pub fn wait(
+        &mut self,
+        what: &str,
+        within: Duration,
+        holds: impl Fn(&Value) -> bool,
+    ) -> Result<Value> {
         let deadline = Instant::now() + within;
         loop {
             self.check_running()?;
@@ -222,7 +228,11 @@ impl Node {
                 return Ok(v);
             }
             if Instant::now() > deadline {
-                bail!("{}: not {what} within {within:?}:\n{}", self.name, self.tail());
+                bail!(
+                    "{}: not {what} within {within:?}:\n{}",
+                    self.name,
+                    self.tail()
+                );
             }
             sleep(Duration::from_millis(50));
         }
@@ -232,12 +242,15 @@ impl Node {
     pub fn metric(&self, name: &str) -> Option<f64> {
         let mut s = TcpStream::connect(("127.0.0.1", self.metrics_port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .ok()?;
         let mut body = String::new();
         s.read_to_string(&mut body).ok()?;
         let mut found = None;
         for l in body.lines() {
-            let Some(rest) = l.strip_prefix(name) else { continue };
+            let Some(rest) = l.strip_prefix(name) else {
+                continue;
+            };
             if !(rest.starts_with(' ') || rest.starts_with('{')) {
                 continue;
             }

@@ -19,7 +19,10 @@ impl Queue {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let name = format!("aldebaran-bench-pair-{tag}-{}-{nanos:09}", std::process::id());
+        let name = format!(
+            "aldebaran-bench-pair-{tag}-{}-{nanos:09}",
+            std::process::id()
+        );
         let out = Command::new(bin)
             .args(["declare", "--queue", &name])
             .output()

@@ -29,8 +29,8 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start() -> Result<Self> {
-        let server = tiny_http::Server::http("127.0.0.1:0")
-            .map_err(|e| anyhow!("http receiver: {e}"))?;
+        let server =
+            tiny_http::Server::http("127.0.0.1:0").map_err(|e| anyhow!("http receiver: {e}"))?;
         let port = server
             .server_addr()
             .to_ip()

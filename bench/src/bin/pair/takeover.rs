@@ -59,10 +59,16 @@ pub fn one(nodes: &mut [Node], rx: &Receiver, signal: &str) -> Result<Option<Tak
     let (a, epoch) = active(nodes)?;
     wait_synced_standby(nodes, 1 - a)?;
     sleep(Duration::from_secs(1));
-    let from = rx.len();
-    if from == 0 {
-        bail!("no alert has arrived at the receiver: is the stream flowing?");
+    // The generated stream interleaves 10k orders: its first alerts come
+    // some seconds after its start.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while rx.len() == 0 {
+        if Instant::now() > deadline {
+            bail!("no alert has arrived at the receiver within 120 s: is the stream flowing?");
+        }
+        sleep(Duration::from_millis(50));
     }
+    let from = rx.len();
     let t0 = Instant::now();
     if signal == "KILL" {
         nodes[a].kill()?;

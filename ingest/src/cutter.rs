@@ -3,6 +3,14 @@
 //! A batch is cut when it holds `batch_events` accepted events, when
 //! `batch_ms` has passed since its first record arrived, or at the end of the
 //! input. Runs on the engine thread that consumes the batches.
+//!
+//! A source of messages (AMQP) is cut only at a message's end: a batch
+//! holding the first lines of a message but not its end mark would become
+//! durable state without the message's digest, so after a crash the
+//! redelivered message would be processed whole again and the lines already
+//! in the state counted and dead-lettered twice. Such a batch goes past
+//! `batch_events` or `batch_ms` by the rest of one message, which its source
+//! is publishing at that moment.
 
 use std::time::{Duration, Instant};
 
@@ -42,6 +50,10 @@ pub struct Cutter {
     policy: CutPolicy,
     ended: bool,
     started: Option<Instant>,
+    /// Cut only at message ends (a source of acknowledged messages).
+    whole_messages: bool,
+    /// A line of a message was decoded and its end mark not yet.
+    mid_message: bool,
 }
 
 /// What [`Cutter::next_event`] found.
@@ -71,6 +83,17 @@ impl Cutter {
             policy,
             ended: false,
             started: None,
+            whole_messages: false,
+            mid_message: false,
+        }
+    }
+
+    /// A cutter for a source of messages: batches end only where a message
+    /// ends (its mark).
+    pub(crate) fn of_messages(reader: RingReader, policy: CutPolicy) -> Self {
+        Cutter {
+            whole_messages: true,
+            ..Cutter::new(reader, policy)
         }
     }
 
@@ -98,7 +121,7 @@ impl Cutter {
             }
             // Decode what is staged, up to the batch size.
             let mut progressed = false;
-            while self.builder.rows() < self.policy.batch_events {
+            while self.builder.rows() < self.policy.batch_events || self.mid_message {
                 let Some(rec) = self.reader.next_record() else {
                     break;
                 };
@@ -111,15 +134,19 @@ impl Cutter {
                         self.ended = true;
                         return self.cut().map(Cut::Batch);
                     }
-                    Some(_) => {}
+                    Some(Decoded::Mark) => self.mid_message = false,
+                    Some(Decoded::Event | Decoded::Other) => {
+                        self.mid_message = self.whole_messages;
+                    }
                     None => return Err(IngestError::Ring(0)),
                 }
             }
-            if self.builder.rows() >= self.policy.batch_events {
+            if self.builder.rows() >= self.policy.batch_events && !self.mid_message {
                 return self.cut().map(Cut::Batch);
             }
             if let Some(t0) = self.started
                 && t0.elapsed() >= self.policy.batch_time
+                && !self.mid_message
             {
                 return self.cut().map(Cut::Batch);
             }
@@ -153,6 +180,83 @@ impl Cutter {
 
     fn cut(&mut self) -> Result<TradeBatch> {
         self.started = None;
+        self.mid_message = false;
         Ok(self.builder.finish()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{line_ingestor::LineIngestor, ring::ring};
+
+    const LINE: &[u8] = br##"{"id":"o-1","#shares":10,"client":"c","stock":"S"}"##;
+
+    fn policy(events: usize, ms: u64) -> CutPolicy {
+        CutPolicy {
+            batch_events: events,
+            batch_time: Duration::from_millis(ms),
+        }
+    }
+
+    /// A message of `lines` lines (every third malformed), its first
+    /// `published` lines published before its end.
+    fn message(ing: &mut LineIngestor, no: u64, lines: u64, published: u64) {
+        for i in 0..lines {
+            if i % 3 == 2 {
+                ing.line(no << 24 | i, b"{not json");
+            } else {
+                ing.line(no << 24 | i, LINE);
+            }
+            if i + 1 == published {
+                ing.publish();
+            }
+        }
+        ing.mark(1, no, no * 7);
+        ing.publish();
+    }
+
+    #[test]
+    fn a_source_of_messages_is_cut_only_at_a_message_end() {
+        let (w, r) = ring(1 << 20);
+        let mut ing = LineIngestor::new(w);
+        let mut cut = Cutter::of_messages(r, policy(2, 1));
+        // Half a message, then the batch time passes, then the rest.
+        message(&mut ing, 1, 6, 3);
+        message(&mut ing, 2, 6, 6);
+        let mut batches = Vec::new();
+        while batches
+            .iter()
+            .map(|b: &TradeBatch| b.messages().len())
+            .sum::<usize>()
+            < 2
+        {
+            if let Cut::Batch(b) = cut.next_event(Duration::from_millis(50)).expect("cut") {
+                batches.push(b);
+            }
+        }
+        for b in &batches {
+            assert_eq!(b.messages().len(), 1, "one whole message per batch");
+            assert_eq!(
+                b.len() + b.dead_letters().len(),
+                6,
+                "all six lines with their mark"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_is_cut_at_the_batch_size_whatever_its_lines() {
+        let (w, r) = ring(1 << 20);
+        let mut ing = LineIngestor::new(w);
+        let mut cut = Cutter::new(r, policy(2, 1000));
+        for i in 0..6 {
+            ing.line(i, LINE);
+        }
+        ing.publish();
+        let Cut::Batch(b) = cut.next_event(Duration::from_millis(50)).expect("cut") else {
+            panic!("a batch");
+        };
+        assert_eq!(b.len(), 2);
     }
 }

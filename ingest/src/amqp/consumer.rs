@@ -182,7 +182,7 @@ pub fn start_amqp(opts: AmqpSourceOptions) -> Result<(AmqpSourceHandle, Cutter)>
             acks: ack_tx,
             counters,
         },
-        Cutter::new(reader, cut),
+        Cutter::of_messages(reader, cut),
     ))
 }
 

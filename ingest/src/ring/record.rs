@@ -129,6 +129,8 @@ pub(crate) enum Decoded {
     Event,
     /// A dead letter or blank count was recorded.
     Other,
+    /// The end of a source's message (what follows belongs to the next).
+    Mark,
     /// The end of the input.
     End,
 }
@@ -227,7 +229,7 @@ pub(crate) fn decode_into(rec: &[u8], builder: &mut TradeBatchBuilder) -> Option
                 },
                 u64_at(body, 17)?,
             );
-            Some(Decoded::Other)
+            Some(Decoded::Mark)
         }
         TAG_END => Some(Decoded::End),
         _ => None,
@@ -273,7 +275,7 @@ mod tests {
                 Decoded::Other,
                 Decoded::Other,
                 Decoded::Other,
-                Decoded::Other,
+                Decoded::Mark,
                 Decoded::End
             ]
         );

@@ -91,25 +91,7 @@ pub fn throughput(
     let mut nodes = start(bin, dir, &q, None, setup)?;
     let messages = events.div_ceil(100) as f64;
     let t0 = Instant::now();
-    let publish = Command::new(bin)
-        .args([
-            "publish",
-            "--batch",
-            "100",
-            "--in-flight",
-            "512",
-            "--queue",
-            &q.name,
-        ])
-        .arg(file)
-        .output()
-        .context("aldebaran publish")?;
-    if !publish.status.success() {
-        bail!(
-            "publish failed: {}",
-            String::from_utf8_lossy(&publish.stderr)
-        );
-    }
+    publish(bin, file, &q, &["--batch", "100", "--in-flight", "512"])?;
     let published = t0.elapsed();
     let deadline = Instant::now() + Duration::from_secs(600);
     while nodes[0]
@@ -140,25 +122,12 @@ pub fn latency(bin: &Path, dir: &Path, file: &Path, rate: u64, setup: Setup) -> 
     let rx = Receiver::start()?;
     let q = Queue::declare(bin, "lat")?;
     let mut nodes = start(bin, dir, &q, Some(&rx.url), setup)?;
-    let publish = Command::new(bin)
-        .args([
-            "publish",
-            "--batch",
-            "10",
-            "--rate",
-            &rate.to_string(),
-            "--queue",
-            &q.name,
-        ])
-        .arg(file)
-        .output()
-        .context("aldebaran publish")?;
-    if !publish.status.success() {
-        bail!(
-            "publish failed: {}",
-            String::from_utf8_lossy(&publish.stderr)
-        );
-    }
+    publish(
+        bin,
+        file,
+        &q,
+        &["--batch", "10", "--rate", &rate.to_string()],
+    )?;
     // Let the last alerts arrive: until the receiver has been quiet 1 s.
     let mut seen = rx.len();
     loop {
@@ -194,4 +163,19 @@ pub fn latency(bin: &Path, dir: &Path, file: &Path, rate: u64, setup: Setup) -> 
         p999_ms: ms(0.999),
         max_ms: h.max() as f64 / 1e3,
     })
+}
+
+/// `aldebaran publish FILE --queue Q` with `flags`, to its end.
+fn publish(bin: &Path, file: &Path, q: &Queue, flags: &[&str]) -> Result<()> {
+    let out = Command::new(bin)
+        .arg("publish")
+        .args(flags)
+        .args(["--queue", &q.name])
+        .arg(file)
+        .output()
+        .context("aldebaran publish")?;
+    if !out.status.success() {
+        bail!("publish failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
 }

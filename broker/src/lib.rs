@@ -13,6 +13,10 @@
 //!   checked once ([`TlsFiles::load`] → [`Tls`]), and handed to lapin with
 //!   the parsed URL on every connect ([`Target`]); a failed handshake is a
 //!   [`Failure::Tls`] that says whose certificate was refused.
+//! - **Several brokers** ([`Brokers`], [`Rotation`]): the nodes of a
+//!   cluster as one list of URLs, and which node a client tries next.
+//! - **Queue types** ([`QueueType`]): classic or quorum, always named in a
+//!   declare so a mismatch with what exists is refused.
 //! - **Failures** ([`classify`], [`next`]): whether a failure can succeed if
 //!   tried again ([`Classified::Permanent`] or [`Classified::Transient`], from
 //!   the observed [`Failure`]: a reply code, an I/O error kind, …; a lapin
@@ -27,11 +31,13 @@
 //! holds facts and pure functions (lapin is a dependency for its error, URL
 //! and TLS config types only).
 
+mod brokers;
 mod classify;
 mod consume;
 mod error;
 mod lapin_error;
 pub mod names;
+mod queue_type;
 mod redact;
 mod retry;
 mod target;
@@ -39,10 +45,12 @@ pub mod tls;
 mod tls_error;
 mod url;
 
+pub use brokers::{Brokers, Rotation};
 pub use classify::{Classified, Failure, TlsFailure, classify, hint, reply};
 pub use consume::{ConsumeRefusal, consume_refusal};
 pub use error::{BrokerError, Result};
 pub use lapin_error::{classify_lapin, consume_refusal_lapin, describe, describe_connect};
+pub use queue_type::QueueType;
 pub use redact::redact;
 pub use retry::{Next, Stage, next};
 pub use target::{Target, target};

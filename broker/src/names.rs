@@ -18,3 +18,14 @@ pub const ALERT_QUEUE: &str = "Aldebaran.Alert";
 pub const ALERT_ROUTING_KEY: &str = "Alert";
 /// A local broker with RabbitMQ's default account and vhost.
 pub const DEFAULT_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+/// The exchange of the shards (SPEC §8): `x-consistent-hash`, durable; an
+/// event's routing key is its order id.
+pub const SHARD_EXCHANGE: &str = "Aldebaran.Shards";
+/// The weight each shard queue is bound with: equal weights, equal shares
+/// of the hash ring.
+pub const SHARD_WEIGHT: &str = "100";
+
+/// Shard `k`'s queue: `Aldebaran.Trade_Data.<k>`.
+pub fn shard_queue(k: u32) -> String {
+    format!("{TRADE_QUEUE}.{k}")
+}

@@ -70,5 +70,19 @@ impl IngestError {
     }
 }
 
+impl IngestError {
+    /// The same error with `hint` appended to an AMQP error's message (an
+    /// empty hint, or another kind of error, is left as it is).
+    pub(crate) fn context(self, hint: &str) -> IngestError {
+        match self {
+            IngestError::Amqp { message, class } if !hint.is_empty() => IngestError::Amqp {
+                message: format!("{message} {}", hint.trim_start()),
+                class,
+            },
+            other => other,
+        }
+    }
+}
+
 /// Result with [`IngestError`] as the default error.
 pub type Result<T, E = IngestError> = std::result::Result<T, E>;

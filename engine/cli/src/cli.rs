@@ -140,7 +140,9 @@ pub struct RunArgs {
 /// Where the AMQP tools connect.
 #[derive(Debug, Args)]
 pub struct BrokerArgs {
-    /// Broker URL (the service's `source.amqp.url` reads the same variable).
+    /// Broker URL, or several separated by commas (the nodes of a cluster,
+    /// tried in turn when one goes away; a comma inside a URL is %2C) (the
+    /// service's `source.amqp.url` reads the same variable).
     // The variable's value holds the password: help names it, never shows it.
     #[arg(
         long,
@@ -186,6 +188,14 @@ pub struct BrokerArgs {
 pub struct DeclareArgs {
     #[command(flatten)]
     pub broker: BrokerArgs,
+    /// Queue type: classic (one node's queue, the default) or quorum
+    /// (replicated over a cluster's nodes).
+    #[arg(long, value_name = "TYPE", default_value = "classic", value_parser = queue_type)]
+    pub queue_type: broker::QueueType,
+    /// Also declare N shard queues Aldebaran.Trade_Data.0..N-1, bound with
+    /// equal weights to the consistent-hash exchange Aldebaran.Shards.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub shards: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -251,6 +261,11 @@ fn job_help() -> String {
         "Job(s) to run, comma-separated: {} [config: job, default overfill]",
         pipeline::job_names()
     )
+}
+
+fn queue_type(s: &str) -> Result<broker::QueueType, String> {
+    broker::QueueType::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a queue type: classic or quorum"))
 }
 
 fn fraction(s: &str) -> Result<f64, String> {

@@ -205,10 +205,11 @@ fn declare_twice_is_fine() {
         let out = aldebaran(&["declare", "--queue", &q.name]);
         out.assert_ok();
         assert!(out.stdout.contains(&q.name), "{out:#?}");
-        declare_blocking(URL, &Tls::default(), &q.topology()).expect("declare from the library");
+        declare_blocking(URL, &Tls::default(), &q.topology(), None)
+            .expect("declare from the library");
     }
     // The SPEC topology too: declaring what exists is a no-op.
-    declare_blocking(URL, &Tls::default(), &Topology::default())
+    declare_blocking(URL, &Tls::default(), &Topology::default(), None)
         .expect("declare the SPEC topology");
     assert!(q.drain().is_empty());
 }

@@ -8,7 +8,10 @@
 
 use std::time::Duration;
 
-use broker::{Failure, Tls, classify, classify_lapin, describe, describe_connect, redact};
+use broker::{
+    Brokers, Classified, Failure, Rotation, Tls, classify, classify_lapin, describe,
+    describe_connect, redact,
+};
 use lapin::{Channel, Connection, ConnectionProperties};
 
 use crate::{IngestError, Result};
@@ -47,11 +50,73 @@ pub(crate) fn source_runtime() -> Result<tokio::runtime::Runtime> {
         })
 }
 
-/// Connects to `url` (with `tls` if it is `amqps://`) within
-/// [`CONNECT_TIMEOUT`]; the error names the broker without its password and
-/// says whether it is worth retrying.
-pub(crate) async fn connect(url: &str, tls: &Tls) -> Result<Connection> {
-    connect_with(url, tls, None, ConnectionProperties::default()).await
+/// Connects to one of `urls` (a comma-separated list, each with `tls` if it
+/// is `amqps://`), one round of [`connect_any`] from the first; the error
+/// names the brokers without their passwords and says whether it is worth
+/// retrying.
+pub(crate) async fn connect(urls: &str, tls: &Tls) -> Result<Connection> {
+    let brokers = Brokers::parse(urls)?;
+    let mut rotation = Rotation::new(brokers.len());
+    connect_any(
+        &brokers,
+        &mut rotation,
+        tls,
+        None,
+        ConnectionProperties::default(),
+    )
+    .await
+}
+
+/// One round of attempts over `brokers`: each node once, in `rotation`'s
+/// order, each within [`CONNECT_TIMEOUT`]; the first that answers is
+/// settled on. When none does, the error holds every node's reason; it is
+/// transient if any node's failure was (a node down while its peers refuse
+/// this client's login is still worth a retry).
+pub(crate) async fn connect_any(
+    brokers: &Brokers,
+    rotation: &mut Rotation,
+    tls: &Tls,
+    heartbeat_secs: Option<u16>,
+    props: ConnectionProperties,
+) -> Result<Connection> {
+    let mut failures = Vec::new();
+    for node in rotation.round() {
+        let url = &brokers.urls()[node];
+        match connect_with(url, tls, heartbeat_secs, props.clone()).await {
+            Ok(conn) => {
+                if node != rotation.preferred() || !failures.is_empty() {
+                    tracing::info!(broker = %redact(url), "connected to the next broker of the list");
+                }
+                rotation.settle(node);
+                return Ok(conn);
+            }
+            Err(e) if brokers.len() == 1 => return Err(e),
+            Err(e) => {
+                tracing::debug!(error = %e, "broker of the list unreachable; trying the next");
+                failures.push(e);
+            }
+        }
+    }
+    Err(none_answered(failures))
+}
+
+/// The failure of a round over several nodes: each node's reason, and
+/// transient unless every one was permanent.
+fn none_answered(failures: Vec<IngestError>) -> IngestError {
+    let class = if failures.iter().all(|e| e.class() == Classified::Permanent) {
+        Classified::Permanent
+    } else {
+        Classified::Transient
+    };
+    let reasons: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    IngestError::Amqp {
+        message: format!(
+            "no broker of the {} in the list answered: {}",
+            failures.len(),
+            reasons.join("; ")
+        ),
+        class,
+    }
 }
 
 /// [`connect`] asking for a heartbeat of `heartbeat_secs` (over the URL's
@@ -111,10 +176,13 @@ pub(crate) async fn close_channel(channel: &Channel) {
     }
 }
 
-/// Checks what [`connect`] would refuse before trying: a URL that does not
-/// parse, TLS files with an `amqp://` URL (permanent errors).
-pub fn check_url(url: &str, tls: &Tls) -> Result<()> {
-    broker::target(url, tls)?;
+/// Checks what [`connect`] would refuse before trying: a list of URLs with
+/// one that does not parse, or TLS files with an `amqp://` URL (permanent
+/// errors).
+pub fn check_url(urls: &str, tls: &Tls) -> Result<()> {
+    for url in Brokers::parse(urls)?.urls() {
+        broker::target(url, tls)?;
+    }
     Ok(())
 }
 
@@ -159,6 +227,48 @@ mod tests {
         let text = e.to_string();
         assert!(
             text.contains("cannot connect to amqp://guest:***@127.0.0.1:1/%2f"),
+            "{text}"
+        );
+        assert!(!text.contains("S3cr3t"), "{text}");
+    }
+
+    #[test]
+    fn a_list_moves_past_a_node_that_is_down() {
+        // Port 1 first: nothing listens there; the test broker second.
+        let list = "amqp://guest:guest@127.0.0.1:1/%2f,amqp://guest:guest@127.0.0.1:5672/%2f";
+        let brokers = Brokers::parse(list).expect("list");
+        let mut rotation = Rotation::new(brokers.len());
+        let rt = runtime().expect("runtime");
+        let conn = rt
+            .block_on(connect_any(
+                &brokers,
+                &mut rotation,
+                &Tls::default(),
+                None,
+                ConnectionProperties::default(),
+            ))
+            .expect("the second node answers");
+        assert_eq!(rotation.preferred(), 1, "settled on the node that answered");
+        rt.block_on(close(&conn));
+    }
+
+    #[test]
+    fn a_round_where_no_node_answers_names_each_and_is_transient() {
+        let list = "amqp://guest:S3cr3t@127.0.0.1:1/%2f,amqp:guest:S3cr3t@127.0.0.1:2/%2f";
+        assert!(
+            Brokers::parse(list).is_err(),
+            "the second URL does not parse"
+        );
+        let list = "amqp://guest:S3cr3t@127.0.0.1:1/%2f,amqp://guest:S3cr3t@127.0.0.1:2/%2f";
+        let e = connect_now(list).expect_err("both closed");
+        assert_eq!(e.class(), Classified::Transient, "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("no broker of the 2 in the list answered"),
+            "{text}"
+        );
+        assert!(
+            text.contains("127.0.0.1:1/") && text.contains("127.0.0.1:2/"),
             "{text}"
         );
         assert!(!text.contains("S3cr3t"), "{text}");

@@ -36,7 +36,7 @@ use std::{
     time::Duration,
 };
 
-use broker::{Next, Stage, next};
+use broker::{Next, Rotation, Stage, next};
 use futures_lite::StreamExt;
 use lapin::{
     Channel, Connection, Consumer,
@@ -140,7 +140,8 @@ impl AmqpSourceHandle {
 pub fn start_amqp(opts: AmqpSourceOptions) -> Result<(AmqpSourceHandle, Cutter)> {
     liveness::epoch();
     let rt = source_runtime()?;
-    let first = match rt.block_on(open(&opts)) {
+    let mut rotation = Rotation::new(opts.url.split(',').count());
+    let first = match rt.block_on(open(&opts, &mut rotation)) {
         Err(e) if at_start(&e, opts.on_lost) == AtStart::Fail => return Err(e),
         outcome => outcome,
     };
@@ -170,6 +171,7 @@ pub fn start_amqp(opts: AmqpSourceOptions) -> Result<(AmqpSourceHandle, Cutter)>
                     counters: c,
                     acks: ack_rx,
                     redelivery,
+                    rotation,
                 }
                 .run(ing, first),
             )
@@ -192,6 +194,8 @@ struct Source {
     counters: Arc<AmqpCounters>,
     acks: mpsc::UnboundedReceiver<AckRequest>,
     redelivery: Redelivery,
+    /// Which broker of the list the next attempt starts with.
+    rotation: Rotation,
 }
 
 /// How one connection ended.
@@ -237,7 +241,7 @@ impl Source {
             };
             let opened = match attempt.take() {
                 Some(outcome) => outcome,
-                None => open(&self.opts).await,
+                None => open(&self.opts, &mut self.rotation).await,
             };
             let opened = match opened {
                 Ok(opened) => opened,
@@ -267,6 +271,9 @@ impl Source {
                 }
                 Ended::Lost(why) => {
                     self.counters.connected.store(0, Ordering::Relaxed);
+                    // Its node may be going down: the next round starts
+                    // with the node after it.
+                    self.rotation.lost();
                     self.redelivery.on_channel_lost(link.generation);
                     if self.opts.on_lost == OnLost::End {
                         tracing::warn!(error = %why, queue = %self.opts.topology.trade_queue, "AMQP connection lost; the source ends (the lease went with it)");

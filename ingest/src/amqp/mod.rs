@@ -72,5 +72,5 @@ pub use options::{AmqpSourceOptions, DEFAULT_PROBE_INTERVAL, OnLost};
 pub use publisher::{PublishOptions, PublishReport, publish_file};
 pub use topology::{
     ALERT_EXCHANGE, ALERT_QUEUE, ALERT_ROUTING_KEY, TRADE_EXCHANGE, TRADE_QUEUE, TRADE_ROUTING_KEY,
-    Topology, declare, declare_blocking,
+    Topology, check_shards, declare, declare_blocking, declare_shards,
 };

@@ -12,7 +12,7 @@
 
 use std::time::Instant;
 
-use broker::{ConsumeRefusal, Failure, classify, consume_refusal_lapin};
+use broker::{Brokers, ConsumeRefusal, Failure, Rotation, classify, consume_refusal_lapin};
 use lapin::{
     Channel, Connection, ConnectionProperties, Consumer,
     options::{BasicConsumeOptions, BasicQosOptions},
@@ -21,7 +21,7 @@ use lapin::{
 
 use super::{
     AmqpSourceOptions,
-    connect::{CONNECT_TIMEOUT, amqp_err, close, close_channel, connect_with},
+    connect::{CONNECT_TIMEOUT, amqp_err, close, close_channel, connect_any},
     topology::declare,
 };
 use crate::{IngestError, Result};
@@ -37,11 +37,27 @@ pub(super) struct Opened {
     pub(super) consumed_at: Instant,
 }
 
-/// Opens the link `o` describes; on failure the connection, if made, is
-/// closed.
-pub(super) async fn open(o: &AmqpSourceOptions) -> Result<Opened> {
+/// Opens the link `o` describes, to the first node of `o.url`'s list that
+/// answers in `rotation`'s order; on failure the connection, if made, is
+/// closed (and the next attempt starts at the next node).
+pub(super) async fn open(o: &AmqpSourceOptions, rotation: &mut Rotation) -> Result<Opened> {
     let props = ConnectionProperties::default().with_connection_name(o.connection_name().into());
-    let conn = connect_with(&o.url, &o.tls, o.heartbeat_secs, props).await?;
+    let brokers = Brokers::parse(&o.url)?;
+    let conn = connect_any(&brokers, rotation, &o.tls, o.heartbeat_secs, props).await?;
+    let opened = set_up_bounded(conn, o).await;
+    if let Err(e) = &opened
+        && !matches!(e, IngestError::LeaseHeld { .. })
+    {
+        // A node that accepts connections but fails the setup (a queue
+        // whose leader it cannot reach yet): try its peers first next time.
+        // A held lease is an answer, not a failure of the node.
+        rotation.lost();
+    }
+    opened
+}
+
+/// The channels and the consume on `conn`, within [`CONNECT_TIMEOUT`].
+async fn set_up_bounded(conn: Connection, o: &AmqpSourceOptions) -> Result<Opened> {
     // The setup is bounded too: a broker that accepts the connection but
     // never answers a declare would otherwise hold `run`'s start, or the
     // source, forever.
@@ -84,7 +100,7 @@ async fn set_up(
         .create_channel()
         .await
         .map_err(|e| amqp_err("opening the probe's channel", &e))?;
-    match consume(&ch, o).await {
+    match consume(conn, &ch, o).await {
         Ok((consumer, at)) => Ok((ch, consumer, probe, at)),
         Err(e) => {
             // Left to `Drop`, lapin would close it racing the connection's
@@ -95,8 +111,12 @@ async fn set_up(
     }
 }
 
-async fn consume(ch: &Channel, o: &AmqpSourceOptions) -> Result<(Consumer, Instant)> {
-    declare(ch, &o.topology).await?;
+async fn consume(
+    conn: &Connection,
+    ch: &Channel,
+    o: &AmqpSourceOptions,
+) -> Result<(Consumer, Instant)> {
+    declare(conn, ch, &o.topology).await?;
     ch.basic_qos(o.prefetch, BasicQosOptions { global: false })
         .await
         .map_err(|e| amqp_err(format!("setting prefetch {}", o.prefetch), &e))?;

@@ -99,7 +99,7 @@ async fn publish_on(
         .create_channel()
         .await
         .map_err(|e| amqp_err("opening a channel", &e))?;
-    let result = publish_channel(&channel, data, opts).await;
+    let result = publish_channel(conn, &channel, data, opts).await;
     close_channel(&channel).await;
     result
 }
@@ -109,12 +109,13 @@ async fn publish_on(
 type InFlight<'a> = Pin<Box<dyn Future<Output = Result<u64>> + 'a>>;
 
 async fn publish_channel(
+    conn: &Connection,
     channel: &Channel,
     data: &[u8],
     opts: &PublishOptions,
 ) -> Result<PublishReport> {
     let t = &opts.topology;
-    declare(channel, t).await?;
+    declare(conn, channel, t).await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await

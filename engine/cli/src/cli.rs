@@ -135,6 +135,10 @@ pub struct RunArgs {
     /// Configuration file layered over the embedded default.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Consume shard K's queue Aldebaran.Trade_Data.K (made by `declare
+    /// --shards N`) [config: source.amqp.shard, default -1 = not sharded].
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(0..1024))]
+    pub shard: Option<u32>,
 }
 
 /// Where the AMQP tools connect.

@@ -140,10 +140,17 @@ pub enum SourceKind {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AmqpSection {
-    /// Broker URL.
+    /// Broker URL, or several separated by commas.
     pub url: String,
+    /// The nodes of a cluster as a list; when not empty, replaces `url`.
+    pub urls: Vec<String>,
     /// Trade queue.
     pub queue: String,
+    /// The type the queues are declared with.
+    pub queue_type: broker::QueueType,
+    /// The shard whose queue `Aldebaran.Trade_Data.<shard>` is consumed
+    /// instead of `queue`; -1: not sharded.
+    pub shard: i64,
     /// Prefetch count.
     pub prefetch: u16,
     /// Consumer tag.

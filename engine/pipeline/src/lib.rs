@@ -50,6 +50,7 @@ mod restore;
 mod retention;
 mod run_loop;
 mod service;
+mod shard_mark;
 mod signals;
 mod source;
 mod source_id;

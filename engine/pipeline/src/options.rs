@@ -203,14 +203,30 @@ impl ReplaySetup {
 /// The AMQP source of `run`.
 #[derive(Debug, Clone)]
 pub(crate) struct AmqpSetup {
+    /// The broker URLs, comma-separated (`urls`, or else `url`).
     pub(crate) url: String,
     /// `[source.amqp.tls]`, read and checked.
     pub(crate) tls: ingest::amqp::Tls,
+    /// The queue consumed: `queue`, or the shard's.
     pub(crate) queue: String,
+    pub(crate) queue_type: broker::QueueType,
+    /// `Some(k)`: shard `k`'s queue (checked to exist, never declared).
+    pub(crate) shard: Option<u32>,
     pub(crate) prefetch: u16,
     pub(crate) consumer_tag: String,
     pub(crate) reconnect_min: Duration,
     pub(crate) reconnect_max: Duration,
+}
+
+impl AmqpSetup {
+    /// What the source declares (or, for a shard, checks) on each connect.
+    pub(crate) fn topology(&self) -> ingest::amqp::Topology {
+        match self.shard {
+            Some(k) => ingest::amqp::Topology::for_shard(k),
+            None => ingest::amqp::Topology::with_trade_queue(&self.queue),
+        }
+        .with_queue_type(self.queue_type)
+    }
 }
 
 /// The source of `run`.
@@ -224,6 +240,14 @@ impl SourceSetup {
     /// A file read to its end (not followed): `run` then exits once delivered.
     pub(crate) fn is_finite(&self) -> bool {
         matches!(self, SourceSetup::File { follow: false, .. })
+    }
+
+    /// The shard this node consumes, if the input is sharded.
+    pub(crate) fn shard(&self) -> Option<u32> {
+        match self {
+            SourceSetup::Amqp(a) => a.shard,
+            SourceSetup::File { .. } => None,
+        }
     }
 
     /// Positions are byte offsets of a file the source can seek in.
@@ -292,14 +316,27 @@ impl ServiceSetup {
                     .tls
                     .load()
                     .map_err(|e| PipelineError::Config(format!("source.amqp.{e}")))?;
-                if tls.is_set() {
-                    ingest::amqp::check_url(&a.url, &tls)
-                        .map_err(|e| PipelineError::Config(format!("source.amqp.url: {e}")))?;
-                }
+                let (url, key) = if a.urls.is_empty() {
+                    (a.url.clone(), "source.amqp.url")
+                } else {
+                    (a.urls.join(","), "source.amqp.urls")
+                };
+                ingest::amqp::check_url(&url, &tls)
+                    .map_err(|e| PipelineError::Config(format!("{key}: {e}")))?;
+                let shard = match a.shard {
+                    -1 => None,
+                    k => Some(u32::try_from(k).map_err(|_| {
+                        PipelineError::Config(format!(
+                            "source.amqp.shard must be a shard number (0 or more) or -1, not {k}"
+                        ))
+                    })?),
+                };
                 SourceSetup::Amqp(AmqpSetup {
-                    url: a.url.clone(),
+                    url,
                     tls,
-                    queue: a.queue.clone(),
+                    queue: shard.map_or_else(|| a.queue.clone(), broker::names::shard_queue),
+                    queue_type: a.queue_type,
+                    shard,
                     prefetch: a.prefetch,
                     consumer_tag: a.consumer_tag.clone(),
                     reconnect_min: Duration::from_millis(a.reconnect_min_ms.max(1)),
@@ -307,6 +344,13 @@ impl ServiceSetup {
                         a.reconnect_max_ms.max(a.reconnect_min_ms).max(1),
                     ),
                 })
+            }
+            SourceKind::File if cfg.source.amqp.shard != -1 => {
+                return Err(PipelineError::Config(
+                    "source.amqp.shard (or --shard) is set, but source.kind is \"file\": a shard \
+                     is a queue of the broker"
+                        .into(),
+                ));
             }
             SourceKind::File => SourceSetup::File {
                 path: cfg.source.file.path.clone(),

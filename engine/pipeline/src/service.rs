@@ -57,6 +57,7 @@ fn serve_single(
     on_progress: impl FnMut(&Progress),
 ) -> Result<Summary> {
     let stages = &setup.stages;
+    crate::shard_mark::claim(&stages.journal.dir, setup.source.shard())?;
     // Set by the first signal; the source has its own flag, set along.
     let stop = Arc::new(AtomicBool::new(false));
     shutdown.stops(Arc::clone(&stop));
@@ -87,7 +88,7 @@ fn serve_single(
     let durable = Arc::new(alerts::DurableHead::new(
         outputs.next_seq().saturating_sub(1),
     ));
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::of_shard(setup.source.shard()));
     // Held by nothing yet; the active-standby pair will keep a clone, to
     // hold the journal to what its standby still lacks.
     let extra_floor = ExtraFloor::unset();

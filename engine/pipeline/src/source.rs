@@ -9,7 +9,7 @@ use ingest::{
     IngestHandle, Input, ReplayOptions,
     amqp::{
         AckRequest, AmqpCounters, AmqpSourceHandle, AmqpSourceOptions, DEFAULT_PROBE_INTERVAL,
-        OnLost, Topology, start_amqp,
+        OnLost, start_amqp,
     },
     start_replay,
 };
@@ -132,7 +132,7 @@ fn amqp_options(a: &AmqpSetup, ingest: &ReplayOptions, processed: &[u64]) -> Amq
     AmqpSourceOptions {
         url: a.url.clone(),
         tls: a.tls.clone(),
-        topology: Topology::with_trade_queue(&a.queue),
+        topology: a.topology(),
         prefetch: a.prefetch,
         consumer_tag: a.consumer_tag.clone(),
         cut: ingest.cut,

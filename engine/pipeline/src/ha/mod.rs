@@ -74,6 +74,7 @@ pub(crate) fn serve_pair(
         path: state_dir.clone(),
         source,
     })?;
+    crate::shard_mark::claim(&setup.stages.journal.dir, setup.source.shard())?;
     let mut engine = setup.stages.engine.build()?;
     let source_id = source_id::identify(&setup.source)?;
     let epoch = pair::epoch::load(&state_dir)?;
@@ -82,7 +83,7 @@ pub(crate) fn serve_pair(
         pair::gate::Mode::Async => "async",
     };
     let node = Arc::new(NodeStatus::new(&ha.node, &ha.peer, replication, epoch));
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::of_shard(setup.source.shard()));
     let health = Arc::new(Health::new());
     health.watch_journal(metrics.journal_failure());
     metrics.watch_pair(Arc::clone(&node) as Arc<dyn crate::metrics::PairView>);

@@ -116,7 +116,20 @@ fn latency() -> Histogram {
 impl Metrics {
     /// All counters at zero, no source (`aldebaran_source_connected` 0).
     pub fn new() -> Self {
-        let mut registry = Registry::default();
+        Metrics::of_shard(None)
+    }
+
+    /// [`Metrics::new`] for shard `shard` (SPEC §8): every series carries
+    /// the label `shard="<k>"`, so the shards' engines can be scraped into
+    /// one Prometheus and told apart (or summed) by it.
+    pub fn of_shard(shard: Option<u32>) -> Self {
+        let mut registry = match shard {
+            Some(k) => Registry::with_labels(std::iter::once((
+                std::borrow::Cow::Borrowed("shard"),
+                std::borrow::Cow::Owned(k.to_string()),
+            ))),
+            None => Registry::default(),
+        };
         let r = &mut registry;
         let secs = || Some(Unit::Seconds);
         let events_in = register(

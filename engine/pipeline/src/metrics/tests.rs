@@ -167,6 +167,20 @@ fn fresh_registry_renders_every_family() {
 }
 
 #[test]
+fn a_shard_labels_every_series() {
+    let text = Metrics::of_shard(Some(2)).render();
+    let samples: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("aldebaran_"))
+        .collect();
+    assert!(samples.len() > 10, "{text}");
+    for line in samples {
+        assert!(line.contains("shard=\"2\""), "{line}");
+    }
+    assert!(!Metrics::new().render().contains("shard="));
+}
+
+#[test]
 fn histograms_keep_their_bounds() {
     let p = parsed(&Metrics::new());
     let bounds = |family: &str| -> Vec<f64> {

@@ -33,8 +33,14 @@ pub(super) const MAX_SHORT_STRING: usize = 255;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AmqpSinkConfig {
-    /// Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
+    /// Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`, or several
+    /// separated by commas (the nodes of a cluster, tried in turn).
     pub url: String,
+    /// The nodes of a cluster as a list; when given, it replaces `url`.
+    pub urls: Vec<String>,
+    /// The type the queue is declared with (`classic`, or `quorum` on a
+    /// cluster); a queue that exists with the other type is refused.
+    pub queue_type: broker::QueueType,
     /// Exchange the alerts are published to; `""` is the default exchange
     /// (then `routing_key` names the queue and no exchange is declared).
     pub exchange: String,
@@ -59,6 +65,8 @@ impl Default for AmqpSinkConfig {
     fn default() -> Self {
         AmqpSinkConfig {
             url: DEFAULT_URL.to_owned(),
+            urls: Vec::new(),
+            queue_type: broker::QueueType::Classic,
             exchange: DEFAULT_EXCHANGE.to_owned(),
             routing_key: DEFAULT_ROUTING_KEY.to_owned(),
             queue: DEFAULT_QUEUE.to_owned(),
@@ -74,9 +82,7 @@ impl AmqpSinkConfig {
     pub(super) fn validate(&self) -> Result<()> {
         // The broker crate's parse: its message never quotes the password
         // (amq-protocol's may).
-        if let Err(e) = broker::parse_url(&self.url) {
-            return Err(config_err(e.to_string()));
-        }
+        self.brokers()?;
         for (what, name) in [
             ("exchange", &self.exchange),
             ("routing_key", &self.routing_key),
@@ -99,8 +105,20 @@ impl AmqpSinkConfig {
     /// URL (which would ignore them).
     pub(super) fn load_tls(&self) -> Result<broker::Tls> {
         let tls = self.tls.load().map_err(|e| config_err(e.to_string()))?;
-        broker::target(&self.url, &tls).map_err(|e| config_err(e.to_string()))?;
+        for url in self.brokers()?.urls() {
+            broker::target(url, &tls).map_err(|e| config_err(e.to_string()))?;
+        }
         Ok(tls)
+    }
+
+    /// The brokers of `urls`, or else of `url`'s list, each parsed.
+    pub(super) fn brokers(&self) -> Result<broker::Brokers> {
+        let parsed = if self.urls.is_empty() {
+            broker::Brokers::parse(&self.url)
+        } else {
+            broker::Brokers::of(self.urls.iter().map(String::as_str))
+        };
+        parsed.map_err(|e| config_err(e.to_string()))
     }
 
     pub(super) fn confirm_timeout(&self) -> Duration {

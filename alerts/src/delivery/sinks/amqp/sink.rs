@@ -30,6 +30,10 @@ pub(crate) struct AmqpSink {
     cfg: AmqpSinkConfig,
     /// The TLS files of `cfg`, read and checked at construction.
     tls: broker::Tls,
+    /// `cfg`'s broker URLs, parsed at construction.
+    brokers: broker::Brokers,
+    /// Which of them the next connect tries first.
+    rotation: broker::Rotation,
     /// Shown by the broker (`rabbitmqctl list_connections client_properties`).
     pub(super) connection_name: String,
     rt: tokio::runtime::Runtime,
@@ -40,7 +44,7 @@ pub(crate) struct AmqpSink {
 impl std::fmt::Debug for AmqpSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AmqpSink")
-            .field("url", &redact(&self.cfg.url))
+            .field("url", &self.brokers.shown())
             .field("tls", &self.tls)
             .field("exchange", &self.cfg.exchange)
             .field("routing_key", &self.cfg.routing_key)
@@ -88,6 +92,8 @@ impl AmqpSink {
     pub(crate) fn new(cfg: AmqpSinkConfig) -> Result<Self> {
         cfg.validate()?;
         let tls = cfg.load_tls()?;
+        let brokers = cfg.brokers()?;
+        let rotation = broker::Rotation::new(brokers.len());
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -96,6 +102,8 @@ impl AmqpSink {
         Ok(AmqpSink {
             cfg,
             tls,
+            brokers,
+            rotation,
             connection_name,
             rt,
             link: None,
@@ -119,11 +127,18 @@ impl Sink for AmqpSink {
             let AmqpSink {
                 cfg,
                 tls,
+                brokers,
+                rotation,
                 connection_name,
                 rt,
                 link,
             } = self;
-            rt.block_on(send_on(cfg, tls, connection_name, link, sendable))?;
+            let to = Brokers {
+                brokers,
+                rotation,
+                tls,
+            };
+            rt.block_on(send_on(cfg, to, connection_name, link, sendable))?;
         }
         match bad {
             None => Ok(()),
@@ -151,10 +166,18 @@ impl Drop for AmqpSink {
     }
 }
 
-/// Connects if needed, publishes `batch`, and drops the link on failure.
+/// Where [`send_on`] connects: the list, its rotation and the TLS files.
+struct Brokers<'a> {
+    brokers: &'a broker::Brokers,
+    rotation: &'a mut broker::Rotation,
+    tls: &'a broker::Tls,
+}
+
+/// Connects if needed, publishes `batch`, and drops the link on failure
+/// (the next connect then starts with the next broker of the list).
 async fn send_on(
     cfg: &AmqpSinkConfig,
-    tls: &broker::Tls,
+    to: Brokers<'_>,
     connection_name: &str,
     link: &mut Option<Link>,
     batch: &[Outgoing],
@@ -165,11 +188,12 @@ async fn send_on(
     if let Some(stale) = link.take_if(|l| !l.usable()) {
         tracing::info!(exchange = %cfg.exchange, "AMQP sink connection lost; reconnecting");
         stale.close().await;
+        to.rotation.lost();
     }
     let current = match link {
         Some(l) => l,
         None => link.insert(
-            open_link(cfg, tls, connection_name)
+            open_link(cfg, to.brokers, to.rotation, to.tls, connection_name)
                 .await
                 .map_err(|error| SendFailure {
                     delivered: 0,
@@ -182,8 +206,49 @@ async fn send_on(
         && let Some(failed) = link.take()
     {
         failed.close().await;
+        to.rotation.lost();
     }
     outcome
+}
+
+/// One round over the brokers of the list, each within the confirm
+/// timeout, from the one `rotation` prefers; the first that connects is
+/// settled on. When none does: [`SendError::EndpointDown`] if every one
+/// refused this sink's credentials or certificate (only an operator fixes
+/// that), else [`SendError::Transient`] with each broker's reason.
+async fn open_link(
+    cfg: &AmqpSinkConfig,
+    brokers: &broker::Brokers,
+    rotation: &mut broker::Rotation,
+    tls: &broker::Tls,
+    connection_name: &str,
+) -> Result<Link, SendError> {
+    let mut reasons = Vec::new();
+    let mut all_refused = true;
+    for node in rotation.round() {
+        match open_one(cfg, &brokers.urls()[node], tls, connection_name).await {
+            Ok(link) => {
+                rotation.settle(node);
+                return Ok(link);
+            }
+            Err(e) if brokers.len() == 1 => return Err(e),
+            Err(SendError::EndpointDown(r)) => reasons.push(r),
+            Err(SendError::Transient(r) | SendError::Permanent(r)) => {
+                all_refused = false;
+                reasons.push(r);
+            }
+        }
+    }
+    let reason = format!(
+        "no broker of the {} in the list answered: {}",
+        reasons.len(),
+        reasons.join("; ")
+    );
+    Err(if all_refused {
+        SendError::EndpointDown(reason)
+    } else {
+        SendError::Transient(reason)
+    })
 }
 
 /// Connects, opens a channel in confirm mode and declares the topology, all
@@ -192,8 +257,9 @@ async fn send_on(
 /// certificate failed, which are the broker refusing this sink's
 /// credentials (or this sink refusing the broker's) for every alert: the
 /// sink pauses.
-async fn open_link(
+async fn open_one(
     cfg: &AmqpSinkConfig,
+    url: &str,
     tls: &broker::Tls,
     connection_name: &str,
 ) -> Result<Link, SendError> {
@@ -201,8 +267,7 @@ async fn open_link(
     let props = ConnectionProperties::default().with_connection_name(connection_name.into());
     // Checked at construction; a failure here would be a bug, and it is
     // reported like any other rather than trusted away.
-    let target =
-        broker::target(&cfg.url, tls).map_err(|e| SendError::EndpointDown(e.to_string()))?;
+    let target = broker::target(url, tls).map_err(|e| SendError::EndpointDown(e.to_string()))?;
     let tls_used = target.uri.scheme == lapin::uri::AMQPScheme::AMQPS;
     let lapin_runtime = lapin::runtime::default_runtime().map_err(|e| {
         SendError::Transient(format!("cannot start lapin's runtime: {}", describe(&e)))
@@ -214,7 +279,7 @@ async fn open_link(
         Ok(Err(e)) => {
             let reason = format!(
                 "cannot connect to {}: {}",
-                redact(&cfg.url),
+                redact(url),
                 describe_connect(&e, tls_used, tls)
             );
             return Err(if needs_an_operator(&e) {
@@ -226,7 +291,7 @@ async fn open_link(
         Err(_) => {
             return Err(SendError::Transient(format!(
                 "cannot connect to {}: no answer within {} ms",
-                redact(&cfg.url),
+                redact(url),
                 cfg.confirm_timeout_ms
             )));
         }
@@ -247,13 +312,13 @@ async fn open_link(
     };
     let result = match timeout_at(deadline, setup).await {
         Ok(Ok(channel)) => {
-            tracing::info!(url = %redact(&cfg.url), exchange = %cfg.exchange, "AMQP sink connected");
+            tracing::info!(url = %redact(url), exchange = %cfg.exchange, "AMQP sink connected");
             return Ok(Link { conn, channel });
         }
-        Ok(Err(e)) => Err(format!("{}: {e}", redact(&cfg.url))),
+        Ok(Err(e)) => Err(format!("{}: {e}", redact(url))),
         Err(_) => Err(format!(
             "{}: channel setup got no answer within {} ms",
-            redact(&cfg.url),
+            redact(url),
             cfg.confirm_timeout_ms
         )),
     };
@@ -302,10 +367,10 @@ async fn declare(channel: &Channel, cfg: &AmqpSinkConfig) -> Result<(), String> 
                 durable: true,
                 ..QueueDeclareOptions::default()
             },
-            FieldTable::default(),
+            cfg.queue_type.declare_args(),
         )
         .await
-        .map_err(|e| format!("declaring queue {}: {e}", cfg.queue))?;
+        .map_err(|e| format!("declaring queue {} as {}: {e}", cfg.queue, cfg.queue_type))?;
     // The default exchange binds every queue by its name already and
     // refuses explicit bindings.
     if !default_exchange {

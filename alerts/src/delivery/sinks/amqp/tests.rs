@@ -461,6 +461,49 @@ fn a_batch_lands_in_the_queue_in_order() {
     assert_eq!(ids, want);
 }
 
+/// broker: a list whose first node is down (nothing listens on port 1)
+/// delivers through the next; a list given as `urls` does the same.
+#[test]
+fn a_list_of_brokers_moves_past_a_node_that_is_down() {
+    let down = "amqp://guest:guest@127.0.0.1:1/%2f";
+    for (tag, cfg) in [
+        (
+            "list",
+            AmqpSinkConfig {
+                url: format!("{down},{BROKER}"),
+                ..test_config("list")
+            },
+        ),
+        (
+            "urls",
+            AmqpSinkConfig {
+                urls: vec![down.to_owned(), BROKER.to_owned()],
+                ..test_config("urls")
+            },
+        ),
+    ] {
+        let broker = TestBroker::new(&cfg);
+        let mut sink = AmqpSink::new(cfg).unwrap();
+        let batch = records(1..=5);
+        sink.send(&batch).unwrap_or_else(|e| panic!("{tag}: {e:?}"));
+        assert_eq!(broker.drain().len(), 5, "{tag}");
+    }
+    // Every node down: one transient error naming both.
+    let mut sink = AmqpSink::new(AmqpSinkConfig {
+        url: format!("{down},amqp://guest:guest@127.0.0.1:2/%2f"),
+        ..test_config("none")
+    })
+    .unwrap();
+    let e = sink.send(&records(1..=1)).unwrap_err();
+    match e.error {
+        SendError::Transient(reason) => {
+            assert!(reason.contains("no broker of the 2"), "{reason}");
+            assert!(reason.contains(":1/") && reason.contains(":2/"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// broker: the fencing epoch reaches the consumer as an AMQP long-long.
 #[test]
 fn the_epoch_rides_in_the_x_aldebaran_epoch_header() {

@@ -213,6 +213,15 @@ pub struct PublishArgs {
     /// Publishes awaiting a broker confirm at most.
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_535))]
     pub in_flight: u64,
+    /// Publish to the N shards instead of the trade queue: check that
+    /// queues Aldebaran.Trade_Data.0..N-1 exist (declare --shards makes
+    /// them), then send each event as a message of its own to the
+    /// consistent-hash exchange Aldebaran.Shards keyed by its order id,
+    /// as `route` does; a line the parser rejects is keyed by a hash of its
+    /// bytes, so it reaches some shard whose engine dead-letters it. One
+    /// event per message (no --batch); --queue is not used.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub shards: Option<u32>,
 }
 
 #[derive(Debug, Args)]

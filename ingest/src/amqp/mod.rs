@@ -1,5 +1,6 @@
 //! AMQP (RabbitMQ, via lapin): the SPEC §5 topology, a confirming publisher
-//! for trade files, and the consumer source of `aldebaran run`; for the other clients of the
+//! for trade files (to the trade queue, or to the shards by order id), and
+//! the consumer source of `aldebaran run`; for the other clients of the
 //! shards (`aldebaran route`), the order-id routing key ([`order_key`]) and
 //! the connect helpers ([`connect_any`], [`close`], [`close_channel`],
 //! [`amqp_err`], [`runtime`]).
@@ -58,9 +59,11 @@ mod connect;
 mod consumer;
 mod counters;
 mod lease;
+mod line_batcher;
 mod liveness;
 mod open;
 mod options;
+mod publish_link;
 mod publisher;
 mod redelivery;
 mod shard_key;

@@ -43,8 +43,8 @@ pub fn run(a: PublishArgs) -> Result<ExitCode> {
     };
     let failover = if r.reconnects > 0 {
         format!(
-            "; {} messages republished after {} lost links",
-            r.republished, r.reconnects
+            "; {} links lost, {} republished",
+            r.reconnects, r.republished
         )
     } else {
         String::new()

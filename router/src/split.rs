@@ -59,10 +59,27 @@ pub(crate) fn source_id(message_id: Option<&str>, link: &str, tag: u64) -> Strin
     }
 }
 
-/// The `message_id` of the output from line `line` of input `source`.
+/// The `message_id` of the output from line `line` of input `source`:
+/// `<source>#<line>`, within AMQP's 255 bytes for a `message_id` (a
+/// longer one would fail the publish, and the link, every time the input
+/// came back): a source too long for it keeps its first bytes and a hash
+/// of the whole, `<head>~<hash>#<line>`, still one id per input.
 pub(crate) fn output_id(source: &str, line: usize) -> String {
-    format!("{source}#{line}")
+    let id = format!("{source}#{line}");
+    if id.len() <= MAX_ID {
+        return id;
+    }
+    let hash = columnar::keys::hash64(source.as_bytes());
+    let tail = format!("~{hash:016x}#{line}");
+    let mut cut = MAX_ID - tail.len();
+    while !source.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{tail}", &source[..cut])
 }
+
+/// The longest `message_id` (an AMQP short string).
+const MAX_ID: usize = 255;
 
 #[cfg(test)]
 mod tests {
@@ -110,6 +127,27 @@ mod tests {
         assert_eq!(source_id(None, "r1.3", 41), "tag:r1.3:41");
         assert_eq!(source_id(Some(""), "r1.3", 41), "tag:r1.3:41");
         assert_eq!(output_id("m-7", 2), "m-7#2");
+    }
+
+    proptest! {
+        #[test]
+        fn output_ids_fit_a_short_string_and_differ_per_input_and_line(
+            a in "\\PC{0,300}",
+            b in "\\PC{0,300}",
+            line in 0usize..100_000,
+        ) {
+            let id = output_id(&a, line);
+            prop_assert!(id.len() <= MAX_ID);
+            let suffix = format!("#{line}");
+            prop_assert!(id.ends_with(&suffix));
+            if a.len() + suffix.len() <= MAX_ID {
+                prop_assert_eq!(&id, &format!("{a}#{line}"));
+            }
+            if a != b {
+                prop_assert_ne!(id.clone(), output_id(&b, line));
+            }
+            prop_assert_ne!(id, output_id(&a, line + 1));
+        }
     }
 
     /// A line of a generated body and what it must become.

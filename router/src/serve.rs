@@ -44,6 +44,12 @@ use crate::{
 /// How long a stopping router waits for the confirms in flight.
 pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long closing the link at the stop may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long closing a lost link may take.
+const LOST_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// How often the loop looks at the stop flag and acknowledges what is
 /// ackable, whatever the traffic.
 const TICK: Duration = Duration::from_millis(50);
@@ -83,16 +89,21 @@ pub(crate) async fn serve(
     };
     match s.run(&input, &mut consumer, &output).await {
         Ok(()) => {
-            close_channel(&output).await;
-            close_channel(&input).await;
-            close(&conn).await;
+            // Bounded: a broker that stopped answering must not hold up the
+            // exit (what is unacknowledged is the broker's to redeliver).
+            let closing = async {
+                close_channel(&output).await;
+                close_channel(&input).await;
+                close(&conn).await;
+            };
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
             Ended::Stopped
         }
         Err(why) => {
             // Abandoned: their inputs are not acknowledged.
             s.pending.clear();
             // Bounded: a node that went away must not hold up the next.
-            let _ = tokio::time::timeout(Duration::from_secs(1), close(&conn)).await;
+            let _ = tokio::time::timeout(LOST_CLOSE_TIMEOUT, close(&conn)).await;
             Ended::Lost {
                 why,
                 progressed: s.progressed,

@@ -178,6 +178,9 @@ async fn publish_failover(
         };
         if progress.report.messages > confirmed_before {
             backoff.reset();
+        } else if progress.last_progress.elapsed() >= GIVE_UP_AFTER {
+            // Links that open and fail before confirming anything.
+            return Err(with_confirmed(failure, &progress));
         }
         progress.report.reconnects += 1;
         rotation.lost();

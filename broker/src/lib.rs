@@ -14,7 +14,8 @@
 //!   the parsed URL on every connect ([`Target`]); a failed handshake is a
 //!   [`Failure::Tls`] that says whose certificate was refused.
 //! - **Several brokers** ([`Brokers`], [`Rotation`]): the nodes of a
-//!   cluster as one list of URLs, and which node a client tries next.
+//!   cluster as one list of URLs, and which node a client tries next;
+//!   [`Backoff`], how long it waits between rounds that failed.
 //! - **Queue types** ([`QueueType`]): classic or quorum, always named in a
 //!   declare so a mismatch with what exists is refused.
 //! - **Failures** ([`classify`], [`next`]): whether a failure can succeed if
@@ -31,6 +32,7 @@
 //! holds facts and pure functions (lapin is a dependency for its error, URL
 //! and TLS config types only).
 
+mod backoff;
 mod brokers;
 mod classify;
 mod consume;
@@ -45,6 +47,7 @@ pub mod tls;
 mod tls_error;
 mod url;
 
+pub use backoff::Backoff;
 pub use brokers::{Brokers, Rotation};
 pub use classify::{Classified, Failure, TlsFailure, classify, hint, reply};
 pub use consume::{ConsumeRefusal, consume_refusal};

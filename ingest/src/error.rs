@@ -43,6 +43,10 @@ pub enum IngestError {
         /// The queue whose exclusive consumer exists already.
         queue: String,
     },
+    /// Options that contradict each other (permanent: the caller must
+    /// change them), e.g. several events per message for the shards.
+    #[error("{0}")]
+    Options(String),
     /// The broker URL cannot be used (permanent).
     #[error(transparent)]
     Broker(#[from] BrokerError),
@@ -63,6 +67,7 @@ impl IngestError {
             IngestError::Broker(e) => e.class(),
             IngestError::Spawn(_) | IngestError::LeaseHeld { .. } => Classified::Transient,
             IngestError::Input { .. }
+            | IngestError::Options(_)
             | IngestError::Panicked
             | IngestError::Ring(_)
             | IngestError::Columnar(_) => Classified::Permanent,

@@ -25,6 +25,8 @@ pub enum Command {
     Declare(DeclareArgs),
     /// Publish a trade file to the AMQP trade exchange with publisher confirms.
     Publish(PublishArgs),
+    /// Route the trade queue to the shard queues by order id (the consistent-hash exchange Aldebaran.Shards)
+    Route(RouteArgs),
     /// Write a synthetic trade file.
     Gen(GenArgs),
     /// Show both nodes of an active-standby pair: role, epoch, lease
@@ -217,6 +219,42 @@ pub struct PublishArgs {
     /// Publishes awaiting a broker confirm at most.
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_535))]
     pub in_flight: u64,
+    /// Publish to the N shards instead of the trade queue: check that
+    /// queues Aldebaran.Trade_Data.0..N-1 exist (declare --shards makes
+    /// them), then send each event as a message of its own to the
+    /// consistent-hash exchange Aldebaran.Shards keyed by its order id,
+    /// as `route` does; a line the parser rejects is keyed by a hash of its
+    /// bytes, so it reaches some shard whose engine dead-letters it. One
+    /// event per message (no --batch); --queue is not used.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub shards: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct RouteArgs {
+    /// The broker (--url: a list fails over node to node) and the input
+    /// queue (--queue), declared with the SPEC topology like `declare`'s.
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+    /// The number of shards: queues Aldebaran.Trade_Data.0..N-1 must exist
+    /// (declare --shards N makes them) and no more; checked, never declared.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub shards: u32,
+    /// Type of the input queue and of its dead-letter queue: classic (the
+    /// default) or quorum.
+    #[arg(long, value_name = "TYPE", default_value = "classic", value_parser = queue_type)]
+    pub queue_type: broker::QueueType,
+    /// Input messages the broker may deliver ahead, unacknowledged.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u16).range(1..))]
+    pub prefetch: u16,
+    /// Outputs (events and dead letters) awaiting a broker confirm at most.
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=65_535))]
+    pub in_flight: u64,
+    /// Where lines the parser rejects go, with their reason in header
+    /// x-aldebaran-reason (a durable queue, declared; default: the input
+    /// queue's name with `.dead`, e.g. Aldebaran.Trade_Data.dead).
+    #[arg(long, value_name = "QUEUE")]
+    pub dead_letter_queue: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ mod journal_cmd;
 mod progress_bar;
 mod publish_cmd;
 mod replay_cmd;
+mod route_cmd;
 mod run_cmd;
 mod status_cmd;
 
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_cmd::run(args),
         Command::Declare(args) => declare_cmd::run(args),
         Command::Publish(args) => publish_cmd::run(args),
+        Command::Route(args) => route_cmd::run(args),
         Command::Gen(args) => gen_cmd::run(args),
         Command::Status(args) => status_cmd::run(args),
         Command::Journal {

@@ -267,6 +267,7 @@ fn publish_file_with_a_small_window_skips_blank_lines() {
         batch: 2,
         in_flight: 1,
         tls: Tls::default(),
+        shards: None,
     };
     let r = publish_file(&file, &opts).expect("publish");
     assert_eq!((r.events, r.messages, r.bytes), (5, 3, 4 + 3 + 1));

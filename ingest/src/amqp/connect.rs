@@ -21,8 +21,9 @@ use crate::{IngestError, Result};
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A current-thread tokio runtime for lapin (LAPIN-NOTES: one per process
-/// part was enough; lapin runs its socket I/O on a thread of its own).
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+/// part was enough; lapin runs its socket I/O on a thread of its own). A
+/// failure to build one (out of threads or descriptors) is transient.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -72,7 +73,13 @@ pub(crate) async fn connect(urls: &str, tls: &Tls) -> Result<Connection> {
 /// settled on. When none does, the error holds every node's reason; it is
 /// transient if any node's failure was (a node down while its peers refuse
 /// this client's login is still worth a retry).
-pub(crate) async fn connect_any(
+///
+/// For a client that fails over: after a lost link, call
+/// [`Rotation::lost`] before the next round, so it starts past the node
+/// that may be going down; the back-off between failed rounds is the
+/// caller's. `heartbeat_secs` overrides the URL's, `props` names the
+/// connection.
+pub async fn connect_any(
     brokers: &Brokers,
     rotation: &mut Rotation,
     tls: &Tls,
@@ -159,8 +166,9 @@ pub(crate) async fn connect_with(
     }
 }
 
-/// Closes `conn` politely; a failure to close is not worth an error.
-pub(crate) async fn close(conn: &Connection) {
+/// Closes `conn` politely; a failure to close is not worth an error (the
+/// broker drops what is left of a connection that goes away).
+pub async fn close(conn: &Connection) {
     if let Err(e) = conn.close(200, "OK".into()).await {
         tracing::debug!(error = %e, "closing the AMQP connection failed");
     }
@@ -168,7 +176,9 @@ pub(crate) async fn close(conn: &Connection) {
 
 /// Closes `channel` before its connection: left to `Drop`, lapin closes it
 /// asynchronously, races the connection close and logs a spurious ERROR.
-pub(crate) async fn close_channel(channel: &Channel) {
+/// A channel already closed (by the broker, or with its connection) is
+/// left as it is.
+pub async fn close_channel(channel: &Channel) {
     if channel.status().connected()
         && let Err(e) = channel.close(200, "OK".into()).await
     {
@@ -187,8 +197,10 @@ pub fn check_url(urls: &str, tls: &Tls) -> Result<()> {
 }
 
 /// An [`IngestError::Amqp`] with what was being done, lapin's reason (the
-/// broker's own words for a refusal) and its class.
-pub(crate) fn amqp_err(what: impl std::fmt::Display, e: &lapin::Error) -> IngestError {
+/// broker's own words for a refusal) and its class
+/// ([`broker::classify_lapin`]): the error every AMQP step of a client
+/// reports.
+pub fn amqp_err(what: impl std::fmt::Display, e: &lapin::Error) -> IngestError {
     IngestError::Amqp {
         message: format!("{what}: {}", describe(e)),
         class: classify_lapin(e),

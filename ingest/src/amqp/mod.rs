@@ -1,5 +1,9 @@
 //! AMQP (RabbitMQ, via lapin): the SPEC §5 topology, a confirming publisher
-//! for trade files, and the consumer source of `aldebaran run`.
+//! for trade files (to the trade queue, or to the shards by order id), and
+//! the consumer source of `aldebaran run`; for the other clients of the
+//! shards (`aldebaran route`), the order-id routing key ([`order_key`]) and
+//! the connect helpers ([`connect_any`], [`close`], [`close_channel`],
+//! [`amqp_err`], [`runtime`]).
 //!
 //! lapin runs on a tokio runtime of its own (one per process part that
 //! needs it), never on the engine's or rayon's threads.
@@ -55,21 +59,25 @@ mod connect;
 mod consumer;
 mod counters;
 mod lease;
+mod line_batcher;
 mod liveness;
 mod open;
 mod options;
+mod publish_link;
 mod publisher;
 mod redelivery;
+mod shard_key;
 mod topology;
 
 pub use broker::{Tls, TlsFiles};
-pub use connect::check_url;
+pub use connect::{amqp_err, check_url, close, close_channel, connect_any, runtime};
 pub use consumer::{AckRequest, AmqpSourceHandle, start_amqp};
 pub use counters::AmqpCounters;
 pub use lease::EndReason;
 pub use liveness::fence_after;
 pub use options::{AmqpSourceOptions, DEFAULT_PROBE_INTERVAL, OnLost};
 pub use publisher::{PublishOptions, PublishReport, publish_file};
+pub use shard_key::{order_key, raw_key};
 pub use topology::{
     ALERT_EXCHANGE, ALERT_QUEUE, ALERT_ROUTING_KEY, TRADE_EXCHANGE, TRADE_QUEUE, TRADE_ROUTING_KEY,
     Topology, check_shards, declare, declare_blocking, declare_shards,

@@ -1,53 +1,72 @@
 //! A confirming publisher of trade files: each non-blank line of the file is
 //! an event; `batch` events make one persistent message whose body is those
-//! lines joined by `\n` (JSON Lines, no trailing newline).
+//! lines joined by `\n` (JSON Lines, no trailing newline). With `shards`,
+//! each event is one message to the shards' consistent-hash exchange, keyed
+//! by its order id ([`super::order_key`], as `aldebaran route` keys it).
 //!
 //! Throughput comes from pipelining (LAPIN-NOTES pitfalls 3 and 4): up to
-//! `in_flight` messages are on their way at once, neither their socket write
-//! nor their broker confirm awaited one by one; the oldest is awaited when the
-//! window is full, and every confirm is awaited before the report, so none is
-//! dropped unawaited. A nack, an unroutable message or a closed channel is an
-//! error: the file was not fully published.
+//! `in_flight` messages are on their way at once (see `publish_link.rs`).
+//! A nack, an unroutable message or a refusal is an error: the file was
+//! not fully published.
+//!
+//! **Failover.** The URL may list several brokers (the nodes of a cluster).
+//! The first link is made with one round over them, and its failure is the
+//! error. A link lost after that (its node stopped, the connection closed
+//! by an operator) is replaced: the next round starts at the node after
+//! the lost one, rounds that fail are spaced by a back-off (100 ms doubling
+//! to 5 s), and the file resumes at the first message the broker had not
+//! confirmed. The messages that were in flight are published again
+//! ([`PublishReport::republished`]) — the broker may have stored some of
+//! them before the link went; the engine drops the duplicates (SPEC §2).
+//! Without a link that confirms anything for 30 s, the publisher gives up
+//! with the last failure.
 //!
 //! Runs on a current-thread tokio runtime of its own; lapin adds its I/O thread.
 
 use std::{
-    borrow::Cow,
-    collections::VecDeque,
     path::Path,
-    pin::Pin,
     time::{Duration, Instant},
 };
 
-use lapin::{
-    BasicProperties, Channel, Confirmation, Connection, PublisherConfirm,
-    options::{BasicPublishOptions, ConfirmSelectOptions},
-};
-
-use broker::{Classified, Failure, Tls, classify, reply};
+use broker::{Backoff, Brokers, Classified, Rotation, Tls, redact};
+use lapin::ConnectionProperties;
 
 use super::{
-    connect::{amqp_err, close, close_channel, connect, runtime},
-    topology::{Topology, declare},
+    connect::{close, connect_any, runtime},
+    publish_link::{Failed, publish_link},
+    topology::Topology,
 };
-use crate::{IngestError, Result, parse::is_blank, source::MappedFile};
+use crate::{IngestError, Result, source::MappedFile};
+
+/// How long a publisher that lost its link keeps trying to make one that
+/// confirms something.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 
 /// What [`publish_file`] publishes, where, and how fast.
 #[derive(Debug, Clone)]
 pub struct PublishOptions {
-    /// Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
+    /// Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`, or several
+    /// separated by commas (failed over in turn).
     pub url: String,
-    /// Declared first; messages go to its trade exchange with its trade routing key.
+    /// Declared first; messages go to its trade exchange with its trade
+    /// routing key (unused with `shards`).
     pub topology: Topology,
     /// Events per second at most (`None`: as fast as the broker confirms).
     pub rate: Option<u64>,
-    /// Events per message (JSON Lines body); 0 is taken as 1.
+    /// Events per message (JSON Lines body); 0 is taken as 1. Must be 1
+    /// with `shards`.
     pub batch: usize,
     /// Publishes awaiting a broker confirm at most; 0 is taken as 1.
     pub in_flight: usize,
     /// TLS for an `amqps://` URL (default: the bundled roots, no client
     /// certificate).
     pub tls: Tls,
+    /// `Some(n)`: publish to the shards' exchange, whose `n` queues are
+    /// checked first (never declared: `aldebaran declare --shards`), one
+    /// event per message keyed by its order id; a line the parser rejects
+    /// is keyed by a hash of its bytes ([`super::raw_key`]), so it reaches
+    /// some shard whose engine dead-letters it.
+    pub shards: Option<u32>,
 }
 
 impl Default for PublishOptions {
@@ -59,6 +78,7 @@ impl Default for PublishOptions {
             batch: 1,
             in_flight: 256,
             tls: Tls::default(),
+            shards: None,
         }
     }
 }
@@ -74,297 +94,141 @@ pub struct PublishReport {
     pub bytes: u64,
     /// From the first publish to the last confirm (connect and declare excluded).
     pub elapsed: Duration,
+    /// Messages published again on a new link because the lost one had not
+    /// confirmed them (not counted twice in `messages`).
+    pub republished: u64,
+    /// Links lost and replaced.
+    pub reconnects: u64,
+}
+
+/// Where a file's publishing stands, across links.
+#[derive(Debug)]
+pub(super) struct Progress {
+    /// Where the first message the broker has not confirmed starts.
+    pub(super) at: usize,
+    /// The furthest any publish reached: a message ending at or before it
+    /// is published again.
+    pub(super) sent_to: usize,
+    /// The confirmed figures.
+    pub(super) report: PublishReport,
+    /// The first publish.
+    pub(super) started: Option<Instant>,
+    /// The last confirm, or the start: how long no link has worked.
+    pub(super) last_progress: Instant,
 }
 
 /// Publishes every non-blank line of `path` to the trade exchange of
-/// `opts.topology`, `opts.batch` lines per persistent message, after
-/// declaring the topology; returns when the broker has confirmed all of them.
+/// `opts.topology` (after declaring it), `opts.batch` lines per persistent
+/// message, or with `opts.shards` one per message to the shards; returns
+/// when the broker has confirmed all of them, failing over between the
+/// brokers of `opts.url` (see the module doc).
 pub fn publish_file(path: &Path, opts: &PublishOptions) -> Result<PublishReport> {
+    if opts.shards.is_some() && opts.batch > 1 {
+        return Err(IngestError::Options(format!(
+            "cannot publish {} events per message to the shards: a message has one routing \
+             key, so each event is a message of its own (leave the batch at 1)",
+            opts.batch
+        )));
+    }
+    let brokers = Brokers::parse(&opts.url)?;
     let input = MappedFile::open(path)?;
     let rt = runtime()?;
-    rt.block_on(async {
-        let conn = connect(&opts.url, &opts.tls).await?;
-        let result = publish_on(&conn, input.bytes(), opts).await;
-        close(&conn).await;
-        result
-    })
+    rt.block_on(publish_failover(&brokers, input.bytes(), opts))
 }
 
-async fn publish_on(
-    conn: &Connection,
+async fn publish_failover(
+    brokers: &Brokers,
     data: &[u8],
     opts: &PublishOptions,
 ) -> Result<PublishReport> {
-    let channel = conn
-        .create_channel()
-        .await
-        .map_err(|e| amqp_err("opening a channel", &e))?;
-    let result = publish_channel(conn, &channel, data, opts).await;
-    close_channel(&channel).await;
-    result
-}
-
-/// A message on its way: queued for the socket, then awaiting its confirm;
-/// yields its event count once confirmed.
-type InFlight<'a> = Pin<Box<dyn Future<Output = Result<u64>> + 'a>>;
-
-async fn publish_channel(
-    conn: &Connection,
-    channel: &Channel,
-    data: &[u8],
-    opts: &PublishOptions,
-) -> Result<PublishReport> {
-    let t = &opts.topology;
-    declare(conn, channel, t).await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .map_err(|e| amqp_err("enabling publisher confirms", &e))?;
-    let mut confirmed = 0;
-    pipeline(channel, data, opts, &mut confirmed)
-        .await
-        .map_err(|e| match e {
-            // Confirms are awaited in order: tell what is known to be stored.
-            IngestError::Amqp { message, class } => IngestError::Amqp {
-                message: format!("{message} (the first {confirmed} events were confirmed)"),
-                class,
-            },
-            other => other,
-        })
-}
-
-/// Publishes every message, `in_flight` at most on their way; `confirmed`
-/// counts the events of the file's leading messages the broker confirmed.
-async fn pipeline(
-    channel: &Channel,
-    data: &[u8],
-    opts: &PublishOptions,
-    confirmed: &mut u64,
-) -> Result<PublishReport> {
-    let t = &opts.topology;
-    let window = opts.in_flight.max(1);
-    let mut pending: VecDeque<InFlight<'_>> = VecDeque::with_capacity(window);
-    let mut batches = LineBatcher::new(data, opts.batch.max(1));
-    let mut report = PublishReport {
-        events: 0,
-        messages: 0,
-        bytes: 0,
-        elapsed: Duration::ZERO,
+    let mut rotation = Rotation::new(brokers.len());
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    let mut progress = Progress {
+        at: 0,
+        sent_to: 0,
+        report: PublishReport {
+            events: 0,
+            messages: 0,
+            bytes: 0,
+            elapsed: Duration::ZERO,
+            republished: 0,
+            reconnects: 0,
+        },
+        started: None,
+        last_progress: Instant::now(),
     };
-    let start = Instant::now();
-    while let Some((events, body)) = batches.next_body() {
-        if let Some(rate) = opts.rate {
-            let due = start + schedule(report.events, rate);
-            if due > Instant::now() {
-                tokio::time::sleep_until(due.into()).await;
+    let props = || ConnectionProperties::default().with_connection_name("aldebaran-publish".into());
+    // The first link's failure is the caller's error, as for any one-shot
+    // tool; once a link has worked, losing it is failed over.
+    let mut conn = connect_any(brokers, &mut rotation, &opts.tls, None, props()).await?;
+    loop {
+        let confirmed_before = progress.report.messages;
+        let outcome = publish_link(&conn, data, opts, &mut progress).await;
+        // Bounded: a node that went away must not hold up the next one.
+        let _ = tokio::time::timeout(Duration::from_secs(1), close(&conn)).await;
+        let failure = match outcome {
+            Ok(()) => {
+                progress.report.elapsed = progress.started.map_or(Duration::ZERO, |t| t.elapsed());
+                return Ok(progress.report);
             }
+            // A refusal (unroutable, nacked, a missing exchange) fails the
+            // same way on the next link.
+            Err(Failed::Refused(e)) => return Err(with_confirmed(e, &progress)),
+            Err(Failed::Lost(e)) => e,
+        };
+        if progress.report.messages > confirmed_before {
+            backoff.reset();
+        } else if progress.last_progress.elapsed() >= GIVE_UP_AFTER {
+            // Links that open and fail before confirming anything.
+            return Err(with_confirmed(failure, &progress));
         }
-        if pending.len() >= window
-            && let Some(oldest) = pending.pop_front()
-        {
-            *confirmed += oldest.await?;
-        }
-        report.events += events as u64;
-        report.messages += 1;
-        report.bytes += body.len() as u64;
-        let mut message: InFlight<'_> = Box::pin(publish_confirmed(channel, t, body, events));
-        // `basic_publish(..).await` resolves only once lapin's I/O thread has
-        // written the frames: awaiting it per message costs a thread round
-        // trip each (~4k msg/s on a loaded machine). Its first poll queues the
-        // frames and takes the delivery tag synchronously, so polling each
-        // message once here keeps file order and lets writes batch up.
-        match futures_lite::future::poll_once(&mut message).await {
-            // Done at once (an error, in practice): keep it in line.
-            Some(done) => pending.push_back(Box::pin(std::future::ready(done))),
-            None => pending.push_back(message),
-        }
+        progress.report.reconnects += 1;
+        rotation.lost();
+        tracing::warn!(error = %failure, resume_at_event = progress.report.events, "link to the broker lost; publishing on the next one");
+        conn = loop {
+            tokio::time::sleep(backoff.failed()).await;
+            match connect_any(brokers, &mut rotation, &opts.tls, None, props()).await {
+                Ok(c) => break c,
+                Err(e) if progress.last_progress.elapsed() >= GIVE_UP_AFTER => {
+                    return Err(with_confirmed(
+                        IngestError::Amqp {
+                            message: format!(
+                                "no broker of {} took the file for {} s: {e}",
+                                brokers.shown(),
+                                GIVE_UP_AFTER.as_secs()
+                            ),
+                            class: Classified::Transient,
+                        },
+                        &progress,
+                    ));
+                }
+                Err(e) => {
+                    let url = redact(&brokers.urls()[rotation.preferred()]);
+                    tracing::warn!(error = %e, next = %url, "no broker answered; retrying");
+                }
+            }
+        };
     }
-    while let Some(oldest) = pending.pop_front() {
-        *confirmed += oldest.await?;
-    }
-    report.elapsed = start.elapsed();
-    Ok(report)
 }
 
-/// Publishes one persistent, mandatory message (an unroutable message comes
-/// back as an error rather than vanishing) and waits for its confirm.
-async fn publish_confirmed(
-    channel: &Channel,
-    t: &Topology,
-    body: Cow<'_, [u8]>,
-    events: usize,
-) -> Result<u64> {
-    let confirm = channel
-        .basic_publish(
-            t.trade_exchange.as_str().into(),
-            t.trade_routing_key.as_str().into(),
-            BasicPublishOptions {
-                mandatory: true,
-                ..BasicPublishOptions::default()
-            },
-            &body,
-            BasicProperties::default().with_delivery_mode(2),
-        )
-        .await
-        .map_err(|e| amqp_err(format!("publishing to exchange {}", t.trade_exchange), &e))?;
-    confirmed(confirm, t).await?;
-    Ok(events as u64)
-}
-
-/// Waits for one confirm; anything but a plain ack is an error.
-async fn confirmed(confirm: PublisherConfirm, t: &Topology) -> Result<()> {
-    match confirm.await {
-        Ok(Confirmation::Ack(None)) => Ok(()),
-        Ok(Confirmation::Ack(Some(_))) => Err(IngestError::Amqp {
+/// `e` with how much of the file is known to be stored (confirms are
+/// awaited in order).
+fn with_confirmed(e: IngestError, progress: &Progress) -> IngestError {
+    match e {
+        IngestError::Amqp { message, class } => IngestError::Amqp {
             message: format!(
-                "message returned unroutable by exchange {} with routing key {}",
-                t.trade_exchange, t.trade_routing_key
+                "{message} (the first {} events were confirmed)",
+                progress.report.events
             ),
-            class: classify(Failure::Reply(reply::NO_ROUTE)),
-        }),
-        // The broker could not store it (e.g. a disk alarm): it may later.
-        Ok(Confirmation::Nack(_)) => Err(IngestError::Amqp {
-            message: "the broker nacked a message (not stored)".to_owned(),
-            class: Classified::Transient,
-        }),
-        Ok(Confirmation::NotRequested) => Err(IngestError::Amqp {
-            message: "internal error (a bug): publisher confirms are not enabled".to_owned(),
-            class: Classified::Permanent,
-        }),
-        Err(e) => Err(amqp_err("waiting for a publisher confirm", &e)),
-    }
-}
-
-/// When the message after the first `events_before` events is due, from the
-/// start, at `rate` events per second: the first message goes at once and
-/// each message waits for the events before it to have had their time.
-fn schedule(events_before: u64, rate: u64) -> Duration {
-    Duration::from_secs_f64(events_before as f64 / rate.max(1) as f64)
-}
-
-/// Splits `data` into lines (`\n`-terminated, the last one maybe not), skips
-/// blank ones (as replay does) and groups `batch` per message body.
-struct LineBatcher<'a> {
-    data: &'a [u8],
-    at: usize,
-    batch: usize,
-}
-
-impl<'a> LineBatcher<'a> {
-    fn new(data: &'a [u8], batch: usize) -> Self {
-        LineBatcher {
-            data,
-            at: 0,
-            batch: batch.max(1),
-        }
-    }
-
-    /// The next up to `batch` non-blank lines joined by `\n`, and how many;
-    /// `None` at the end of the data. The body borrows the file when its
-    /// lines are adjacent there (no blank line between them), as is usual.
-    fn next_body(&mut self) -> Option<(usize, Cow<'a, [u8]>)> {
-        let data = self.data;
-        let mut n = 0;
-        // The adjacent lines so far, as a span of `data`, until a blank line
-        // in the middle forces a copy.
-        let mut span = (0, 0);
-        let mut copy: Option<Vec<u8>> = None;
-        let mut gap = false;
-        while n < self.batch && self.at < data.len() {
-            let start = self.at;
-            let len = memchr::memchr(b'\n', &data[start..]).unwrap_or(data.len() - start);
-            let line = &data[start..start + len];
-            self.at = start + len + 1;
-            if is_blank(line) {
-                gap = n > 0;
-                continue;
-            }
-            if let Some(buf) = copy.as_mut() {
-                buf.push(b'\n');
-                buf.extend_from_slice(line);
-            } else if n == 0 {
-                span = (start, start + len);
-            } else if !gap {
-                span.1 = start + len;
-            } else {
-                let mut buf = Vec::with_capacity(span.1 - span.0 + 1 + len);
-                buf.extend_from_slice(&data[span.0..span.1]);
-                buf.push(b'\n');
-                buf.extend_from_slice(line);
-                copy = Some(buf);
-            }
-            n += 1;
-        }
-        match (n, copy) {
-            (0, _) => None,
-            (n, Some(buf)) => Some((n, Cow::Owned(buf))),
-            (n, None) => Some((n, Cow::Borrowed(&data[span.0..span.1]))),
-        }
+            class,
+        },
+        other => other,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bodies(data: &[u8], batch: usize) -> Vec<(usize, String)> {
-        let mut b = LineBatcher::new(data, batch);
-        let mut out = Vec::new();
-        while let Some((n, body)) = b.next_body() {
-            out.push((n, String::from_utf8_lossy(&body).into_owned()));
-        }
-        out
-    }
-
-    #[test]
-    fn lines_are_grouped_and_blank_lines_skipped() {
-        let data = b"a\n\nb\n \t\r\nc\r\nd\ne";
-        assert_eq!(
-            bodies(data, 1),
-            [(1, "a"), (1, "b"), (1, "c\r"), (1, "d"), (1, "e")].map(|(n, s)| (n, s.to_owned()))
-        );
-        assert_eq!(
-            bodies(data, 2),
-            [(2, "a\nb"), (2, "c\r\nd"), (1, "e")].map(|(n, s)| (n, s.to_owned()))
-        );
-        assert_eq!(bodies(data, 100), [(5, "a\nb\nc\r\nd\ne".to_owned())]);
-        assert_eq!(bodies(b"a\n", 0), [(1, "a".to_owned())]);
-    }
-
-    #[test]
-    fn adjacent_lines_are_not_copied() {
-        let data = b"a\nb\n\nc\nd\n";
-        let mut b = LineBatcher::new(data, 2);
-        let bodies: Vec<_> = std::iter::from_fn(|| b.next_body()).collect();
-        assert!(
-            matches!(&bodies[0], (2, Cow::Borrowed(b"a\nb"))),
-            "{bodies:?}"
-        );
-        assert!(
-            matches!(&bodies[1], (2, Cow::Borrowed(b"c\nd"))),
-            "{bodies:?}"
-        );
-        let mut b = LineBatcher::new(data, 3);
-        let bodies: Vec<_> = std::iter::from_fn(|| b.next_body()).collect();
-        assert!(
-            matches!(&bodies[0], (3, Cow::Owned(v)) if v == b"a\nb\nc"),
-            "{bodies:?}"
-        );
-        assert!(matches!(&bodies[1], (1, Cow::Borrowed(b"d"))), "{bodies:?}");
-    }
-
-    #[test]
-    fn nothing_to_publish_in_empty_or_blank_data() {
-        assert!(bodies(b"", 3).is_empty());
-        assert!(bodies(b"\n\n  \n", 3).is_empty());
-    }
-
-    #[test]
-    fn schedule_spreads_events_over_the_rate() {
-        assert_eq!(schedule(0, 1000), Duration::ZERO);
-        assert_eq!(schedule(500, 1000), Duration::from_millis(500));
-        assert_eq!(schedule(3000, 1000), Duration::from_secs(3));
-    }
 
     #[test]
     fn a_missing_file_is_an_input_error() {
@@ -374,5 +238,18 @@ mod tests {
         )
         .err();
         assert!(matches!(err, Some(IngestError::Input { .. })), "{err:?}");
+    }
+
+    #[test]
+    fn several_events_per_message_are_refused_for_the_shards() {
+        let opts = PublishOptions {
+            batch: 10,
+            shards: Some(3),
+            ..PublishOptions::default()
+        };
+        let err = publish_file(Path::new("/nonexistent/trades.jsonl"), &opts)
+            .expect_err("batch 10 with shards");
+        assert_eq!(err.class(), Classified::Permanent);
+        assert!(err.to_string().contains("one routing key"), "{err}");
     }
 }

@@ -11,7 +11,16 @@
 //! | `ACCESS_REFUSED - queue 'q' in vhost '/' in exclusive use` | an exclusive consumer holds `q`, or an exclusive consume met consumers already there | `LeaseHeld` |
 //! | `ACCESS_REFUSED - access to queue 'q' in vhost '/' refused for user 'u'` | `u` may not read `q` | `Other` |
 //! | `ACCESS_REFUSED - Login was refused …` (at connect, never on a consume) | wrong credentials | `Other` |
-//! | any other code (404 no queue, 405 an exclusive *queue* of another connection, …) | not the lease | `Other` |
+//! | `RESOURCE_LOCKED - cannot obtain exclusive access to locked queue 'q.lease' …` (405, on the lease queue's declare) | another connection holds the lease queue | `LeaseHeld` |
+//! | any other code (404 no queue, …) | not the lease | `Other` |
+//!
+//! The lease queue: RabbitMQ 3.10's quorum queues accept a second
+//! exclusive consumer (measured on the test cluster: exclusivity of a
+//! consumer is a classic queue's feature), so the lease is also an
+//! exclusive, auto-deleted classic queue `<input queue>.lease` that the
+//! holder declares on its connection before it consumes: queue names are
+//! unique across a cluster, the broker refuses it to every other connection
+//! (405), and deletes it when the holder's connection goes, on any node.
 //!
 //! The caller gives this function only the failure of its `basic.consume`
 //! (the method that failed is part of the evidence); a 403 at login or on a
@@ -32,12 +41,18 @@ pub enum ConsumeRefusal {
 /// The words of RabbitMQ's refusal of a consume on a queue in exclusive use
 /// (`rabbit_channel`: `"~ts in exclusive use"`).
 const IN_EXCLUSIVE_USE: &str = "in exclusive use";
+/// The words of its refusal of an exclusive queue another connection owns
+/// (`rabbit_amqqueue`: `"cannot obtain exclusive access to locked ~ts"`).
+const LOCKED: &str = "cannot obtain exclusive access to locked";
 
 /// What the failure of a `basic.consume`, with the broker's reply text,
 /// means (the table in the module's doc).
 pub fn consume_refusal(failure: Failure, reply_text: &str) -> ConsumeRefusal {
     match failure {
         Failure::Reply(reply::ACCESS_REFUSED) if reply_text.contains(IN_EXCLUSIVE_USE) => {
+            ConsumeRefusal::LeaseHeld
+        }
+        Failure::Reply(reply::RESOURCE_LOCKED) if reply_text.contains(LOCKED) => {
             ConsumeRefusal::LeaseHeld
         }
         _ => ConsumeRefusal::Other,
@@ -54,6 +69,22 @@ mod tests {
         assert_eq!(
             consume_refusal(Failure::Reply(reply::ACCESS_REFUSED), text),
             ConsumeRefusal::LeaseHeld
+        );
+    }
+
+    #[test]
+    fn a_lease_queue_locked_by_another_connection_is_the_lease() {
+        let text = "RESOURCE_LOCKED - cannot obtain exclusive access to locked queue \
+                    'q-1.lease' in vhost '/'. It could be originally declared on another \
+                    connection or the exclusive property value does not match that of the \
+                    original declaration.";
+        assert_eq!(
+            consume_refusal(Failure::Reply(reply::RESOURCE_LOCKED), text),
+            ConsumeRefusal::LeaseHeld
+        );
+        assert_eq!(
+            consume_refusal(Failure::Reply(reply::ACCESS_REFUSED), text),
+            ConsumeRefusal::Other
         );
     }
 

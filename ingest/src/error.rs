@@ -37,7 +37,7 @@ pub enum IngestError {
     /// returned by [`crate::amqp::start_amqp`] at once, without retrying,
     /// so a standby can ask again soon.
     #[error(
-        "amqp: the lease on queue {queue} is held by another consumer (exclusive consume refused)"
+        "amqp: the lease on queue {queue} is held by another consumer (its lease queue {queue}.lease or its exclusive consume refused)"
     )]
     LeaseHeld {
         /// The queue whose exclusive consumer exists already.

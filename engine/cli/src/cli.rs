@@ -228,6 +228,10 @@ pub struct PublishArgs {
     /// event per message (no --batch); --queue is not used.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub shards: Option<u32>,
+    /// The type the trade and alert queues are declared with, as `declare
+    /// --queue-type` made them: classic or quorum.
+    #[arg(long, value_name = "TYPE", default_value = "classic", value_parser = queue_type)]
+    pub queue_type: broker::QueueType,
 }
 
 #[derive(Debug, Args)]

@@ -23,7 +23,7 @@ pub fn run(a: PublishArgs) -> Result<ExitCode> {
     let opts = PublishOptions {
         tls: a.broker.tls()?,
         url: a.broker.url,
-        topology: Topology::with_trade_queue(a.broker.queue),
+        topology: Topology::with_trade_queue(a.broker.queue).with_queue_type(a.queue_type),
         rate: a.rate,
         batch,
         in_flight,

@@ -11,10 +11,15 @@
 //! # The lease and fencing (an active-standby pair)
 //!
 //! The broker arbitrates which node of a pair is active, because it cannot
-//! split from itself: the active consumes the input queue with an
-//! **exclusive** consumer ([`AmqpSourceOptions::exclusive`]), the *lease*;
-//! the broker refuses any other consume on the queue until that consumer's
-//! channel or connection goes. A standby asks for it by calling
+//! split from itself: the active declares the exclusive, auto-deleted
+//! classic queue `<input queue>.lease` on its connection and consumes the
+//! input queue with an **exclusive** consumer
+//! ([`AmqpSourceOptions::exclusive`]): the *lease*. The broker refuses the
+//! lease queue to any other connection (on any node of a cluster: queue
+//! names are the cluster's) until the holder's connection goes, and a
+//! classic input queue refuses any other consume until the holder's
+//! channel goes. (A quorum queue accepts a second exclusive consumer in
+//! RabbitMQ 3.10; the lease queue is what holds the lease there.) A standby asks for it by calling
 //! [`start_amqp`] every ~100 ms: while it is held, the call fails fast with
 //! [`crate::IngestError::LeaseHeld`] (transient, one attempt, its connection
 //! closed). The active runs with [`OnLost::End`]: when its link goes, so

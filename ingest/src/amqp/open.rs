@@ -15,7 +15,7 @@ use std::time::Instant;
 use broker::{Brokers, ConsumeRefusal, Failure, Rotation, classify, consume_refusal_lapin};
 use lapin::{
     Channel, Connection, ConnectionProperties, Consumer,
-    options::{BasicConsumeOptions, BasicQosOptions},
+    options::{BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions},
     types::FieldTable,
 };
 
@@ -25,6 +25,11 @@ use super::{
     topology::declare,
 };
 use crate::{IngestError, Result};
+
+/// The lease queue of input queue `queue`: `<queue>.lease`.
+pub(super) fn lease_queue(queue: &str) -> String {
+    format!("{queue}.lease")
+}
 
 /// A connection whose channel consumes the trade queue.
 pub(super) struct Opened {
@@ -121,6 +126,31 @@ async fn consume(
         .await
         .map_err(|e| amqp_err(format!("setting prefetch {}", o.prefetch), &e))?;
     let queue = &o.topology.trade_queue;
+    let lease_held = |e: &lapin::Error, what: String| match consume_refusal_lapin(e) {
+        ConsumeRefusal::LeaseHeld => IngestError::LeaseHeld {
+            queue: queue.clone(),
+        },
+        ConsumeRefusal::Other => amqp_err(what, e),
+    };
+    if o.exclusive {
+        // The lease queue (`broker::consume_refusal`): a quorum queue does
+        // not refuse a second exclusive consumer; the broker refuses this
+        // exclusive queue to every other connection, and deletes it when
+        // this one goes.
+        let lease = lease_queue(queue);
+        let options = QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..QueueDeclareOptions::default()
+        };
+        ch.queue_declare(
+            lease.as_str().into(),
+            options,
+            broker::QueueType::Classic.declare_args(),
+        )
+        .await
+        .map_err(|e| lease_held(&e, format!("declaring the lease queue {lease}")))?;
+    }
     let sent = Instant::now();
     let consumer = ch
         .basic_consume(
@@ -135,11 +165,6 @@ async fn consume(
         .await
         // Refused for a queue in exclusive use whether or not this consume
         // is exclusive itself: either way another consumer holds the lease.
-        .map_err(|e| match consume_refusal_lapin(&e) {
-            ConsumeRefusal::LeaseHeld => IngestError::LeaseHeld {
-                queue: queue.clone(),
-            },
-            ConsumeRefusal::Other => amqp_err(format!("consuming queue {queue}"), &e),
-        })?;
+        .map_err(|e| lease_held(&e, format!("consuming queue {queue}")))?;
     Ok((consumer, sent))
 }

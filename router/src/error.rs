@@ -7,14 +7,16 @@ use ingest::IngestError;
 #[derive(Debug, thiserror::Error)]
 pub enum RouterError {
     /// A step of the AMQP link (connect, check the shards, declare,
-    /// consume, publish), classified by the broker's answer or the socket's.
+    /// consume, publish, a confirm: nacked or returned unroutable
+    /// included), classified by the broker's answer or the socket's.
     #[error(transparent)]
     Ingest(#[from] IngestError),
     /// A broker URL that cannot be used (permanent).
     #[error(transparent)]
     Broker(#[from] BrokerError),
-    /// The broker did not take an output: nacked, returned unroutable, or
-    /// no answer in time.
+    /// The link failed without an error of lapin's: no answer in time, the
+    /// consumer cancelled by the broker, confirms still out at the end of
+    /// the drain.
     #[error("amqp: {message}")]
     Amqp {
         /// What was refused and why.

@@ -5,15 +5,15 @@
 
 use std::pin::Pin;
 
-use broker::{Classified, Failure, classify, names, reply};
+use broker::names;
 use lapin::{
-    BasicProperties, Channel, Confirmation,
+    BasicProperties, Channel,
     options::BasicPublishOptions,
     types::{AMQPValue, FieldTable, LongString},
 };
 
 use crate::{
-    Result, RouterError,
+    Result,
     split::{Kind, Output, output_id},
 };
 
@@ -81,38 +81,8 @@ pub(crate) fn output(
                 props,
             )
             .await
-            .map_err(|e| {
-                ingest::amqp::amqp_err(format!("publishing to {}", shown(exchange)), &e)
-            })?;
-        match confirm.await {
-            Ok(Confirmation::Ack(None)) => Ok(Settled { tag, dead }),
-            Ok(Confirmation::Ack(Some(_))) => Err(RouterError::Amqp {
-                message: format!(
-                    "{} returned a message with routing key {key} unroutable",
-                    shown(exchange)
-                ),
-                class: classify(Failure::Reply(reply::NO_ROUTE)),
-            }),
-            Ok(Confirmation::Nack(_)) => Err(RouterError::Amqp {
-                message: format!(
-                    "the broker nacked a message for {} (not stored)",
-                    shown(exchange)
-                ),
-                class: Classified::Transient,
-            }),
-            Ok(Confirmation::NotRequested) => Err(RouterError::Internal(
-                "publisher confirms are not enabled on the output channel".to_owned(),
-            )),
-            Err(e) => Err(ingest::amqp::amqp_err("waiting for a publisher confirm", &e).into()),
-        }
+            .map_err(|e| ingest::amqp::amqp_err("publishing an output", &e))?;
+        ingest::amqp::confirmed(confirm, exchange, &key).await?;
+        Ok(Settled { tag, dead })
     })
-}
-
-/// An exchange as a message names it.
-fn shown(exchange: &str) -> String {
-    if exchange.is_empty() {
-        "the default exchange".to_owned()
-    } else {
-        format!("exchange {exchange}")
-    }
 }

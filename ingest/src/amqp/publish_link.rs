@@ -208,19 +208,26 @@ async fn publish_confirmed(
     Ok(sent)
 }
 
-/// Waits for one confirm; anything but a plain ack is an error.
-async fn confirmed(confirm: PublisherConfirm, exchange: &str, key: &str) -> Result<()> {
+/// Waits for the broker's confirm of one message published to `exchange`
+/// with routing key `key`: anything but a plain ack is an error — returned
+/// unroutable (a mandatory publish no queue took), nacked (not stored, a
+/// disk alarm say: transient), the link failed meanwhile — naming the
+/// exchange and the key. Every confirming publisher of the project's
+/// clients (`publish`, the router) settles its confirms with it.
+pub async fn confirmed(confirm: PublisherConfirm, exchange: &str, key: &str) -> Result<()> {
+    let shown = if exchange.is_empty() {
+        "the default exchange".to_owned()
+    } else {
+        format!("exchange {exchange}")
+    };
     match confirm.await {
         Ok(Confirmation::Ack(None)) => Ok(()),
         Ok(Confirmation::Ack(Some(_))) => Err(IngestError::Amqp {
-            message: format!(
-                "message returned unroutable by exchange {exchange} with routing key {key}"
-            ),
+            message: format!("message returned unroutable by {shown} with routing key {key}"),
             class: classify(Failure::Reply(reply::NO_ROUTE)),
         }),
-        // The broker could not store it (e.g. a disk alarm): it may later.
         Ok(Confirmation::Nack(_)) => Err(IngestError::Amqp {
-            message: "the broker nacked a message (not stored)".to_owned(),
+            message: format!("the broker nacked a message for {shown} (not stored)"),
             class: Classified::Transient,
         }),
         Ok(Confirmation::NotRequested) => Err(IngestError::Amqp {

@@ -26,10 +26,26 @@ use crate::amqp_support::BIN;
 /// The cluster's nodes, numbered 1 to 3 as the script numbers them.
 pub const NODES: [u8; 3] = [1, 2, 3];
 
-/// Holds the cluster for one test at a time.
-pub fn exclusive() -> MutexGuard<'static, ()> {
+/// Holds the cluster's fixed shard names for one test: a mutex within this
+/// binary, and the file lock `route_support::shard_lock` takes too, across
+/// test binaries and `cargo test` runs.
+pub struct Exclusive {
+    _guard: MutexGuard<'static, ()>,
+    _file: fs::File,
+}
+
+/// Takes [`Exclusive`], waiting for the test that holds it.
+pub fn exclusive() -> Exclusive {
     static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let port = std::env::var("RABBITMQ_CLUSTER_PORT").unwrap_or_else(|_| "5701".to_owned());
+    let path = std::env::temp_dir().join(format!("aldebaran-cluster-{port}-shards.lock"));
+    let file = fs::File::create(&path).expect("create the shard lock file");
+    file.lock().expect("lock the shard lock file");
+    Exclusive {
+        _guard: guard,
+        _file: file,
+    }
 }
 
 fn script() -> PathBuf {

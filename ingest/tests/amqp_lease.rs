@@ -197,3 +197,42 @@ fn a_consume_refused_for_want_of_permission_is_not_a_held_lease() {
     drain_to_end(&mut cut, PATIENCE);
     holder.join().expect("join");
 }
+
+/// A quorum queue (RabbitMQ 3.10) accepts a second exclusive consumer: the
+/// lease must still be refused while held, which the lease queue
+/// `<queue>.lease` does; it is freed with the holder's connection.
+#[test]
+fn the_lease_holds_on_a_quorum_queue_too() {
+    let q = TestQueue::new("quorum");
+    let quorum = |who: &str| {
+        let mut o = q.source(who);
+        o.topology = o.topology.with_queue_type(broker::QueueType::Quorum);
+        // A quorum alert queue of its own (the SPEC one is classic here).
+        o.topology.alert_queue = format!("{}-alerts", q.name);
+        o.topology.alert_routing_key = o.topology.alert_queue.clone();
+        o
+    };
+    let (a, _a_cut) = start_amqp(quorum("a")).expect("a takes the lease");
+    match start_amqp(quorum("b")) {
+        Err(e @ IngestError::LeaseHeld { .. }) => {
+            assert!(e.to_string().contains(".lease"), "{e}");
+        }
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("two holders of the lease on a quorum queue"),
+    }
+    close_connection_named(&q.connection_name("a"));
+    let deadline = Instant::now() + PATIENCE;
+    let b = loop {
+        match start_amqp(quorum("b")) {
+            Ok((b, _)) => break b,
+            Err(IngestError::LeaseHeld { .. }) if Instant::now() < deadline => {
+                sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("b never obtained the lease: {e}"),
+        }
+    };
+    b.stop();
+    b.join().expect("b joins");
+    a.join().expect("a joins");
+    let _ = rabbitmqctl(&["delete_queue", &format!("{}-alerts", q.name)]);
+}

@@ -472,7 +472,10 @@ fn nodes_routers_and_an_active_fail_and_nothing_is_lost_or_doubled() {
     d.cluster.start_node(leader);
 
     // 2. A router is killed; the other carries on; it comes back.
-    assert!(publisher.running(), "the stream ended before the router's kill");
+    assert!(
+        publisher.running(),
+        "the stream ended before the router's kill"
+    );
     d.routers[0].kill();
     sleep(Duration::from_secs(2));
     d.routers[0].start();
@@ -501,7 +504,10 @@ fn nodes_routers_and_an_active_fail_and_nothing_is_lost_or_doubled() {
         .iter()
         .position(|e| e.proc.is_active())
         .unwrap_or_else(|| panic!("no active in shard 0's pair\n{}", d.context()));
-    assert!(publisher.running(), "the stream ended before the active's kill");
+    assert!(
+        publisher.running(),
+        "the stream ended before the active's kill"
+    );
     d.shards[0][active].proc.kill();
     let before = journaled(&d);
     wait_until(

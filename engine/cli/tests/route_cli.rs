@@ -31,8 +31,8 @@ use std::{
 };
 
 use broker::names::shard_queue;
-use route_support::{Amqp, BIN, Cluster, Got, Proc, cluster, figure, shard_lock};
 use ingest::{amqp::order_key, parse::ParseScratch};
+use route_support::{Amqp, BIN, Cluster, Got, Proc, cluster, figure, shard_lock};
 use tempfile::TempDir;
 
 const SHARDS: u32 = 3;

@@ -11,8 +11,8 @@
 #   routed   `publish` fills the input queue, then R routers and S engines
 #            start: input → route → Aldebaran.Shards → engines, for S in 1 2 3
 #            and R in 1 2.
-# Each drain is timed from the consumers' start to every queue empty, all
-# acknowledged (publishing excluded); CPU seconds of the routers, the engines
+# Each drain is timed from the consumers' start until the engines have
+# taken in every event (their metrics; publishing excluded); CPU seconds of the routers, the engines
 # and the three broker nodes over the drain give the cost per event of each.
 # Everything runs on this host: the three nodes, the routers and the engines
 # share its cores, so rates are this machine's, and the costs are what
@@ -54,18 +54,25 @@ sum_cpu() { # pids...
 }
 
 reset() {
-  ctl list_queues name | grep '^Aldebaran\.' | while read -r q; do ctl delete_queue "$q" >/dev/null; done
-  ctl list_queues name | grep '^bench-' | while read -r q; do ctl delete_queue "$q" >/dev/null; done
+  local q
+  for q in $(ctl list_queues name | grep -E '^(Aldebaran\.|bench-)' || true); do
+    ctl delete_queue "$q" >/dev/null
+  done
 }
 
-# Waits until every Aldebaran.* queue is empty with nothing unacknowledged.
-wait_empty() {
+# Waits until the engines have taken in `want` events between them
+# (aldebaran_events_in_total on their /metrics): the broker's own queue
+# counts are statistics, emitted every few seconds, too late to time by.
+wait_events() { # want
+  local k got
   while :; do
-    local busy
-    busy=$(ctl list_queues name messages messages_unacknowledged |
-      awk '$1 ~ /^Aldebaran\.Trade_Data(\.[0-9]+)?$/ && ($2 > 0 || $3 > 0)' | wc -l)
-    [ "$busy" = 0 ] && return
-    sleep 0.1
+    got=0
+    for k in $(seq 0 $((${#engines[@]} - 1))); do
+      got=$((got + $(curl -s "http://127.0.0.1:$((19100 + k))/metrics" |
+        awk '/^aldebaran_events_in_total/ { s += $NF } END { printf "%d", s }')))
+    done
+    [ "$got" -ge "$1" ] && return
+    sleep 0.05
   done
 }
 
@@ -85,7 +92,7 @@ dir = "$dir/shard-$k/journal"
 [state]
 dir = "$dir/shard-$k/state"
 [metrics]
-listen = ""
+listen = "127.0.0.1:$((19100 + k))"
 TOML
     rm -rf "$dir/shard-$k"
     "$B" run --shard "$k" --config "$dir/shard-$k.toml" >"$dir/shard-$k.out" 2>"$dir/shard-$k.err" &
@@ -126,6 +133,8 @@ for epm in 1 100; do
   n=$([ "$epm" = 1 ] && echo "$N1" || echo "$N100")
   "$B" gen --orders $((n / 5)) --open 10000 --seed 7 -o "$dir/in-$epm.jsonl" 2>/dev/null
   n=$(grep -c . "$dir/in-$epm.jsonl")
+  # The lines the parser accepts: all that reach the engines past a router.
+  accepted=$("$B" replay "$dir/in-$epm.jsonl" -q --journal "$dir/replay-$epm" | awk '$1 == "accepted" { print $2 }')
   echo "== $epm event(s) per input message, $n events"
 
   reset
@@ -144,7 +153,7 @@ for epm in 1 100; do
       routers=()
       b0=$(brokers_cpu); t0=$(date +%s.%N)
       start_engines "$s"
-      wait_empty
+      wait_events "$n"
       report "direct, $s shard(s)" "$n" "$t0" "$b0" 0 0
       stop_all
     fi
@@ -155,7 +164,7 @@ for epm in 1 100; do
       b0=$(brokers_cpu); t0=$(date +%s.%N)
       start_engines "$s"
       start_routers "$r" "$s"
-      wait_empty
+      wait_events "$accepted"
       report "routed, $s shard(s), $r router(s)" "$n" "$t0" "$b0" 0 0
       stop_all
     done

@@ -342,6 +342,23 @@ impl Deployment {
         other_trigger
     }
 
+    /// Alerts journaled so far, over every shard.
+    fn journaled(&self) -> usize {
+        self.shard_alerts().iter().map(Vec::len).sum()
+    }
+
+    /// Waits until more than `before` alerts are journaled: the stream
+    /// still flows after `fault`.
+    #[track_caller]
+    fn keeps_alerting(&self, fault: &str, before: usize) {
+        wait_until(
+            &format!("alerts after {fault}"),
+            DRAIN,
+            || self.journaled() > before,
+            || self.context(),
+        );
+    }
+
     fn stop_all(&mut self) {
         for r in &mut self.routers {
             r.terminate(Duration::from_secs(30));
@@ -349,6 +366,19 @@ impl Deployment {
         for e in self.shards.iter_mut().flatten() {
             e.proc.terminate(Duration::from_secs(30));
         }
+    }
+}
+
+/// Waits for `publisher` to end, which it must do with 0.
+#[track_caller]
+fn published(publisher: &mut Proc) {
+    if publisher.running() {
+        assert_eq!(
+            publisher.wait_exit(DRAIN),
+            Some(0),
+            "publish failed:\n{}",
+            publisher.tail()
+        );
     }
 }
 
@@ -428,12 +458,7 @@ fn three_shards_and_two_routers_alert_what_replay_does() {
     let mut d = Deployment::new(1_500, 81, false);
     d.start_all();
     let mut publisher = d.publish(None);
-    assert_eq!(
-        publisher.wait_exit(DRAIN),
-        Some(0),
-        "publish failed:\n{}",
-        publisher.tail()
-    );
+    published(&mut publisher);
     d.wait_done();
     let other = d.verify();
     println!(
@@ -448,27 +473,20 @@ fn nodes_routers_and_an_active_fail_and_nothing_is_lost_or_doubled() {
     let _one = exclusive();
     let mut d = Deployment::new(1_500, 82, true);
     d.start_all();
-    let ctx = |d: &Deployment| d.context();
     // Shard 0's pair: one of them takes the lease.
     sleep(Duration::from_secs(3));
     // ~8k lines at 80/s: the stream lasts ~100 s, through every fault (a
     // node's restart takes 20-30 s here); each fault is checked to fall
     // while the stream still flows.
     let mut publisher = d.publish(Some(80));
-    let journaled = |d: &Deployment| d.shard_alerts().iter().map(Vec::len).sum::<usize>();
-    wait_until("the first alerts", DRAIN, || journaled(&d) > 0, || ctx(&d));
+    d.keeps_alerting("the start", 0);
 
     // 1. The node that leads the input queue stops, and comes back.
     assert!(publisher.running(), "the stream ended before the faults");
     let leader = d.cluster.leader("Aldebaran.Trade_Data");
+    let before = d.journaled();
     d.cluster.stop_node(leader);
-    let before = journaled(&d);
-    wait_until(
-        "alerts while the input queue's leader is down",
-        DRAIN,
-        || journaled(&d) > before,
-        || ctx(&d),
-    );
+    d.keeps_alerting("the input queue's leader stopped", before);
     d.cluster.start_node(leader);
 
     // 2. A router is killed; the other carries on; it comes back.
@@ -488,14 +506,9 @@ fn nodes_routers_and_an_active_fail_and_nothing_is_lost_or_doubled() {
     } else {
         leader % 3 + 1
     };
+    let before = d.journaled();
     d.cluster.stop_node(second);
-    let before = journaled(&d);
-    wait_until(
-        "alerts while a second node is down",
-        DRAIN,
-        || journaled(&d) > before,
-        || ctx(&d),
-    );
+    d.keeps_alerting("a second node stopped", before);
     d.cluster.start_node(second);
 
     // 4. Shard 0's active is killed; its standby takes over; it comes
@@ -508,14 +521,9 @@ fn nodes_routers_and_an_active_fail_and_nothing_is_lost_or_doubled() {
         publisher.running(),
         "the stream ended before the active's kill"
     );
+    let before = d.journaled();
     d.shards[0][active].proc.kill();
-    let before = journaled(&d);
-    wait_until(
-        "alerts after shard 0's active died",
-        DRAIN,
-        || journaled(&d) > before,
-        || ctx(&d),
-    );
+    d.keeps_alerting("shard 0's active died", before);
     d.shards[0][active].proc.start();
 
     // Whatever exited on its own (an active that lost its lease with its
@@ -525,14 +533,7 @@ fn nodes_routers_and_an_active_fail_and_nothing_is_lost_or_doubled() {
             e.proc.start();
         }
     }
-    if publisher.running() {
-        assert_eq!(
-            publisher.wait_exit(DRAIN),
-            Some(0),
-            "publish failed:\n{}",
-            publisher.tail()
-        );
-    }
+    published(&mut publisher);
     d.wait_done();
     let other = d.verify();
     println!(

@@ -8,7 +8,6 @@ use std::pin::Pin;
 use broker::names;
 use lapin::{
     BasicProperties, Channel,
-    options::BasicPublishOptions,
     types::{AMQPValue, FieldTable, LongString},
 };
 
@@ -69,20 +68,15 @@ pub(crate) fn output(
     let channel = channel.clone();
     let body = out.bytes.to_vec();
     Box::pin(async move {
-        let confirm = channel
-            .basic_publish(
-                exchange.into(),
-                key.as_str().into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                &body,
-                props,
-            )
-            .await
-            .map_err(|e| ingest::amqp::amqp_err("publishing an output", &e))?;
-        ingest::amqp::confirmed(confirm, exchange, &key).await?;
+        ingest::amqp::publish_mandatory(
+            &channel,
+            exchange,
+            &key,
+            &body,
+            props,
+            "publishing an output",
+        )
+        .await?;
         Ok(Settled { tag, dead })
     })
 }

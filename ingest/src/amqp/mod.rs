@@ -81,7 +81,7 @@ pub use counters::AmqpCounters;
 pub use lease::EndReason;
 pub use liveness::fence_after;
 pub use options::{AmqpSourceOptions, DEFAULT_PROBE_INTERVAL, OnLost};
-pub use publish_link::confirmed;
+pub use publish_link::{confirmed, publish_mandatory};
 pub use publisher::{PublishOptions, PublishReport, publish_file};
 pub use shard_key::{order_key, raw_key};
 pub use topology::{

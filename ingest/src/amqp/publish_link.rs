@@ -191,21 +191,38 @@ async fn publish_confirmed(
     body: Cow<'_, [u8]>,
     sent: Sent,
 ) -> Result<Sent> {
+    let props = BasicProperties::default().with_delivery_mode(2);
+    let what = format!("publishing to exchange {exchange}");
+    publish_mandatory(channel, exchange, &key, &body, props, &what).await?;
+    Ok(sent)
+}
+
+/// Publishes one mandatory message (an unroutable one comes back as an
+/// error rather than vanishing) and waits for its confirm ([`confirmed`]);
+/// a failure to publish is `what` with lapin's reason. Both confirming
+/// publishers (`publish`, the router) send through it.
+pub async fn publish_mandatory(
+    channel: &Channel,
+    exchange: &str,
+    key: &str,
+    body: &[u8],
+    props: BasicProperties,
+    what: &str,
+) -> Result<()> {
     let confirm = channel
         .basic_publish(
             exchange.into(),
-            key.as_str().into(),
+            key.into(),
             BasicPublishOptions {
                 mandatory: true,
                 ..BasicPublishOptions::default()
             },
-            &body,
-            BasicProperties::default().with_delivery_mode(2),
+            body,
+            props,
         )
         .await
-        .map_err(|e| amqp_err(format!("publishing to exchange {exchange}"), &e))?;
-    confirmed(confirm, exchange, &key).await?;
-    Ok(sent)
+        .map_err(|e| amqp_err(what, &e))?;
+    confirmed(confirm, exchange, key).await
 }
 
 /// Waits for the broker's confirm of one message published to `exchange`

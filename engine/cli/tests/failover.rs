@@ -142,27 +142,32 @@ fn sigkill_of_the_active_mid_stream_loses_and_repeats_nothing() {
 #[test]
 fn the_pair_survives_a_lost_standby_and_ten_flips_under_load() {
     let began = Instant::now();
+    // 1,000-line chunks (about 48), let out just before their faults: at
+    // 2,000 events/s a chunk takes at least 0.5 s to publish, longer than
+    // any kill delay below, so every fault falls mid-stream however slowly
+    // this machine brings the nodes up. Two chunks to start, one as the
+    // standby dies, two while alone, two per flip, the rest at the end.
     let mut p = Pair::new("flips", 12_000, 62);
     let want = p.want.alerts.len();
     p.nodes[0].start();
     let mut epoch = p.nodes[0].wait_active(WAIT);
     p.nodes[1].start();
     p.wait_in_sync(0, WAIT);
-    let feed = Feed::start(&p.file, &p.input, 1_000, 5, 2_000);
-    p.wait_shipped(want / 50, WAIT);
+    let feed = Feed::gated(&p.file, &p.input, 1_000, 5, 2_000);
+    feed.allow(2);
+    p.wait_shipped(want / 100, WAIT);
 
     // The standby dies: the active goes on alone, loudly, and ships.
+    feed.allow(1);
+    assert!(feed.publishing(), "the standby is killed mid-stream");
     p.nodes[1].kill();
     p.nodes[0].wait_own("the active says it has no standby", WAIT, |v| {
         v["role"] == "active" && v["peer_up"] == false
     });
     p.nodes[0].wait_log("NO STANDBY", 1, WAIT);
     let alone = p.archived();
+    feed.allow(2);
     p.wait_shipped(alone + 1, WAIT);
-    assert!(
-        feed.running(),
-        "the stream ended while the active was alone: make it longer"
-    );
     // It comes back and catches up.
     p.nodes[1].start();
     assert_eq!(
@@ -174,12 +179,13 @@ fn the_pair_survives_a_lost_standby_and_ten_flips_under_load() {
     let mut active = 0;
     let (mut takeovers, mut rejoins) = (Vec::new(), Vec::new());
     for flip in 1..=FLIPS {
+        feed.allow(2);
+        // Kill moments vary: as the chunk starts, or a little later.
+        sleep(Duration::from_millis(100 * (flip as u64 % 4)));
         assert!(
-            feed.running(),
-            "flip {flip}: the stream ended before the kill: make it longer"
+            feed.publishing(),
+            "flip {flip}: the chunk was published before the kill"
         );
-        // Kill moments vary: right after the rejoin, or a little later.
-        sleep(Duration::from_millis(150 * (flip as u64 % 4)));
         let killed = Instant::now();
         p.nodes[active].kill();
         let next = 1 - active;

@@ -23,6 +23,8 @@ pub struct Feed {
     hurry: Arc<AtomicBool>,
     abort: Arc<AtomicBool>,
     sent: Arc<AtomicUsize>,
+    /// Chunks the thread may publish; `usize::MAX` for a free-running feed.
+    granted: Arc<AtomicUsize>,
     /// How many chunks the file was cut into.
     pub chunks: usize,
 }
@@ -37,6 +39,31 @@ impl Feed {
         chunk_lines: usize,
         batch: u64,
         rate: u64,
+    ) -> Self {
+        Self::spawn(file, queue, chunk_lines, batch, rate, usize::MAX)
+    }
+
+    /// As [`Feed::start`], but no chunk goes out until [`Feed::allow`] grants
+    /// it: a test that kills nodes for as long as the machine makes it take
+    /// puts each chunk right where its fault falls, instead of guessing how
+    /// long a paced stream must be to outlast them all.
+    pub fn gated(
+        file: &Path,
+        queue: &TestQueue,
+        chunk_lines: usize,
+        batch: u64,
+        rate: u64,
+    ) -> Self {
+        Self::spawn(file, queue, chunk_lines, batch, rate, 0)
+    }
+
+    fn spawn(
+        file: &Path,
+        queue: &TestQueue,
+        chunk_lines: usize,
+        batch: u64,
+        rate: u64,
+        granted: usize,
     ) -> Self {
         // Bytes, not text: the malformed lines include invalid UTF-8.
         let bytes = fs::read(file).expect("read the trade file");
@@ -61,11 +88,19 @@ impl Feed {
         let hurry = Arc::new(AtomicBool::new(false));
         let abort = Arc::new(AtomicBool::new(false));
         let sent = Arc::new(AtomicUsize::new(0));
+        let granted = Arc::new(AtomicUsize::new(granted));
         let (h, a, s) = (Arc::clone(&hurry), Arc::clone(&abort), Arc::clone(&sent));
+        let g = Arc::clone(&granted);
         let queue = queue.name.clone();
         let chunks = paths.len();
         let thread = std::thread::spawn(move || {
-            for p in &paths {
+            for (i, p) in paths.iter().enumerate() {
+                while g.load(Ordering::Acquire) <= i {
+                    if a.load(Ordering::Acquire) {
+                        return Err("aborted".into());
+                    }
+                    sleep(Duration::from_millis(10));
+                }
                 let paced = !h.load(Ordering::Acquire);
                 publish_chunk(p, &queue, batch, paced.then_some(rate), &a)?;
                 s.fetch_add(1, Ordering::AcqRel);
@@ -77,8 +112,22 @@ impl Feed {
             hurry,
             abort,
             sent,
+            granted,
             chunks,
         }
+    }
+
+    /// Lets `n` more chunks of a [`Feed::gated`] feed go out.
+    pub fn allow(&self, n: usize) {
+        let more = |g: usize| Some(g.saturating_add(n));
+        let _ = self
+            .granted
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, more);
+    }
+
+    /// Whether a granted chunk is still being published.
+    pub fn publishing(&self) -> bool {
+        self.sent() < self.granted.load(Ordering::Acquire).min(self.chunks) && self.running()
     }
 
     /// The chunks after the current one go unpaced.
@@ -101,6 +150,7 @@ impl Feed {
     #[track_caller]
     pub fn finish(mut self) {
         self.hurry();
+        self.granted.store(usize::MAX, Ordering::Release);
         let deadline = Instant::now() + PATIENCE;
         let t = self.thread.take().expect("feed thread");
         while !t.is_finished() {

@@ -33,13 +33,23 @@
 //! escape of a lone UTF-16 surrogate is `malformed` in a key or a known field
 //! (it has no UTF-8 form); inside an ignored unknown value serde_json skips it
 //! unchecked, which we accept since the value is never read.
+//!
+//! **Two paths, one verdict.** Most lines have one shape: known keys once
+//! each, plain strings and integers. [`scan`] reads those in one pass without
+//! serde; anything else goes through serde_json and the [`visitor`]. Both fill
+//! the same [`fields::RawFields`] and meet in [`fields::check`], so a line
+//! gets the same event or reason whichever path read it; the property tests
+//! and the fuzz target (`ingest/fuzz`) hold the scanner to that.
 
 mod fields;
+mod scan;
 mod scratch;
 mod visitor;
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod scan_tests;
 #[cfg(test)]
 mod tests;
 
@@ -75,6 +85,20 @@ pub fn parse_line<'a>(
     // it several times faster than `std::str::from_utf8` (4% of the ingest
     // thread's time before).
     let text = simdutf8::basic::from_utf8(line).map_err(|_| RejectReason::Malformed)?;
+    if let Some(raw) = scan::scan(text) {
+        // Every string of the fast path is borrowed from the line.
+        let scratch: &'a ParseScratch = scratch;
+        return fields::check(&raw)?.resolve(scratch);
+    }
+    parse_full(text, scratch)
+}
+
+/// The full parser: serde_json through the [`visitor`], for every line the
+/// scanner leaves (and, in the tests, for every line, to check the scanner).
+fn parse_full<'a>(
+    text: &'a str,
+    scratch: &'a mut ParseScratch,
+) -> Result<TradeEventRef<'a>, RejectReason> {
     scratch.reset();
 
     let mut de = serde_json::Deserializer::from_str(text);
@@ -89,4 +113,30 @@ pub fn parse_line<'a>(
     let checked = fields::check(&raw)?;
     let scratch: &'a ParseScratch = scratch;
     checked.resolve(scratch)
+}
+
+/// `Err` (saying how) if `parse_line`'s verdict on `line` differs from the
+/// full parser's: the fast path may only ever be faster. For the property
+/// tests and the fuzz target (`ingest/fuzz`, feature `fuzzing`).
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn check_scanner(line: &[u8]) -> Result<(), String> {
+    let mut a = ParseScratch::default();
+    let got = format!("{:?}", parse_line(line, &mut a));
+    let body = line.strip_suffix(b"\r").unwrap_or(line);
+    // Both paths share the length and UTF-8 checks that come first.
+    let want = match std::str::from_utf8(body) {
+        Ok(text) if body.len() <= MAX_LINE => {
+            let mut b = ParseScratch::default();
+            format!("{:?}", parse_full(text, &mut b))
+        }
+        _ => return Ok(()),
+    };
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "line {:?}: parse_line gives {got}, the full parser {want}",
+            String::from_utf8_lossy(line)
+        ))
+    }
 }

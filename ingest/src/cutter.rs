@@ -20,7 +20,7 @@ use crossbeam_utils::Backoff;
 use crate::{
     IngestError, Result,
     ring::{
-        RingReader,
+        Lanes, RingReader,
         record::{self, Decoded},
     },
 };
@@ -45,7 +45,7 @@ impl Default for CutPolicy {
 
 /// The consumer side of an ingest ring, yielding micro-batches.
 pub struct Cutter {
-    reader: RingReader,
+    reader: Lanes,
     builder: TradeBatchBuilder,
     policy: CutPolicy,
     ended: bool,
@@ -73,6 +73,11 @@ pub enum Cut {
 
 impl Cutter {
     pub(crate) fn new(reader: RingReader, policy: CutPolicy) -> Self {
+        Cutter::of_lanes(Lanes::one(reader), policy)
+    }
+
+    /// A cutter over the rings of several parse lanes, read in input order.
+    pub(crate) fn of_lanes(reader: Lanes, policy: CutPolicy) -> Self {
         let policy = CutPolicy {
             batch_events: policy.batch_events.max(1),
             ..policy

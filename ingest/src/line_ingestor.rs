@@ -108,6 +108,27 @@ impl LineIngestor {
         self.clock.refresh();
     }
 
+    /// Ends this parse lane's segment: the stream goes on in the next lane
+    /// (`ring::lanes`). Published at once, since the cutter cannot move on
+    /// before it sees it.
+    pub(crate) fn segment_end(&mut self) {
+        self.flush_blanks();
+        record::encode_segment_end(self.ring.chunk());
+        self.ring.publish();
+        self.clock.refresh();
+    }
+
+    /// Whether the cutter stopped reading (its ring end was dropped).
+    pub(crate) fn reader_gone(&self) -> bool {
+        self.ring.reader_gone()
+    }
+
+    /// Ends a parse lane whose turn it is not when the input ends: no end
+    /// record (another lane writes it), only the counters.
+    pub(crate) fn leave(self) -> SourceStats {
+        self.stats
+    }
+
     /// Marks the end of the input and publishes.
     pub(crate) fn end(mut self) -> SourceStats {
         self.flush_blanks();

@@ -15,7 +15,7 @@ use crate::{
     cutter::CutPolicy,
     line_ingestor::{LineIngestor, SourceStats},
     pace::Pacer,
-    ring,
+    ring::{self, Lanes},
     source::{self, MappedFile},
 };
 
@@ -38,8 +38,13 @@ pub struct ReplayOptions {
     pub cut: CutPolicy,
     /// Bytes in the ingest ring.
     pub ring_bytes: usize,
-    /// Pin the ingest thread to this core (an index into the machine's cores).
+    /// Pin the ingest thread to this core (an index into the machine's
+    /// cores); parse lane `i` goes to core `pin_core + i`.
     pub pin_core: Option<usize>,
+    /// Threads that parse a file, each taking 1 MiB segments in turn; the
+    /// cutter reads them back in file order (`ring::lanes`). Stdin, a
+    /// followed file and a paced replay always use one.
+    pub parse_threads: usize,
     /// Pace the replay to this many events per second.
     pub rate: Option<u64>,
     /// Byte offset of a file (or followed file) to start at: the start of a
@@ -54,6 +59,7 @@ impl Default for ReplayOptions {
             cut: CutPolicy::default(),
             ring_bytes: 16 << 20,
             pin_core: None,
+            parse_threads: 1,
             rate: None,
             start_offset: 0,
         }
@@ -62,7 +68,8 @@ impl Default for ReplayOptions {
 
 /// The running ingest thread of a replay.
 pub struct IngestHandle {
-    thread: JoinHandle<Result<SourceStats>>,
+    /// One per parse lane; the first is the only one for a stream.
+    threads: Vec<JoinHandle<Result<SourceStats>>>,
     progress: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     total: Option<u64>,
@@ -89,9 +96,23 @@ impl IngestHandle {
         Arc::clone(&self.stop)
     }
 
-    /// Waits for the ingest thread and returns its counters or its error.
+    /// Waits for the ingest threads and returns their counters (lines
+    /// summed, bytes: the furthest any got) or the first error.
     pub fn join(self) -> Result<SourceStats> {
-        self.thread.join().map_err(|_| IngestError::Panicked)?
+        let mut all = SourceStats::default();
+        let mut first_err = None;
+        for t in self.threads {
+            match t.join().map_err(|_| IngestError::Panicked).and_then(|r| r) {
+                Ok(s) => {
+                    all.lines += s.lines;
+                    all.bytes = all.bytes.max(s.bytes);
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(all), Err)
     }
 }
 
@@ -101,6 +122,10 @@ pub fn start_replay(input: Input, opts: &ReplayOptions) -> Result<(IngestHandle,
     let file = match &input {
         Input::File(p) => Some(MappedFile::open(p)?),
         Input::Stdin | Input::Follow(_) => None,
+    };
+    let file = match (file, opts.parse_threads > 1 && opts.rate.is_none()) {
+        (Some(f), true) => return start_lanes(f, opts),
+        (file, _) => file,
     };
     let followed = match &input {
         Input::Follow(p) => Some((
@@ -165,12 +190,49 @@ pub fn start_replay(input: Input, opts: &ReplayOptions) -> Result<(IngestHandle,
         })
         .map_err(IngestError::Spawn)?;
     let handle = IngestHandle {
-        thread,
+        threads: vec![thread],
         progress,
         stop,
         total,
     };
     Ok((handle, Cutter::new(reader, opts.cut)))
+}
+
+/// A file parsed by `opts.parse_threads` lanes, each with its own ring.
+fn start_lanes(file: MappedFile, opts: &ReplayOptions) -> Result<(IngestHandle, Cutter)> {
+    let file = Arc::new(file);
+    let n = opts.parse_threads;
+    let progress = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (first, reader) = ring::ring(opts.ring_bytes);
+    let mut lanes = Lanes::one(reader);
+    let mut writers = vec![first];
+    for _ in 1..n {
+        let (w, r) = ring::ring(opts.ring_bytes);
+        lanes.push(r);
+        writers.push(w);
+    }
+    let mut threads = Vec::with_capacity(n);
+    for (lane, writer) in writers.into_iter().enumerate() {
+        let (f, p, s) = (Arc::clone(&file), Arc::clone(&progress), Arc::clone(&stop));
+        let (pin, start) = (opts.pin_core.map(|c| c + lane), opts.start_offset);
+        let thread = std::thread::Builder::new()
+            .name(format!("aldebaran-ingest-{lane}"))
+            .spawn(move || {
+                pin_current(pin);
+                let stop = || s.load(Ordering::Relaxed);
+                Ok(f.replay_lane(start, (lane, n), LineIngestor::new(writer), &p, &stop))
+            })
+            .map_err(IngestError::Spawn)?;
+        threads.push(thread);
+    }
+    let handle = IngestHandle {
+        threads,
+        progress,
+        stop,
+        total: Some(file.len()),
+    };
+    Ok((handle, Cutter::of_lanes(lanes, opts.cut)))
 }
 
 /// Pins the calling thread to the `index`-th core, if given and present.

@@ -114,6 +114,9 @@ pub struct ReplayArgs {
     /// Worker threads; 0 = one per core less one for ingest [config: engine.threads, default 0].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Threads parsing the file, in 1 MiB segments read back in order [config: engine.parse_threads, default 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub parse_threads: Option<u64>,
     /// Pin the ingest, engine and worker threads to cores [config: engine.pin].
     #[arg(long)]
     pub pin: bool,

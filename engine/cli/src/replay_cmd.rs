@@ -73,6 +73,9 @@ fn apply_flags(cfg: &mut Config, a: &ReplayArgs) {
     if let Some(v) = a.threads {
         cfg.engine.threads = v;
     }
+    if let Some(v) = a.parse_threads {
+        cfg.engine.parse_threads = v as usize;
+    }
     if a.pin {
         cfg.engine.pin = true;
     }

@@ -209,8 +209,11 @@ pub struct EngineSection {
     pub partitions: usize,
     /// Pin threads to cores.
     pub pin: bool,
-    /// Ingest ring size in bytes.
+    /// Ingest ring size in bytes (one ring per parse thread).
     pub ring_bytes: usize,
+    /// Threads parsing a replayed file in 1 MiB segments, read back in file
+    /// order; 0 is read as 1. Streams and paced replays use one.
+    pub parse_threads: usize,
 }
 
 /// When journal appends are made durable.

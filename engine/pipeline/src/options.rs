@@ -154,6 +154,7 @@ impl Stages {
                 },
                 ring_bytes: e.ring_bytes,
                 pin_core: e.pin.then_some(0),
+                parse_threads: e.parse_threads.max(1),
                 rate: (cfg.replay.rate > 0).then_some(cfg.replay.rate),
                 start_offset: 0,
             },

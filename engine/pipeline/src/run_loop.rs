@@ -157,6 +157,10 @@ pub(crate) fn run_loop(
     if ended_early {
         source.stop();
     }
+    // Nothing more is read: a source thread still writing into a full ring
+    // (a parse lane past the end, or any source after an early end) sees the
+    // ring's reader gone and ends, so the join below cannot wait on it.
+    drop(cutter);
 
     // Stopped on request (a signal), the input is not at its end: no drain.
     let at_end = !ended_early && !stop_flag.load(Ordering::Relaxed);

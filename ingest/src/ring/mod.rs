@@ -8,7 +8,10 @@
 //! unparks it after a publish (a futex call only while the consumer sleeps),
 //! so an idle pipeline costs no CPU and a busy one makes no syscall.
 
+mod lanes;
 pub(crate) mod record;
+
+pub(crate) use lanes::Lanes;
 
 use std::{
     sync::{
@@ -64,6 +67,11 @@ pub(crate) struct RingWriter {
 }
 
 impl RingWriter {
+    /// Whether the cutter has dropped its end: nothing written is read.
+    pub(crate) fn reader_gone(&self) -> bool {
+        !self.prod.read_is_held()
+    }
+
     /// The local chunk that encoders append records to.
     pub(crate) fn chunk(&mut self) -> &mut Vec<u8> {
         &mut self.chunk
@@ -77,10 +85,15 @@ impl RingWriter {
     }
 
     /// Publishes the chunk now, waiting while the ring is full (backpressure).
+    /// A ring whose reader is gone takes nothing more: the chunk is dropped
+    /// (the cutter stopped reading, e.g. at another lane's end of input).
     pub(crate) fn publish(&mut self) {
         let mut done = 0;
         let backoff = Backoff::new();
         while done < self.chunk.len() {
+            if !self.prod.read_is_held() {
+                break;
+            }
             let n = self.prod.push_slice(&self.chunk[done..]);
             done += n;
             if n == 0 {
@@ -137,6 +150,11 @@ impl RingReader {
         let rec = &self.staging[self.at..self.at + n];
         self.at += n;
         Some(rec)
+    }
+
+    /// The tag of the next record in staging, if it is all there.
+    pub(crate) fn next_tag(&self) -> Option<u8> {
+        record::tag_of(&self.staging[self.at..])
     }
 
     /// Sleeps until the producer publishes or `timeout` passes.

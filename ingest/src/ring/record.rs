@@ -14,6 +14,8 @@
 //!            (id: the AMQP message's `message_id`, empty for none)
 //! blank    = count:u32
 //! end      = (empty)
+//! segment  = (empty: this lane's part of the input stops here; the stream
+//!            goes on in the next lane, see `ring::lanes`)
 //! mark     = generation:u64 tag:u64 digest:u64
 //!            (an acknowledging source's message ended; digest identifies its
 //!            body, so a redelivery of it can be recognised)
@@ -26,6 +28,7 @@ pub(crate) const TAG_REJECTED: u8 = 2;
 pub(crate) const TAG_BLANK: u8 = 3;
 pub(crate) const TAG_END: u8 = 4;
 pub(crate) const TAG_MARK: u8 = 5;
+pub(crate) const TAG_SEGMENT: u8 = 6;
 
 const FLAG_TS: u8 = 1;
 const FLAG_INIT: u8 = 2;
@@ -120,6 +123,21 @@ pub(crate) fn encode_mark(buf: &mut Vec<u8>, generation: u64, tag: u64, digest: 
 pub(crate) fn encode_end(buf: &mut Vec<u8>) {
     buf.extend_from_slice(&1u32.to_le_bytes());
     buf.push(TAG_END);
+}
+
+/// Appends the end-of-segment record of a parse lane.
+pub(crate) fn encode_segment_end(buf: &mut Vec<u8>) {
+    buf.extend_from_slice(&1u32.to_le_bytes());
+    buf.push(TAG_SEGMENT);
+}
+
+/// The tag of the whole record at the start of `buf`, if it is all there.
+pub(crate) fn tag_of(buf: &[u8]) -> Option<u8> {
+    let n = record_len(buf)?;
+    if buf.len() < n {
+        return None;
+    }
+    buf.get(4).copied()
 }
 
 /// What one decoded record did to the builder.

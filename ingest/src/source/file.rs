@@ -8,10 +8,29 @@ use std::{
 
 use memmap2::Mmap;
 
-use crate::{IngestError, Result, line_ingestor::LineIngestor, pace::Pacer};
+use crate::{
+    IngestError, Result,
+    line_ingestor::{LineIngestor, SourceStats},
+    pace::Pacer,
+};
 
 /// Progress is published every this many bytes.
 const PROGRESS_EVERY: usize = 1 << 20;
+
+/// Input bytes per segment when several lanes parse one file: big enough
+/// that a lane switch (one publish, one ring change in the cutter) is rare,
+/// small enough that the lanes stay busy together and a stop is prompt.
+pub(crate) const SEGMENT_BYTES: usize = 1 << 20;
+
+/// Where the segment that starts at `from` ends: the start of the first line
+/// that begins at or after `from + size`, or the end of `data`.
+pub(crate) fn segment_end(data: &[u8], from: usize, size: usize) -> usize {
+    let probe = from.saturating_add(size.max(1)).saturating_sub(1);
+    match data.get(probe..) {
+        Some(rest) => memchr::memchr(b'\n', rest).map_or(data.len(), |i| probe + i + 1),
+        None => data.len(),
+    }
+}
 
 pub(crate) struct MappedFile {
     map: Option<Mmap>,
@@ -85,5 +104,77 @@ impl MappedFile {
         let done = at.min(data.len()) as u64;
         ing.stats.bytes = done;
         progress.store(done, Ordering::Relaxed);
+    }
+
+    /// Lane `lane` of `lanes`: parses every `lanes`-th segment of the file
+    /// from byte `start` on, each ended by a segment record, and writes the
+    /// end record when the input (or a stop) ends on its turn; see
+    /// `ring::lanes`. Returns its counters (`bytes`: where its last segment
+    /// ended).
+    pub(crate) fn replay_lane(
+        &self,
+        start: u64,
+        (lane, lanes): (usize, usize),
+        mut ing: LineIngestor,
+        progress: &AtomicU64,
+        stop: &dyn Fn() -> bool,
+    ) -> SourceStats {
+        let data = self.bytes();
+        let lanes = lanes.max(1);
+        let mut from = usize::try_from(start).unwrap_or(usize::MAX).min(data.len());
+        let mut k = 0usize;
+        loop {
+            let mine = k % lanes == lane;
+            if mine && (from >= data.len() || stop()) {
+                return ing.end();
+            }
+            if from >= data.len() || ing.reader_gone() {
+                return ing.leave();
+            }
+            let end = segment_end(data, from, SEGMENT_BYTES);
+            if mine {
+                let mut at = from;
+                while at < end {
+                    let nl = memchr::memchr(b'\n', &data[at..end]).map_or(end, |i| at + i);
+                    ing.line(at as u64, &data[at..nl]);
+                    at = nl + 1;
+                }
+                ing.segment_end();
+                ing.stats.bytes = end as u64;
+                progress.fetch_max(end as u64, Ordering::Relaxed);
+            }
+            from = end;
+            k += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::segment_end;
+
+    proptest! {
+        /// Segments tile the input, each a whole number of lines of at least
+        /// `size` bytes (the last aside).
+        #[test]
+        fn segments_tile_the_input_at_line_starts(
+            data in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'x')], 0..300),
+            size in 1usize..40,
+        ) {
+            let mut from = 0;
+            while from < data.len() {
+                let end = segment_end(&data, from, size);
+                prop_assert!(end > from && end <= data.len());
+                prop_assert!(end == data.len() || data[end - 1] == b'\n');
+                prop_assert!(end == data.len() || end - from >= size);
+                // No line start inside that is past the size: the cut is the
+                // first line start at or after from + size.
+                let first = (from + size..end).find(|&i| data[i - 1] == b'\n');
+                prop_assert!(first.is_none() || first == Some(end), "{from}..{end}");
+                from = end;
+            }
+        }
     }
 }

@@ -1,0 +1,130 @@
+//! The cutter's view of one or several rings as one stream, in input order.
+//!
+//! Several parse threads (lanes) split a file into segments and take them in
+//! turn: segment `k` goes to lane `k % n`, and each lane ends every segment
+//! with a segment record. Reading lane 0 up to its segment record, then lane
+//! 1 up to its, and so on round, gives back the records in the file's order,
+//! with no sequence numbers, no reordering buffer and no lock: each ring is
+//! still single-producer single-consumer. The end-of-input record comes from
+//! whichever lane's turn it is when the input ends, so the stream the cutter
+//! sees ends exactly where a single lane's would.
+
+use std::time::Duration;
+
+use super::{RingReader, record};
+
+/// One ring, or several read in turn at their segment records.
+pub(crate) struct Lanes {
+    /// Never empty ([`Lanes::one`] starts it with one): `cur` always indexes it.
+    rings: Vec<RingReader>,
+    cur: usize,
+}
+
+impl Lanes {
+    /// A single ring: records as they come.
+    pub(crate) fn one(ring: RingReader) -> Self {
+        Lanes {
+            rings: vec![ring],
+            cur: 0,
+        }
+    }
+
+    /// Adds the ring of the next lane (lanes are read from the first on).
+    pub(crate) fn push(&mut self, ring: RingReader) {
+        self.rings.push(ring);
+    }
+
+    fn ring(&mut self) -> &mut RingReader {
+        &mut self.rings[self.cur]
+    }
+
+    /// Moves what the current lane has published into its staging.
+    pub(crate) fn pull(&mut self) -> usize {
+        self.ring().pull()
+    }
+
+    /// The next complete record of the stream, consumed; a segment record is
+    /// consumed here and reading goes on in the next lane.
+    pub(crate) fn next_record(&mut self) -> Option<&[u8]> {
+        while self.ring().next_tag()? == record::TAG_SEGMENT {
+            self.ring().next_record();
+            // What the next lane has in staging is read first; the cutter
+            // pulls from its ring once that runs out. (Pulling here would
+            // move that lane's whole unread staging forward, megabytes per
+            // switch.)
+            self.cur = (self.cur + 1) % self.rings.len();
+        }
+        self.ring().next_record()
+    }
+
+    /// Sleeps until the current lane publishes or `timeout` passes.
+    pub(crate) fn wait(&self, timeout: Duration) {
+        self.rings[self.cur].wait(timeout);
+    }
+
+    /// Whether the current lane's thread has ended.
+    pub(crate) fn producer_gone(&self) -> bool {
+        self.rings[self.cur].producer_gone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ring::ring;
+
+    /// Lane `l`'s records: blank counts naming their segment, a segment
+    /// record after each of its segments.
+    fn lanes_of(n: usize, segments: u32) -> Lanes {
+        let (writers, mut readers): (Vec<_>, Vec<_>) = (0..n).map(|_| ring(1 << 16)).unzip();
+        for (l, mut w) in writers.into_iter().enumerate() {
+            for k in (0..segments).filter(|k| *k as usize % n == l) {
+                record::encode_blank(w.chunk(), k);
+                record::encode_blank(w.chunk(), k);
+                record::encode_segment_end(w.chunk());
+            }
+            if segments as usize % n == l {
+                record::encode_end(w.chunk());
+            }
+            w.publish();
+        }
+        let mut lanes = Lanes::one(readers.remove(0));
+        for r in readers {
+            lanes.push(r);
+        }
+        lanes
+    }
+
+    fn drain(lanes: &mut Lanes) -> Vec<Option<u32>> {
+        let mut out = Vec::new();
+        // As the cutter does: read what is staged, pull when it runs out.
+        loop {
+            let next = lanes.next_record().map(|rec| {
+                (rec.get(4) == Some(&record::TAG_BLANK))
+                    .then(|| u32::from_le_bytes([rec[5], rec[6], rec[7], rec[8]]))
+            });
+            let count = match next {
+                Some(c) => c,
+                None if lanes.pull() > 0 => continue,
+                None => return out,
+            };
+            out.push(count);
+            if count.is_none() {
+                return out;
+            }
+        }
+    }
+
+    #[test]
+    fn lanes_read_in_turn_give_the_segments_in_order() {
+        for n in 1..=4 {
+            for segments in 0..9 {
+                let got = drain(&mut lanes_of(n, segments));
+                let mut want: Vec<Option<u32>> =
+                    (0..segments).flat_map(|k| [Some(k), Some(k)]).collect();
+                want.push(None); // the end record, once
+                assert_eq!(got, want, "{n} lanes, {segments} segments");
+            }
+        }
+    }
+}

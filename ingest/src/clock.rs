@@ -40,6 +40,13 @@ impl CoarseClock {
         self.now
     }
 
+    /// Makes `ns` the next stamp; the wall clock is read again only after
+    /// another [`REFRESH_EVERY`] ticks (or a refresh).
+    pub(crate) fn set(&mut self, ns: u64) {
+        self.now = ns;
+        self.countdown = REFRESH_EVERY;
+    }
+
     /// Reads the wall clock now.
     pub(crate) fn refresh(&mut self) {
         self.now = wall_ns();

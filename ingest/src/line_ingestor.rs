@@ -64,6 +64,12 @@ impl LineIngestor {
         self.ring.maybe_publish();
     }
 
+    /// Stamps the next line with `ns` instead of the clock (a paced
+    /// source's due time, see `pace`).
+    pub(crate) fn stamp_next(&mut self, ns: u64) {
+        self.clock.set(ns);
+    }
+
     /// Records a line that the source had to cut because it exceeds any sane
     /// length; `head` is its beginning.
     pub(crate) fn too_long(&mut self, pos: u64, head: &[u8]) {

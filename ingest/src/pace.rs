@@ -1,11 +1,18 @@
 //! Paced replay: hold a source to a target rate in events per second.
+//!
+//! A paced event is stamped with the time it was *due*, not the time the
+//! source got to it: if the engine falls behind and the source with it, the
+//! wait shows in the latency figures instead of being hidden by a late
+//! stamp (coordinated omission, as a load generator that measures from
+//! each request's intended send time corrects it).
 
 use std::time::{Duration, Instant};
 
-use crate::line_ingestor::LineIngestor;
+use crate::{clock::wall_ns, line_ingestor::LineIngestor};
 
 pub(crate) struct Pacer {
     start: Instant,
+    start_wall_ns: u64,
     per_event: f64,
     sent: u64,
     every: u64,
@@ -17,12 +24,23 @@ impl Pacer {
         let rate = rate.filter(|&r| r > 0)?;
         Some(Pacer {
             start: Instant::now(),
+            start_wall_ns: wall_ns(),
             per_event: 1.0 / rate as f64,
             sent: 0,
             // Check about every 50 µs worth of events, so sleeps are coarse
             // enough to be honoured and fine enough to keep latency low.
             every: (rate / 20_000).max(1),
         })
+    }
+
+    /// The wall-clock time the next event is due at, in ns since the epoch.
+    pub(crate) fn due_ns(&self) -> u64 {
+        self.start_wall_ns + (self.sent as f64 * self.per_event * 1e9) as u64
+    }
+
+    /// Called before each event: stamps it with the time it is due.
+    pub(crate) fn before_event(&self, ing: &mut LineIngestor) {
+        ing.stamp_next(self.due_ns());
     }
 
     /// Called after each event; sleeps while the source is ahead of schedule.
@@ -38,5 +56,27 @@ impl Pacer {
             std::thread::sleep(due - now);
             ing.publish();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_due_one_interval_apart_from_the_start() {
+        let mut p = Pacer::new(Some(1_000_000)).expect("a positive rate makes a pacer");
+        let t0 = p.due_ns();
+        assert_eq!(t0, p.start_wall_ns);
+        p.sent = 1_000;
+        assert_eq!(p.due_ns() - t0, 1_000_000, "1,000 events at 1M/s are 1 ms");
+        p.sent = 3_000_000;
+        assert_eq!(p.due_ns() - t0, 3_000_000_000);
+    }
+
+    #[test]
+    fn no_rate_no_pacer() {
+        assert!(Pacer::new(None).is_none());
+        assert!(Pacer::new(Some(0)).is_none());
     }
 }

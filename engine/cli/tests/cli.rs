@@ -85,6 +85,25 @@ impl Out {
             .unwrap_or_else(|| panic!("no `{label}` line in summary:\n{}", self.stdout))
     }
 
+    /// A latency line's p50, p99, p99.9 and max, in ms.
+    #[track_caller]
+    fn percentiles(&self, label: &str) -> [f64; 4] {
+        let l = self.line(label);
+        let mut out = [0.0; 4];
+        for (i, key) in ["p50", "p99", "p99.9", "max"].into_iter().enumerate() {
+            let mut words = l.split_whitespace();
+            words
+                .find(|w| *w == key)
+                .unwrap_or_else(|| panic!("`{l}` lacks {key}"));
+            let (v, unit) = (words.next(), words.next());
+            assert_eq!(unit, Some("ms"), "`{l}`: {key} in ms");
+            out[i] = v
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("`{l}`: {key}"));
+        }
+        out
+    }
+
     /// The leading number of a summary line (`events 123`).
     #[track_caller]
     fn num(&self, label: &str) -> u64 {
@@ -819,10 +838,19 @@ fn summary_reports_every_figure() {
         .expect("wall");
     assert!(wall > 0.0);
     let _: f64 = o.line("events/s").parse().expect("events/s is a number");
-    let lat = o.line("latency");
-    for p in ["p50 ", "p99 ", "p99.9 "] {
-        assert!(lat.contains(p), "latency line `{lat}` lacks {p}");
+    // Processing (ingest → appended) ends before durable (→ synced) for
+    // every event, so each of its percentiles is at most durable's; the
+    // run synced at least once, so its fsync line is not empty.
+    let durable = o.percentiles("latency");
+    let processing = o.percentiles("processing");
+    let fsync = o.percentiles("fsync");
+    for i in 0..4 {
+        assert!(
+            processing[i] <= durable[i],
+            "processing {processing:?} after durable {durable:?}"
+        );
     }
+    assert!(fsync[3] > 0.0, "no fsync timed: {fsync:?}");
     let a = fx.dump(&fx.p("j"));
     let ids: Vec<&str> = a.iter().map(|x| str_field(x, "alert_id")).collect();
     assert_eq!(ids, ["overfill:A:a2", "orphan:B:b1"]);

@@ -79,7 +79,12 @@ pub(crate) struct JournalJob {
 
 /// What the journal thread reports at the end.
 pub(crate) struct JournalOutcome {
+    /// Per event, ingest to durable.
     pub(crate) latency: LatencyRecorder,
+    /// Per event, ingest to its batch's output appended (not yet durable).
+    pub(crate) processing: LatencyRecorder,
+    /// Each journal fsync.
+    pub(crate) fsync: LatencyRecorder,
     pub(crate) alerts_by_kind: BTreeMap<&'static str, u64>,
     pub(crate) first_seq: Option<u64>,
     pub(crate) next_seq: u64,
@@ -167,6 +172,8 @@ impl JournalWriter {
     fn run(mut self, rx: Receiver<JournalJob>) -> Result<JournalOutcome> {
         let mut out = JournalOutcome {
             latency: LatencyRecorder::new(),
+            processing: LatencyRecorder::new(),
+            fsync: LatencyRecorder::new(),
             alerts_by_kind: BTreeMap::new(),
             first_seq: None,
             next_seq: self.journal.next_seq(),
@@ -265,6 +272,14 @@ impl JournalWriter {
                     });
                 }
             }
+            // Processed: the group's output is appended (in the journal's
+            // buffer or the OS's), not yet synced.
+            let appended = ingest::wall_ns();
+            for job in &group {
+                if let Some(b) = &job.batch {
+                    out.processing.record_batch(b.ingest_ns(), appended);
+                }
+            }
             let ack_due = self.ack_due(&pending);
             let sync_journal = match self.durability {
                 Durability::Batch => pending.journal,
@@ -281,6 +296,9 @@ impl JournalWriter {
                 self.make_durable(&mut pending, &mut out, false)?
             };
             let fsync_ns = synced.then(|| t.elapsed().as_nanos() as u64);
+            if let Some(ns) = fsync_ns {
+                out.fsync.record(ns);
+            }
             if synced {
                 last_sync = Instant::now();
             }

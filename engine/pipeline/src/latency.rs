@@ -1,5 +1,7 @@
-//! Per-event latency: from the source's ingest stamp to the moment the
-//! event's batch was durable in the journal.
+//! Latency distributions of a run, in hdrhistogram: per event from the
+//! source's ingest stamp (a paced replay's due time) to its batch's output
+//! being appended to the journal (*processing*) and to it being durable
+//! (*durable*); and the journal's own fsyncs, the floor of the second.
 
 use hdrhistogram::Histogram;
 
@@ -34,6 +36,13 @@ impl LatencyRecorder {
             for &t in ingest_ns {
                 h.saturating_record(done_ns.saturating_sub(t).max(1_000));
             }
+        }
+    }
+
+    /// Records one duration.
+    pub(crate) fn record(&mut self, ns: u64) {
+        if let Some(h) = self.hist.as_mut() {
+            h.saturating_record(ns.max(1_000));
         }
     }
 

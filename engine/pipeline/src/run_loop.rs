@@ -213,6 +213,8 @@ pub(crate) fn run_loop(
     summary.counters = engine.counters();
     summary.alerts = outcome.alerts_by_kind;
     summary.latency = outcome.latency.percentiles();
+    summary.processing = outcome.processing.percentiles();
+    summary.fsync = outcome.fsync.percentiles();
     summary.first_seq = outcome.first_seq;
     summary.next_seq = outcome.next_seq;
     summary.fsyncs = outcome.fsyncs;

@@ -25,6 +25,11 @@ pub struct Summary {
     pub wall: Duration,
     /// Per-event latency, ingest to durable.
     pub latency: Percentiles,
+    /// Per-event latency, ingest to the batch's output appended to the
+    /// journal (not yet durable).
+    pub processing: Percentiles,
+    /// The journal's fsyncs (group commits that synced).
+    pub fsync: Percentiles,
     /// Most open books (live keys) after any batch.
     pub peak_open: u64,
     /// The journal directory and the seqs written (`first..next`).
@@ -119,6 +124,22 @@ impl fmt::Display for Summary {
             ms(self.latency.p99),
             ms(self.latency.p999),
             ms(self.latency.max)
+        )?;
+        writeln!(
+            f,
+            "processing    p50 {}  p99 {}  p99.9 {}  max {}",
+            ms(self.processing.p50),
+            ms(self.processing.p99),
+            ms(self.processing.p999),
+            ms(self.processing.max)
+        )?;
+        writeln!(
+            f,
+            "fsync         p50 {}  p99 {}  p99.9 {}  max {}",
+            ms(self.fsync.p50),
+            ms(self.fsync.p99),
+            ms(self.fsync.p999),
+            ms(self.fsync.max)
         )?;
         write!(f, "peak open     {}", self.peak_open)?;
         for n in &self.notes {

@@ -87,6 +87,9 @@ impl MappedFile {
         let mut next_progress = at + PROGRESS_EVERY;
         while at < data.len() {
             let end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |i| at + i);
+            if let Some(p) = pacer.as_ref() {
+                p.before_event(ing);
+            }
             ing.line(at as u64, &data[at..end]);
             at = end + 1;
             if let Some(p) = pacer.as_mut() {

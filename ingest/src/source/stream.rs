@@ -61,6 +61,9 @@ pub(crate) fn read_stream(
             };
             let end = at + i;
             if skipping.take().is_none() {
+                if let Some(p) = pacer.as_ref() {
+                    p.before_event(ing);
+                }
                 ing.line(base + at as u64, &buf[at..end]);
                 if let Some(p) = pacer.as_mut() {
                     p.after_event(ing);

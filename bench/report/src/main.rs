@@ -757,7 +757,19 @@ fn amqp(ctx: &Ctx) -> Result<Section> {
         ("ceiling (null consumer)".to_string(), pick(|x| &x.1)),
         ("run (the engine)".to_string(), pick(|x| &x.2)),
     ];
-    let log = plot::spans_decades(series.iter().flat_map(|x| x.1.iter().copied()));
+    // Message sizes differ by far more than the paths: log once the bars
+    // span a decade, or the small messages' bars vanish.
+    let positive: Vec<f64> = series
+        .iter()
+        .flat_map(|x| x.1.iter().copied())
+        .filter(|v| *v > 0.0)
+        .collect();
+    let (lo, hi) = positive
+        .iter()
+        .fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
+            (lo.min(*v), hi.max(*v))
+        });
+    let log = hi > 0.0 && hi / lo > 10.0;
     plot::grouped_bars(
         &ctx.out.join("amqp.png"),
         "AMQP: engine against the broker's ceiling",

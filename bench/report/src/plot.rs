@@ -238,7 +238,7 @@ pub fn grouped_bars(
                         let mut bar = Rectangle::new(
                             [
                                 (SegmentValue::Exact(i), $floor),
-                                (SegmentValue::Exact(i + 1), *v),
+                                (SegmentValue::Exact(i + 1), v.max($floor)),
                             ],
                             c.filled(),
                         );

@@ -72,6 +72,9 @@ pub(crate) struct JournalJob {
     pub(crate) batch: Option<TradeBatch>,
     pub(crate) alerts: Vec<Alert>,
     pub(crate) handed_at: Instant,
+    /// Wall-clock ns when the engine had processed the batch (its alerts
+    /// made, in order, handed to this thread).
+    pub(crate) processed_at_ns: u64,
     /// The batch's frame facts, when the run keeps an input log.
     pub(crate) input: Option<InputMeta>,
     pub(crate) checkpoint: Option<CheckpointRequest>,
@@ -81,7 +84,8 @@ pub(crate) struct JournalJob {
 pub(crate) struct JournalOutcome {
     /// Per event, ingest to durable.
     pub(crate) latency: LatencyRecorder,
-    /// Per event, ingest to its batch's output appended (not yet durable).
+    /// Per event, ingest to its batch processed and handed over (not yet
+    /// written or durable).
     pub(crate) processing: LatencyRecorder,
     /// Each journal fsync.
     pub(crate) fsync: LatencyRecorder,
@@ -205,6 +209,15 @@ impl JournalWriter {
                     Err(_) => break,
                 }
             }
+            // Processed: the engine made the batch's alerts and handed them
+            // over; what follows (the append, then the sync) is the
+            // journal's, and an append waits for the sync before it.
+            for job in &group {
+                if let Some(b) = &job.batch {
+                    out.processing
+                        .record_batch(b.ingest_ns(), job.processed_at_ns);
+                }
+            }
             let bytes_before = self.journal.bytes_written();
             let mut ready: Option<DurableCheckpoint> = None;
             for job in &mut group {
@@ -270,14 +283,6 @@ impl JournalWriter {
                             state: c.state,
                         },
                     });
-                }
-            }
-            // Processed: the group's output is appended (in the journal's
-            // buffer or the OS's), not yet synced.
-            let appended = ingest::wall_ns();
-            for job in &group {
-                if let Some(b) = &job.batch {
-                    out.processing.record_batch(b.ingest_ns(), appended);
                 }
             }
             let ack_due = self.ack_due(&pending);

@@ -1,6 +1,7 @@
 //! Latency distributions of a run, in hdrhistogram: per event from the
-//! source's ingest stamp (a paced replay's due time) to its batch's output
-//! being appended to the journal (*processing*) and to it being durable
+//! source's ingest stamp (a paced replay's due time) to its batch being
+//! processed, its alerts made and handed to the journal (*processing*), and
+//! to them being durable
 //! (*durable*); and the journal's own fsyncs, the floor of the second.
 
 use hdrhistogram::Histogram;

@@ -145,6 +145,7 @@ pub(crate) fn run_loop(
             batch: Some(batch),
             alerts,
             handed_at: Instant::now(),
+            processed_at_ns: cut_at_ns + process_ns,
             input,
             checkpoint,
         };
@@ -185,6 +186,7 @@ pub(crate) fn run_loop(
             batch: None,
             alerts,
             handed_at: Instant::now(),
+            processed_at_ns: ingest::wall_ns(),
             input: None,
             checkpoint,
         };

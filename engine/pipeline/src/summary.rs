@@ -25,8 +25,8 @@ pub struct Summary {
     pub wall: Duration,
     /// Per-event latency, ingest to durable.
     pub latency: Percentiles,
-    /// Per-event latency, ingest to the batch's output appended to the
-    /// journal (not yet durable).
+    /// Per-event latency, ingest to the batch processed, its alerts handed
+    /// to the journal thread (not yet written or durable).
     pub processing: Percentiles,
     /// The journal's fsyncs (group commits that synced).
     pub fsync: Percentiles,

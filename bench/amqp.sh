@@ -7,7 +7,8 @@
 #            acknowledges drains the queue (bench/src/bin/amqp_drain.rs);
 #   service  publish the same N events, then `aldebaran run` drains the queue
 #            into the journal (acks after durability); events/s from the
-#            service's start to the queue's last ack, read from its summary;
+#            service's start until its aldebaran_events_in_total (its
+#            /metrics, polled every 20 ms) holds every event;
 #   paced    100 events per message published at RATE events/s while the
 #            service runs: its ingest→durable latency p50/p99/p99.9 (from the
 #            moment the consumer received a message to its alerts durable).
@@ -17,6 +18,11 @@ cd "$(dirname "$0")/.."
 N1=${N1:-200000}        # events for 1 event per message
 N100=${N100:-2000000}   # events for 100 events per message
 RATE=${RATE:-250000}
+# AMQP_CSV=FILE appends `path,events_per_message,run,events_per_s` rows
+# (path: ceiling or run) for the benchmark report; AMQP_RUN names the run.
+AMQP_CSV=${AMQP_CSV:-}
+AMQP_RUN=${AMQP_RUN:-1}
+PORT=19190
 scripts/rabbitmq.sh
 cargo build --release --quiet -p aldebaran -p bench
 B=target/release/aldebaran
@@ -32,12 +38,24 @@ prefetch = 20000
 [journal]
 dir = "$dir/$q-journal"
 [metrics]
-listen = ""
+listen = "127.0.0.1:$PORT"
 [state]
 dir = "$dir/$q-state"
 TOML
   "$B" run --config "$dir/$q.toml" > "$dir/$q.out" 2> "$dir/$q.err" &
   pid=$!
+}
+
+events_in() { # the service's events taken in so far (0 before it answers)
+  curl -s "http://127.0.0.1:$PORT/metrics" 2>/dev/null |
+    awk '/^aldebaran_events_in_total/ { s += $NF } END { printf "%d", s }'
+}
+
+drain_rate() { # events, start time; prints events/s until the service holds them
+  local n=$1 t0=$2 t1
+  while [ "$(events_in)" -lt "$n" ]; do sleep 0.02; done
+  t1=$(date +%s.%N)
+  python3 -c "print(f'{$n / ($t1 - $t0):.0f}')"
 }
 
 stop_when_drained() { # queue; prints the service's summary figures
@@ -48,8 +66,10 @@ stop_when_drained() { # queue; prints the service's summary figures
     sleep 0.2
   done
   kill -TERM "$pid"; wait "$pid"
-  grep -E "^(events  |events/s|latency)" "$dir/$q.err" | sed 's/^/    /'
+  grep -E "^(events  |latency|processing)" "$dir/$q.err" | sed 's/^/    /'
 }
+
+csv() { [ -z "$AMQP_CSV" ] || echo "$1,$2,$AMQP_RUN,$3" >> "$AMQP_CSV"; }
 
 for epm in 1 100; do
   n=$([ "$epm" = 1 ] && echo "$N1" || echo "$N100")
@@ -59,13 +79,20 @@ for epm in 1 100; do
   q=aldebaran-bench-ceiling-$epm-$$
   "$B" declare --queue "$q" >/dev/null
   echo "  publish: $("$B" publish "$dir/in-$epm.jsonl" --queue "$q" --batch "$epm" --in-flight 512)"
-  echo "  ceiling: $(target/release/amqp_drain --queue "$q" --events-per-message "$epm")"
+  ceiling=$(target/release/amqp_drain --queue "$q" --events-per-message "$epm")
+  echo "  ceiling: $ceiling"
+  csv ceiling "$epm" "$(sed -E 's/.* ([0-9]+) events\/s$/\1/' <<<"$ceiling")"
   rabbitmqctl delete_queue "$q" >/dev/null
   q=aldebaran-bench-service-$epm-$$
   "$B" declare --queue "$q" >/dev/null
   echo "  publish: $("$B" publish "$dir/in-$epm.jsonl" --queue "$q" --batch "$epm" --in-flight 512)"
-  echo "  service (drains a full queue; events/s over the service's whole run):"
+  echo "  service (drains a full queue):"
+  events=$(grep -cv '^[[:space:]]*$' "$dir/in-$epm.jsonl")
+  t0=$(date +%s.%N)
   start_service "$q"
+  rate=$(drain_rate "$events" "$t0")
+  echo "    drained at $rate events/s"
+  csv run "$epm" "$rate"
   stop_when_drained "$q"
   rabbitmqctl delete_queue "$q" >/dev/null
 done

@@ -24,7 +24,7 @@ exceeds it.
 polars' NDJSON reader stops at the first malformed line even with
 ignore_errors, so the file is read as one text column (one row per line) and
 the fields are taken with json_path_match, which gives null for a line that
-is not JSON.
+is not JSON (invalid UTF-8 is read lossily first).
 """
 
 import sys
@@ -40,6 +40,9 @@ def query(path: str) -> pl.LazyFrame:
         separator="\x1f",
         quote_char=None,
         schema={"line": pl.String},
+        # Malformed lines include invalid UTF-8: replaced, then rejected
+        # by json_path_match like any other bad line.
+        encoding="utf8-lossy",
     ).with_row_index("pos")
     line = pl.col("line").str
     events = (

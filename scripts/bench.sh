@@ -127,7 +127,7 @@ column -ts, "$data/latency.csv"
 echo "== micro-batch sweep: batch_ms x batch_events, $SWEEP_RUNS runs"
 echo "batch_ms,batch_events,run,events_per_s,p99_processing_us,p99_durable_us" >"$data/sweep.csv"
 for r in $(seq "$SWEEP_RUNS"); do
-  for ms in 1 5 20; do
+  for ms in 0 1 5 20; do
     for ev in 256 1024 16384 131072; do
       replay "$work/s" "$seed" --batch-ms "$ms" --batch-events "$ev"
       eps=$(field "$work/s" events/s)

@@ -264,4 +264,38 @@ mod tests {
         };
         assert_eq!(b.len(), 2);
     }
+
+    /// `batch_time` 0 is natural batching: a batch is what has arrived, cut
+    /// as soon as nothing more is waiting, however far from the size; a
+    /// time above 0 waits for more.
+    #[test]
+    fn a_zero_batch_time_cuts_what_has_arrived() {
+        for (ms, want) in [(0, vec![3, 2]), (10_000, vec![5])] {
+            let (w, r) = ring(1 << 20);
+            let mut ing = LineIngestor::new(w);
+            let mut cut = Cutter::new(r, policy(1000, ms));
+            let mut sizes = Vec::new();
+            for (round, n) in [3, 2].into_iter().enumerate() {
+                for i in 0..n {
+                    ing.line(round as u64 * 100 + i, LINE);
+                }
+                ing.publish();
+                if ms == 0 {
+                    match cut.next_event(Duration::from_millis(50)).expect("cut") {
+                        Cut::Batch(b) => sizes.push(b.len()),
+                        _ => panic!("a batch of what arrived"),
+                    }
+                }
+            }
+            ing.end();
+            loop {
+                match cut.next_event(Duration::from_millis(50)).expect("cut") {
+                    Cut::Batch(b) if !b.is_empty() => sizes.push(b.len()),
+                    Cut::End => break,
+                    _ => {}
+                }
+            }
+            assert_eq!(sizes, want, "batch_ms {ms}");
+        }
+    }
 }

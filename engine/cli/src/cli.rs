@@ -108,7 +108,7 @@ pub struct ReplayArgs {
     /// Events per micro-batch at most [config: engine.batch_events, default 16384].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_events: Option<u64>,
-    /// Milliseconds per micro-batch at most [config: engine.batch_ms, default 1].
+    /// Milliseconds per micro-batch at most, 0 = cut as soon as nothing more is waiting [config: engine.batch_ms, default 1].
     #[arg(long, value_name = "N")]
     pub batch_ms: Option<u64>,
     /// Worker threads; 0 = one per core less one for ingest [config: engine.threads, default 0].

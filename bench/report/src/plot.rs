@@ -152,9 +152,40 @@ pub fn over_time(path: &Path, rate: &[(f64, f64)], books: Option<&[(f64, f64)]>)
         .chain(books.unwrap_or(&[]).iter().map(|p| p.0))
         .fold(0.0, f64::max)
         .max(0.1);
-    let y_max = headroom(rate.iter().map(|p| p.1).fold(0.0, f64::max));
-    let mut chart = ChartBuilder::on(&top)
-        .caption("Replay throughput over time (100 ms windows)", (FONT, 24))
+    time_line(
+        &top,
+        "Replay throughput over time (100 ms windows)",
+        "events/s",
+        rate,
+        t_max,
+        0,
+    )?;
+    if let (Some(area), Some(books)) = (bottom, books) {
+        time_line(
+            &area,
+            "Open books after each batch",
+            "open books (count)",
+            books,
+            t_max,
+            1,
+        )?;
+    }
+    drop(top);
+    finish(root, path)
+}
+
+/// One line of `points` (seconds since the first batch, value) on `area`.
+fn time_line(
+    area: &Area<'_>,
+    caption: &str,
+    y_desc: &str,
+    points: &[(f64, f64)],
+    t_max: f64,
+    series: usize,
+) -> Result<()> {
+    let y_max = headroom(points.iter().map(|p| p.1).fold(0.0, f64::max));
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, (FONT, 24))
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(80)
@@ -162,38 +193,16 @@ pub fn over_time(path: &Path, rate: &[(f64, f64)], books: Option<&[(f64, f64)]>)
     chart
         .configure_mesh()
         .x_desc("time since the first batch (s)")
-        .y_desc("events/s")
+        .y_desc(y_desc)
         .y_label_formatter(&|v| si(*v))
         .label_style((FONT, 15))
         .axis_desc_style((FONT, 17))
         .draw()?;
     chart.draw_series(LineSeries::new(
-        rate.iter().copied(),
-        colour(0).stroke_width(2),
+        points.iter().copied(),
+        colour(series).stroke_width(2),
     ))?;
-    if let (Some(area), Some(books)) = (bottom, books) {
-        let b_max = headroom(books.iter().map(|p| p.1).fold(0.0, f64::max));
-        let mut chart = ChartBuilder::on(&area)
-            .caption("Open books after each batch", (FONT, 22))
-            .margin(20)
-            .x_label_area_size(50)
-            .y_label_area_size(80)
-            .build_cartesian_2d(0f64..t_max, 0f64..b_max)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since the first batch (s)")
-            .y_desc("open books (count)")
-            .y_label_formatter(&|v| si(*v))
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 17))
-            .draw()?;
-        chart.draw_series(LineSeries::new(
-            books.iter().copied(),
-            colour(1).stroke_width(2),
-        ))?;
-    }
-    drop(top);
-    finish(root, path)
+    Ok(())
 }
 
 /// Grouped bars: one group per entry of `groups` along x, one bar per

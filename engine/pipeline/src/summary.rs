@@ -117,30 +117,20 @@ impl fmt::Display for Summary {
         writeln!(f, "batches       {} ({} fsyncs)", self.batches, self.fsyncs)?;
         writeln!(f, "wall time     {:.3} s", self.wall.as_secs_f64())?;
         writeln!(f, "events/s      {:.0}", self.events_per_sec())?;
-        writeln!(
-            f,
-            "latency       p50 {}  p99 {}  p99.9 {}  max {}",
-            ms(self.latency.p50),
-            ms(self.latency.p99),
-            ms(self.latency.p999),
-            ms(self.latency.max)
-        )?;
-        writeln!(
-            f,
-            "processing    p50 {}  p99 {}  p99.9 {}  max {}",
-            ms(self.processing.p50),
-            ms(self.processing.p99),
-            ms(self.processing.p999),
-            ms(self.processing.max)
-        )?;
-        writeln!(
-            f,
-            "fsync         p50 {}  p99 {}  p99.9 {}  max {}",
-            ms(self.fsync.p50),
-            ms(self.fsync.p99),
-            ms(self.fsync.p999),
-            ms(self.fsync.max)
-        )?;
+        for (label, p) in [
+            ("latency", &self.latency),
+            ("processing", &self.processing),
+            ("fsync", &self.fsync),
+        ] {
+            writeln!(
+                f,
+                "{label:<14}p50 {}  p99 {}  p99.9 {}  max {}",
+                ms(p.p50),
+                ms(p.p99),
+                ms(p.p999),
+                ms(p.max)
+            )?;
+        }
         write!(f, "peak open     {}", self.peak_open)?;
         for n in &self.notes {
             write!(f, "\nnote          {n}")?;

@@ -50,6 +50,8 @@ CARGO_TARGET_DIR=target/report cargo build --release --quiet --manifest-path ben
 B=target/release/aldebaran
 REPORT=target/report/release/bench-report
 
+# A CSV as a table on the terminal (`column` is not on every machine).
+show() { column -ts, "$1" 2>/dev/null || cat "$1"; }
 # Figures of a replay summary (replay prints it on stdout).
 field() { awk -v k="$2" '$0 ~ "^"k" " { print ($NF == "s" ? $(NF-1) : $NF); exit }' "$1"; }
 # A summary's percentile line as "p50_us,p99_us,p999_us,max_us".
@@ -108,7 +110,7 @@ for r in $(seq "$RUNS"); do
     echo "$name,$r,$(peer "$p")" >>"$data/throughput.csv"
   done
 done
-column -ts, "$data/throughput.csv"
+show "$data/throughput.csv"
 
 echo "== per-batch stats of one full-speed replay"
 replay "$work/s" "$seed" --stats "$data/batches.csv"
@@ -122,7 +124,7 @@ for r in $(seq "$RUNS"); do
   echo "$r,durable,$(pcts "$work/s" latency)" >>"$data/latency.csv"
   echo "$r,fdatasync,$(pcts "$work/s" fsync)" >>"$data/latency.csv"
 done
-column -ts, "$data/latency.csv"
+show "$data/latency.csv"
 
 echo "== micro-batch sweep: batch_ms x batch_events, $SWEEP_RUNS runs"
 echo "batch_ms,batch_events,run,events_per_s,p99_processing_us,p99_durable_us" >"$data/sweep.csv"
@@ -138,7 +140,7 @@ for r in $(seq "$SWEEP_RUNS"); do
     done
   done
 done
-column -ts, "$data/sweep.csv"
+show "$data/sweep.csv"
 
 echo "== scale: $SCALE events, event time 1 ms apart, books expiring (book_ttl 60 s)"
 echo "events,run,seconds,peak_rss_anon_kib,peak_rss_file_kib,open_books_max" >"$data/scale.csv"
@@ -152,7 +154,7 @@ for n in $SCALE; do
   # The 100M-event file is 11 GB: keep only what is cheap to make again.
   [ "$n" -le 10000000 ] || rm -f "$f"
 done
-column -ts, "$data/scale.csv"
+show "$data/scale.csv"
 
 echo "== memory per open book: 1M orders open at once (no expiry, no alerts)"
 books=$work/books.jsonl
@@ -171,6 +173,10 @@ open_big=$(field "$work/s-books.jsonl" 'peak open')
 python3 -c "print(f'peak open {$open_big}: {($a_big - $a_small) * 1024 / max($open_big - 1000, 1):.0f} bytes of anonymous memory per open book (1M against 1k open, a purchase id each)')" |
   tee -a "$data/meta.txt"
 
+if [ "$AMQP" = 1 ] && ! command -v curl >/dev/null; then
+  echo "AMQP: skipped, curl is missing (bench/amqp.sh reads run's metrics with it)" | tee -a "$data/meta.txt"
+  AMQP=0
+fi
 if [ "$AMQP" = 1 ]; then
   echo "== AMQP: the broker's ceiling and run's drain, 1 and 100 events per message"
   echo "path,events_per_message,run,events_per_s" >"$data/amqp.csv"
@@ -181,7 +187,7 @@ if [ "$AMQP" = 1 ]; then
       AMQP_CSV=$data/amqp.csv AMQP_RUN=$r bench/amqp.sh >"$data/amqp-$r.txt"
     fi
   done
-  column -ts, "$data/amqp.csv"
+  show "$data/amqp.csv"
 fi
 
 if [ "$DELIVERY" = 1 ]; then

@@ -38,13 +38,8 @@ impl Pacer {
         self.start_wall_ns + (self.sent as f64 * self.per_event * 1e9) as u64
     }
 
-    /// Called before each event: stamps it with the time it is due.
-    pub(crate) fn before_event(&self, ing: &mut LineIngestor) {
-        ing.stamp_next(self.due_ns());
-    }
-
     /// Called after each event; sleeps while the source is ahead of schedule.
-    pub(crate) fn after_event(&mut self, ing: &mut LineIngestor) {
+    fn after_event(&mut self, ing: &mut LineIngestor) {
         self.sent += 1;
         if !self.sent.is_multiple_of(self.every) {
             return;
@@ -56,6 +51,19 @@ impl Pacer {
             std::thread::sleep(due - now);
             ing.publish();
         }
+    }
+}
+
+/// Ingests one line; with a pacer, stamped with the time it was due and
+/// then held to the rate.
+pub(crate) fn line(pacer: Option<&mut Pacer>, ing: &mut LineIngestor, pos: u64, line: &[u8]) {
+    match pacer {
+        Some(p) => {
+            ing.stamp_next(p.due_ns());
+            ing.line(pos, line);
+            p.after_event(ing);
+        }
+        None => ing.line(pos, line),
     }
 }
 

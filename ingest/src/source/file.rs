@@ -11,7 +11,7 @@ use memmap2::Mmap;
 use crate::{
     IngestError, Result,
     line_ingestor::{LineIngestor, SourceStats},
-    pace::Pacer,
+    pace::{self, Pacer},
 };
 
 /// Progress is published every this many bytes.
@@ -87,14 +87,8 @@ impl MappedFile {
         let mut next_progress = at + PROGRESS_EVERY;
         while at < data.len() {
             let end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |i| at + i);
-            if let Some(p) = pacer.as_ref() {
-                p.before_event(ing);
-            }
-            ing.line(at as u64, &data[at..end]);
+            pace::line(pacer.as_mut(), ing, at as u64, &data[at..end]);
             at = end + 1;
-            if let Some(p) = pacer.as_mut() {
-                p.after_event(ing);
-            }
             if at >= next_progress {
                 next_progress = at + PROGRESS_EVERY;
                 ing.stats.bytes = at as u64;

@@ -7,7 +7,11 @@ use std::{
     time::Duration,
 };
 
-use crate::{line_ingestor::LineIngestor, pace::Pacer, parse::MAX_LINE};
+use crate::{
+    line_ingestor::LineIngestor,
+    pace::{self, Pacer},
+    parse::MAX_LINE,
+};
 
 /// Read buffer; a line longer than this is rejected as too long.
 const BUF: usize = 4 * MAX_LINE;
@@ -61,13 +65,7 @@ pub(crate) fn read_stream(
             };
             let end = at + i;
             if skipping.take().is_none() {
-                if let Some(p) = pacer.as_ref() {
-                    p.before_event(ing);
-                }
-                ing.line(base + at as u64, &buf[at..end]);
-                if let Some(p) = pacer.as_mut() {
-                    p.after_event(ing);
-                }
+                pace::line(pacer.as_mut(), ing, base + at as u64, &buf[at..end]);
             }
             at = end + 1;
         }

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
-use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -205,6 +205,25 @@ fn time_line(
     Ok(())
 }
 
+/// The series' legend, in the upper left corner.
+fn legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font((FONT, 16))
+        .draw()?;
+    Ok(())
+}
+
+/// A line series' mark in the legend.
+fn line_marker(c: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+}
+
 /// Grouped bars: one group per entry of `groups` along x, one bar per
 /// series in each group; log y when `log` (bars then start at the axis floor).
 pub fn grouped_bars(
@@ -260,13 +279,7 @@ pub fn grouped_bars(
                         Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled())
                     });
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK)
-                .label_font((FONT, 16))
-                .draw()?;
+            legend(&mut chart)?;
         }};
     }
     if log {
@@ -325,16 +338,10 @@ pub fn memory(path: &Path, points: &[(f64, f64, f64)]) -> Result<()> {
         chart
             .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
             .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+            .legend(line_marker(c));
         chart.draw_series(pts.iter().map(|p| Circle::new(*p, 5, c.filled())))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font((FONT, 16))
-        .draw()?;
+    legend(&mut chart)?;
     drop(chart);
     finish(root, path)
 }
@@ -370,7 +377,7 @@ pub fn scale_time(path: &Path, points: &[(f64, f64)]) -> Result<()> {
     chart
         .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))?
         .label("measured (median of runs)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        .legend(line_marker(c));
     chart.draw_series(points.iter().map(|p| Circle::new(*p, 5, c.filled())))?;
     let grey = RGBColor(110, 110, 110);
     chart
@@ -381,14 +388,8 @@ pub fn scale_time(path: &Path, points: &[(f64, f64)]) -> Result<()> {
             grey.stroke_width(2),
         ))?
         .label("linear in events, through the smallest size")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font((FONT, 16))
-        .draw()?;
+        .legend(line_marker(grey));
+    legend(&mut chart)?;
     drop(chart);
     finish(root, path)
 }

@@ -9,17 +9,8 @@ Prints one line: events=<N> seconds=<S> alerts=<A>
            interpreter's and duckdb's import are not)
   alerts:  orders whose purchases exceed their request
 
-A simplified SPEC §2: no book or tombstone TTLs, no orphan purchases (a
-purchase whose order has no request never alerts), a whole-file batch
-instead of a stream. Per line: a JSON object with `id` (string), `#shares`
-(integer), `client`, `stock`, optional `initial_order_id` (present: a
-purchase of that order; absent: a purchase request whose order id is `id`),
-optional `ts` (unused). Lines that do not parse are skipped. Order key =
-coalesce(initial_order_id, id). The first request per order is kept, and a
-purchase repeated (same order and purchase id) counts once. Per order, a
-cumulative sum of purchase shares over the file position (the row number as
-read) is compared with the request: the order alerts once a running total
-exceeds it.
+The rule it computes (a simplified SPEC §2: no TTLs, no orphans, a whole-file
+batch), and how it differs from aldebaran's, are in bench/peers/README.md.
 """
 
 import sys

@@ -23,12 +23,19 @@ impl Hasher for KeyHasher {
     }
 
     fn write_u128(&mut self, v: u128) {
-        self.0 = (v as u64) ^ ((v >> 64) as u64);
+        self.0 = fold_key(v);
     }
 
     fn write_u64(&mut self, v: u64) {
         self.0 = v;
     }
+}
+
+/// The 64-bit hash of a pre-hashed 128-bit key: its halves folded, as
+/// [`KeyHasher`] does (for tables that take a hash, not a hasher).
+#[inline]
+pub fn fold_key(v: u128) -> u64 {
+    (v as u64) ^ ((v >> 64) as u64)
 }
 
 /// A map from a 128-bit key to `V`.

@@ -17,7 +17,7 @@
 //! - **Services for jobs**: the batch's [`BatchContext`] (clock per row, the
 //!   event at which a deadline fell due), [`ExpiryQueue`] (deadlines in
 //!   arrival order), [`KeyMap`]/[`KeySet`] over the 128-bit keys ingest
-//!   computed, and the [`SnapshotWriter`]/[`SnapshotReader`] codec with which
+//!   computed ([`fold_key`] for tables that take a hash), and the [`SnapshotWriter`]/[`SnapshotReader`] codec with which
 //!   shards save and restore their state ([`Engine::snapshot`]).
 //!
 //! **Threads**: the caller's thread, plus `threads` rayon workers
@@ -42,6 +42,6 @@ pub use context::{BatchContext, DrainContext};
 pub use error::{CoreError, Result};
 pub use expiry::ExpiryQueue;
 pub use job::{Job, Shard};
-pub use keyed::{KeyHasher, KeyMap, KeySet};
+pub use keyed::{KeyHasher, KeyMap, KeySet, fold_key};
 pub use runner::{Engine, EngineOptions, WorkerStart};
 pub use snapshot::{SnapshotError, SnapshotReader, SnapshotWriter};

@@ -59,6 +59,12 @@ impl Arena {
         self.dead = 0;
     }
 
+    /// Bytes the arena holds from the allocator.
+    #[cfg(test)]
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.bytes.capacity()
+    }
+
     #[cfg(test)]
     pub(super) fn bytes(&self) -> usize {
         self.bytes.len()

@@ -4,45 +4,61 @@
 //! through one hash lookup per event; the hot loop then reads and writes
 //! plain `Vec`s. Freed slots are reused, and each reuse bumps the slot's
 //! generation so stale expiry entries can be recognised.
+//!
+//! What a book costs is kept small because a book is the job's whole state
+//! per open order: the index holds only slot numbers (4 bytes a bucket; the
+//! key is compared in the key column), the opening clock is not kept (the
+//! expiry queue holds the deadline), clients and stocks are ids into one
+//! table of names, and the first purchase's id, which only an orphan needs,
+//! lives in a side table while the book has no request.
 
-use std::collections::hash_map::Entry;
+use std::collections::{HashMap, hash_map::Entry};
 
-use engine_core::{KeyMap, SnapshotError, SnapshotReader, SnapshotWriter};
+use engine_core::{KeyMap, SnapshotError, SnapshotReader, SnapshotWriter, fold_key};
+use hashbrown::HashTable;
 
-use super::arena::{Arena, StrRef};
+use super::{
+    arena::{Arena, StrRef},
+    names::{NameId, Names},
+};
 
 /// `requested` of a book whose purchase request has not been seen.
 pub(super) const NO_REQUEST: u64 = u64::MAX;
 
-/// The strings an alert prints: order id, client, stock, and — while the book
-/// has seen no request, so that it may end as an orphan — the id of the first
-/// purchase it counted (the orphan's `alert_id` names it; SPEC §3).
+/// The strings an alert prints: order id, client, stock.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct BookStrings {
     pub(super) order_id: StrRef,
-    pub(super) client: StrRef,
-    pub(super) stock: StrRef,
-    pub(super) first_purchase: StrRef,
+    pub(super) client: NameId,
+    pub(super) stock: NameId,
 }
 
 #[derive(Debug, Default)]
 pub(super) struct Books {
-    index: KeyMap<u32>,
+    /// Slots by key: hashed by [`fold_key`] of `key[slot]`, compared there.
+    index: HashTable<u32>,
     pub(super) key: Vec<u128>,
     pub(super) requested: Vec<u64>,
     pub(super) filled: Vec<u64>,
-    pub(super) opened_at: Vec<u64>,
     pub(super) open_pos: Vec<u64>,
     pub(super) generation: Vec<u32>,
     live: Vec<bool>,
     pub(super) strings: Vec<BookStrings>,
+    /// The id of the first purchase counted by a book that has seen no
+    /// request, by slot: such a book may end as an orphan, whose `alert_id`
+    /// names it (SPEC §3). Present exactly while `requested` is
+    /// [`NO_REQUEST`] and `counted` is not 0.
+    first_purchase: HashMap<u32, StrRef>,
     /// The first [`INLINE`] purchase keys counted by each book, in its row:
     /// the duplicate check of a typical order reads one cache line, and
     /// closing a book forgets its purchases for free.
     inline: Vec<[u128; INLINE]>,
     counted: Vec<u32>,
     free_slots: Vec<u32>,
+    /// Order ids and first purchases' ids.
     pub(super) arena: Arena,
+    /// Clients and stocks.
+    names: Names,
     /// Purchase keys past the inline ones, tagged with their book's
     /// slot and generation; entries of closed books are swept lazily.
     overflow: KeyMap<u64>,
@@ -57,13 +73,16 @@ const OVERFLOW_SWEEP_MIN: usize = 4096;
 
 impl Books {
     pub(super) fn find(&self, key: u128) -> Option<u32> {
-        self.index.get(&key).copied()
+        let keys = &self.key;
+        self.index
+            .find(fold_key(key), |&s| keys[s as usize] == key)
+            .copied()
     }
 
     /// Like [`Books::find`], with the generation, and hints the CPU to fetch
     /// the book's row for the rules that follow.
     pub(super) fn find_prefetch(&self, key: u128) -> Option<(u32, u32)> {
-        let slot = *self.index.get(&key)?;
+        let slot = self.find(key)?;
         let i = slot as usize;
         prefetch(self.inline.as_ptr().wrapping_add(i));
         prefetch(self.filled.as_ptr().wrapping_add(i));
@@ -71,18 +90,11 @@ impl Books {
     }
 
     /// Opens a book; returns its slot and generation.
-    pub(super) fn open(
-        &mut self,
-        key: u128,
-        clock: u64,
-        pos: u64,
-        strings: [&str; 3],
-    ) -> (u32, u32) {
+    pub(super) fn open(&mut self, key: u128, pos: u64, strings: [&str; 3]) -> (u32, u32) {
         let strs = BookStrings {
             order_id: self.arena.push(strings[0]),
-            client: self.arena.push(strings[1]),
-            stock: self.arena.push(strings[2]),
-            first_purchase: StrRef::default(),
+            client: self.names.intern(strings[1]),
+            stock: self.names.intern(strings[2]),
         };
         let slot = match self.free_slots.pop() {
             Some(s) => {
@@ -90,7 +102,6 @@ impl Books {
                 self.key[i] = key;
                 self.requested[i] = NO_REQUEST;
                 self.filled[i] = 0;
-                self.opened_at[i] = clock;
                 self.open_pos[i] = pos;
                 self.generation[i] = self.generation[i].wrapping_add(1);
                 self.live[i] = true;
@@ -102,7 +113,6 @@ impl Books {
                 self.key.push(key);
                 self.requested.push(NO_REQUEST);
                 self.filled.push(0);
-                self.opened_at.push(clock);
                 self.open_pos.push(pos);
                 self.generation.push(0);
                 self.live.push(true);
@@ -112,7 +122,9 @@ impl Books {
                 (self.key.len() - 1) as u32
             }
         };
-        self.index.insert(key, slot);
+        let keys = &self.key;
+        self.index
+            .insert_unique(fold_key(key), slot, |&s| fold_key(keys[s as usize]));
         self.open += 1;
         (slot, self.generation[slot as usize])
     }
@@ -125,11 +137,12 @@ impl Books {
 
     /// Replaces the client and stock (a late request names the order's owner).
     pub(super) fn set_owner(&mut self, slot: u32, client: &str, stock: &str) {
+        let (client, stock) = (self.names.intern(client), self.names.intern(stock));
         let s = &mut self.strings[slot as usize];
-        self.arena.free(s.client);
-        self.arena.free(s.stock);
-        s.client = self.arena.push(client);
-        s.stock = self.arena.push(stock);
+        let old = (s.client, s.stock);
+        (s.client, s.stock) = (client, stock);
+        self.names.release(old.0);
+        self.names.release(old.1);
     }
 
     /// Keeps `id` as the first purchase a book without a request counted
@@ -137,15 +150,27 @@ impl Books {
     pub(super) fn set_first_purchase(&mut self, slot: u32, id: &str) {
         let i = slot as usize;
         if self.counted[i] == 1 && self.requested[i] == NO_REQUEST {
-            self.strings[i].first_purchase = self.arena.push(id);
+            let r = self.arena.push(id);
+            self.first_purchase.insert(slot, r);
         }
+    }
+
+    /// The first purchase's id of a book without a request ("" otherwise).
+    pub(super) fn first_purchase(&self, slot: u32) -> &str {
+        self.first_purchase
+            .get(&slot)
+            .map_or("", |&r| self.arena.get(r))
     }
 
     /// The request arrived: the book cannot be an orphan any more.
     pub(super) fn forget_first_purchase(&mut self, slot: u32) {
-        let s = &mut self.strings[slot as usize];
-        self.arena.free(s.first_purchase);
-        s.first_purchase = StrRef::default();
+        // Only a book that counted a purchase before its request has one:
+        // the common order (request first) skips the table.
+        if self.counted[slot as usize] > 0
+            && let Some(r) = self.first_purchase.remove(&slot)
+        {
+            self.arena.free(r);
+        }
     }
 
     /// Counts purchase `pkey` in `slot`; false if it was counted before.
@@ -176,13 +201,17 @@ impl Books {
     /// Frees the book in `slot` (after its alert, if any, was built).
     pub(super) fn close(&mut self, slot: u32) {
         let i = slot as usize;
-        self.index.remove(&self.key[i]);
+        if let Ok(e) = self.index.find_entry(fold_key(self.key[i]), |&s| s == slot) {
+            e.remove();
+        }
         self.live[i] = false;
         let s = self.strings[i];
         self.arena.free(s.order_id);
-        self.arena.free(s.client);
-        self.arena.free(s.stock);
-        self.arena.free(s.first_purchase);
+        self.names.release(s.client);
+        self.names.release(s.stock);
+        if self.requested[i] == NO_REQUEST && self.counted[i] > 0 {
+            self.forget_first_purchase(slot);
+        }
         self.free_slots.push(slot);
         self.open -= 1;
     }
@@ -199,10 +228,12 @@ impl Books {
         by
     }
 
-    /// Writes one live book.
+    /// Writes one live book. `opened_at` is the opening clock the format
+    /// carries (restoring does not need it: the deadline travels beside it).
     pub(super) fn snapshot_book(
         &self,
         slot: u32,
+        opened_at: u64,
         overflow: &KeyMap<Vec<u128>>,
         w: &mut SnapshotWriter<'_>,
     ) {
@@ -211,12 +242,12 @@ impl Books {
         w.u128(self.key[i]);
         w.u64(self.requested[i]);
         w.u64(self.filled[i]);
-        w.u64(self.opened_at[i]);
+        w.u64(opened_at);
         w.u64(self.open_pos[i]);
         w.str(self.str(s.order_id));
-        w.str(self.str(s.client));
-        w.str(self.str(s.stock));
-        w.str(self.str(s.first_purchase));
+        w.str(self.name(s.client));
+        w.str(self.name(s.stock));
+        w.str(self.first_purchase(slot));
         let n = (self.counted[i] as usize).min(INLINE);
         let extra = overflow.get(&(slot as u128)).map_or(&[][..], Vec::as_slice);
         w.u64((n + extra.len()) as u64);
@@ -232,19 +263,20 @@ impl Books {
         r: &mut SnapshotReader<'_>,
     ) -> Result<(u32, u32), SnapshotError> {
         let key = r.u128()?;
-        let (requested, filled, opened_at, open_pos) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+        let (requested, filled, _opened_at, open_pos) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
         let strings = [r.str()?, r.str()?, r.str()?];
         let first_purchase = r.str()?;
-        let (slot, generation) = self.open(key, opened_at, open_pos, strings);
-        let i = slot as usize;
-        self.requested[i] = requested;
-        self.filled[i] = filled;
-        if !first_purchase.is_empty() {
-            self.strings[i].first_purchase = self.arena.push(first_purchase);
-        }
+        let (slot, generation) = self.open(key, open_pos, strings);
         for _ in 0..r.count(16)? {
             let pkey = r.u128()?;
             self.add_purchase(slot, pkey);
+        }
+        let i = slot as usize;
+        self.requested[i] = requested;
+        self.filled[i] = filled;
+        if requested == NO_REQUEST && self.counted[i] > 0 {
+            let r = self.arena.push(first_purchase);
+            self.first_purchase.insert(slot, r);
         }
         Ok((slot, generation))
     }
@@ -257,9 +289,15 @@ impl Books {
         self.arena.get(r)
     }
 
+    /// A client's or a stock's name.
+    pub(super) fn name(&self, id: NameId) -> &str {
+        self.names.get(id)
+    }
+
     /// Compacts the string arena and sweeps the purchase overflow table
     /// when garbage dominates; linear passes, amortised over many events.
     pub(super) fn maintain(&mut self) {
+        self.names.maintain();
         if self.overflow.len() >= (2 * self.overflow_swept_len).max(OVERFLOW_SWEEP_MIN) {
             let (live, generation) = (&self.live, &self.generation);
             self.overflow.retain(|_, tag| {
@@ -275,18 +313,47 @@ impl Books {
                 .iter_mut()
                 .enumerate()
                 .filter(|(i, _)| live[*i])
-                .flat_map(|(_, s)| {
-                    [
-                        &mut s.order_id,
-                        &mut s.client,
-                        &mut s.stock,
-                        &mut s.first_purchase,
-                    ]
-                });
+                .map(|(_, s)| &mut s.order_id)
+                .chain(self.first_purchase.values_mut());
             self.arena.compact(refs);
         }
     }
 }
+
+#[cfg(test)]
+impl Books {
+    /// Bytes the table holds from the allocator, and the part of them that
+    /// holds purchase keys (the inline arrays and the overflow table).
+    pub(super) fn heap_bytes(&self) -> (usize, usize) {
+        fn vec<T>(v: &Vec<T>) -> usize {
+            v.capacity() * size_of::<T>()
+        }
+        // std's HashMap is hashbrown: a bucket per slot and a control byte.
+        fn map<K, V, S>(m: &HashMap<K, V, S>) -> usize {
+            let buckets = (m.capacity() * 8 / 7).next_power_of_two();
+            if m.capacity() == 0 { 0 } else { buckets * (size_of::<(K, V)>() + 1) }
+        }
+        let purchases = vec(&self.inline) + map(&self.overflow);
+        let rest = self.index.allocation_size()
+            + vec(&self.key)
+            + vec(&self.requested)
+            + vec(&self.filled)
+            + vec(&self.open_pos)
+            + vec(&self.generation)
+            + vec(&self.live)
+            + vec(&self.strings)
+            + map(&self.first_purchase)
+            + vec(&self.counted)
+            + vec(&self.free_slots)
+            + self.arena.heap_bytes()
+            + self.names.heap_bytes();
+        (rest + purchases, purchases)
+    }
+}
+
+#[cfg(test)]
+#[path = "books_tests.rs"]
+mod tests;
 
 /// Asks the CPU to start loading the cache line at `p`; never faults.
 #[inline(always)]

@@ -8,6 +8,7 @@
 
 mod arena;
 mod books;
+mod names;
 mod record;
 mod shard;
 

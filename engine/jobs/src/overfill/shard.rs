@@ -118,8 +118,8 @@ impl OverfillShard {
                     alert_id: &id,
                     kind: OVERFILL,
                     order_id,
-                    client: b.str(s.client),
-                    stock: b.str(s.stock),
+                    client: b.name(s.client),
+                    stock: b.name(s.stock),
                     requested: Some(requested),
                     filled,
                     trigger_id: Some(batch.id(row)),
@@ -140,13 +140,13 @@ impl OverfillShard {
                 event_ts,
                 detected_at,
             } if requested == NO_REQUEST && filled > 0 => {
-                let id = alert_id(ORPHAN, order_id, b.str(s.first_purchase));
+                let id = alert_id(ORPHAN, order_id, b.first_purchase(slot));
                 let payload = AlertRecord {
                     alert_id: &id,
                     kind: ORPHAN,
                     order_id,
-                    client: b.str(s.client),
-                    stock: b.str(s.stock),
+                    client: b.name(s.client),
+                    stock: b.name(s.stock),
                     requested: None,
                     filled,
                     trigger_id: None,
@@ -232,7 +232,7 @@ impl Shard for OverfillShard {
                     }
                     // Step 4: the order's book, opened by its first event.
                     let strings = [batch.order_id(r), batch.client(r), batch.stock(r)];
-                    let (slot, generation) = self.books.open(key, clock, ctx.pos(r), strings);
+                    let (slot, generation) = self.books.open(key, ctx.pos(r), strings);
                     self.expiry.push(
                         clock.saturating_add(self.cfg.book_ttl_ms),
                         (slot, generation),
@@ -320,7 +320,8 @@ impl Shard for OverfillShard {
         w.u64(live.len() as u64);
         for (deadline, slot) in live {
             w.u64(deadline);
-            self.books.snapshot_book(slot, &overflow, w);
+            let opened_at = deadline.saturating_sub(self.cfg.book_ttl_ms);
+            self.books.snapshot_book(slot, opened_at, &overflow, w);
         }
         w.u64(self.tombstones.len() as u64);
         for (&key, &closed_at) in &self.tombstones {

@@ -6,9 +6,10 @@
 #            same publisher as the service's users), then a consumer that only
 #            acknowledges drains the queue (bench/src/bin/amqp_drain.rs);
 #   service  publish the same N events, then `aldebaran run` drains the queue
-#            into the journal (acks after durability); events/s from the
-#            service's start until its aldebaran_events_in_total (its
-#            /metrics, polled every 20 ms) holds every event;
+#            into the journal (acks after durability); events/s from its
+#            first event to its last, read off its aldebaran_events_in_total
+#            (its /metrics, polled every 20 ms), as the ceiling is timed
+#            from its first delivery to its last;
 #   paced    100 events per message published at RATE events/s while the
 #            service runs: its ingest→durable latency p50/p99/p99.9 (from the
 #            moment the consumer received a message to its alerts durable).
@@ -51,11 +52,16 @@ events_in() { # the service's events taken in so far (0 before it answers)
     awk '/^aldebaran_events_in_total/ { s += $NF } END { printf "%d", s }'
 }
 
-drain_rate() { # events, start time; prints events/s until the service holds them
-  local n=$1 t0=$2 t1
+# events; prints events/s from the service's first event to its last, as
+# amqp_drain times the ceiling (first delivery to last), so neither counts
+# its start and connect
+drain_rate() {
+  local n=$1 t0 t1 e0
+  while e0=$(events_in); [ "$e0" -eq 0 ]; do sleep 0.02; done
+  t0=$(date +%s.%N)
   while [ "$(events_in)" -lt "$n" ]; do sleep 0.02; done
   t1=$(date +%s.%N)
-  python3 -c "print(f'{$n / ($t1 - $t0):.0f}')"
+  python3 -c "print(f'{($n - $e0) / ($t1 - $t0):.0f}')"
 }
 
 stop_when_drained() { # queue; prints the service's summary figures
@@ -88,9 +94,8 @@ for epm in 1 100; do
   echo "  publish: $("$B" publish "$dir/in-$epm.jsonl" --queue "$q" --batch "$epm" --in-flight 512)"
   echo "  service (drains a full queue):"
   events=$(grep -cv '^[[:space:]]*$' "$dir/in-$epm.jsonl")
-  t0=$(date +%s.%N)
   start_service "$q"
-  rate=$(drain_rate "$events" "$t0")
+  rate=$(drain_rate "$events")
   echo "    drained at $rate events/s"
   csv run "$epm" "$rate"
   stop_when_drained "$q"

@@ -17,8 +17,9 @@
 //! - **Services for jobs**: the batch's [`BatchContext`] (clock per row, the
 //!   event at which a deadline fell due), [`ExpiryQueue`] (deadlines in
 //!   arrival order), [`KeyMap`]/[`KeySet`] over the 128-bit keys ingest
-//!   computed ([`fold_key`] for tables that take a hash), and the [`SnapshotWriter`]/[`SnapshotReader`] codec with which
-//!   shards save and restore their state ([`Engine::snapshot`]).
+//!   computed ([`fold_key`] for tables that take a hash), and the
+//!   [`SnapshotWriter`]/[`SnapshotReader`] codec with which shards save and
+//!   restore their state ([`Engine::snapshot`]).
 //!
 //! **Threads**: the caller's thread, plus `threads` rayon workers
 //! (`aldebaran-worker-N`) when asked for more than one; each worker may be

@@ -16,10 +16,10 @@ pub(super) type NameId = u32;
 pub(super) struct Names {
     /// Ids by the hash of their name, compared in `text`.
     index: HashTable<NameId>,
-    /// By id: the name's bytes in `arena`, its hash, and how many books name
-    /// it (0: the id is free).
+    /// By id: the name's bytes in `arena`, and how many books name it (0:
+    /// the id is free). A name's hash is computed again where needed (when
+    /// the index grows, when the name is freed): names are short.
     text: Vec<StrRef>,
-    hash: Vec<u64>,
     refs: Vec<u32>,
     free: Vec<NameId>,
     arena: Arena,
@@ -28,7 +28,7 @@ pub(super) struct Names {
 impl Names {
     /// The id of `name`, counted once more.
     pub(super) fn intern(&mut self, name: &str) -> NameId {
-        let h = xxh3_64(name.as_bytes());
+        let h = hash(name);
         let (text, arena) = (&self.text, &self.arena);
         if let Some(&id) = self
             .index
@@ -41,19 +41,18 @@ impl Names {
         let id = match self.free.pop() {
             Some(id) => {
                 let i = id as usize;
-                (self.text[i], self.hash[i], self.refs[i]) = (r, h, 1);
+                (self.text[i], self.refs[i]) = (r, 1);
                 id
             }
             None => {
                 self.text.push(r);
-                self.hash.push(h);
                 self.refs.push(1);
                 (self.text.len() - 1) as NameId
             }
         };
-        let hash = &self.hash;
+        let (text, arena) = (&self.text, &self.arena);
         self.index
-            .insert_unique(h, id, |&id| hash[id as usize]);
+            .insert_unique(h, id, |&id| hash(arena.get(text[id as usize])));
         id
     }
 
@@ -64,7 +63,8 @@ impl Names {
         if self.refs[i] > 0 {
             return;
         }
-        if let Ok(e) = self.index.find_entry(self.hash[i], |&other| other == id) {
+        let h = hash(self.arena.get(self.text[i]));
+        if let Ok(e) = self.index.find_entry(h, |&other| other == id) {
             e.remove();
         }
         self.arena.free(self.text[i]);
@@ -100,11 +100,14 @@ impl Names {
     pub(super) fn heap_bytes(&self) -> usize {
         self.index.allocation_size()
             + self.text.capacity() * size_of::<StrRef>()
-            + self.hash.capacity() * size_of::<u64>()
             + self.refs.capacity() * size_of::<u32>()
             + self.free.capacity() * size_of::<NameId>()
             + self.arena.heap_bytes()
     }
+}
+
+fn hash(name: &str) -> u64 {
+    xxh3_64(name.as_bytes())
 }
 
 #[cfg(test)]

@@ -4,13 +4,15 @@
 //!
 //! Keyed by order: each shard holds a columnar book table ([`books`]) with
 //! the request, the cumulative fill and the counted purchase keys of its open
-//! orders, tombstones of recently closed orders, and an expiry queue.
+//! orders, tombstones of recently closed orders ([`tombstones`]), and an
+//! expiry queue.
 
 mod arena;
 mod books;
 mod names;
 mod record;
 mod shard;
+mod tombstones;
 
 use columnar::TradeBatch;
 

@@ -3,7 +3,7 @@
 use columnar::EventKind;
 
 use engine_core::{
-    Alert, AlertOrder, BatchContext, DrainContext, ExpiryQueue, KeyMap, Shard, SnapshotError,
+    Alert, AlertOrder, BatchContext, DrainContext, ExpiryQueue, Shard, SnapshotError,
     SnapshotReader, SnapshotWriter,
 };
 
@@ -11,6 +11,7 @@ use super::{
     Counter, OverfillConfig,
     books::{Books, NO_REQUEST},
     record::{AlertRecord, ORPHAN, OVERFILL, alert_id},
+    tombstones::Tombstones,
 };
 
 /// Why a book closes, and what it reports.
@@ -32,16 +33,11 @@ pub struct OverfillShard {
     cfg: OverfillConfig,
     books: Books,
     expiry: ExpiryQueue<(u32, u32)>,
-    /// Closed orders and when they closed. Expired entries are forgotten on
-    /// lookup, and swept in one linear pass once the table has doubled.
-    tombstones: KeyMap<u64>,
-    tombstones_swept_len: usize,
+    /// Closed orders and when they closed, reclaimed oldest first.
+    tombstones: Tombstones,
     /// Scratch: the (slot, generation) found for each row of a batch.
     found: Vec<Option<(u32, u32)>>,
 }
-
-/// Sweep tombstones once the table has grown this much past its last sweep.
-const TOMBSTONE_SWEEP_MIN: usize = 4096;
 
 impl OverfillShard {
     pub(super) fn new(cfg: OverfillConfig) -> Self {
@@ -49,8 +45,7 @@ impl OverfillShard {
             cfg,
             books: Books::default(),
             expiry: ExpiryQueue::default(),
-            tombstones: KeyMap::default(),
-            tombstones_swept_len: 0,
+            tombstones: Tombstones::default(),
             found: Vec::new(),
         }
     }
@@ -169,18 +164,6 @@ impl OverfillShard {
         self.books.close(slot);
         self.tombstones.insert(key, closed_at);
     }
-
-    /// Forgets tombstones older than the tombstone TTL at `clock`, once the
-    /// table has doubled since the last sweep (amortised O(1) per close).
-    fn sweep_tombstones(&mut self, clock: u64) {
-        if self.tombstones.len() < (2 * self.tombstones_swept_len).max(TOMBSTONE_SWEEP_MIN) {
-            return;
-        }
-        let ttl = self.cfg.tombstone_ttl_ms;
-        self.tombstones
-            .retain(|_, closed_at| clock.saturating_sub(*closed_at) < ttl);
-        self.tombstones_swept_len = self.tombstones.len();
-    }
 }
 
 impl Shard for OverfillShard {
@@ -223,12 +206,12 @@ impl Shard for OverfillShard {
                 Some(slot) => slot,
                 None => {
                     // Step 3: a recently closed order drops the event.
-                    if let Some(&closed_at) = self.tombstones.get(&key) {
+                    if let Some(closed_at) = self.tombstones.closed_at(key) {
                         if clock.saturating_sub(closed_at) < self.cfg.tombstone_ttl_ms {
                             counters[Counter::Closed as usize] += 1;
                             continue;
                         }
-                        self.tombstones.remove(&key);
+                        self.tombstones.forget(key);
                     }
                     // Step 4: the order's book, opened by its first event.
                     let strings = [batch.order_id(r), batch.client(r), batch.stock(r)];
@@ -278,7 +261,7 @@ impl Shard for OverfillShard {
         if !batch.is_empty() {
             self.expire(ctx, end, out, counters);
         }
-        self.sweep_tombstones(end);
+        self.tombstones.reclaim(end, self.cfg.tombstone_ttl_ms);
     }
 
     fn drain(&mut self, ctx: &DrainContext, out: &mut Vec<Alert>, counters: &mut [u64]) {
@@ -309,7 +292,8 @@ impl Shard for OverfillShard {
 
     fn snapshot(&self, w: &mut SnapshotWriter<'_>) {
         // Open books in expiry (= opening) order, with their deadlines, so the
-        // restored queue expires them in the same order; then tombstones.
+        // restored queue expires them in the same order; then tombstones, in
+        // closing order, so the restored ring reclaims them in the same order.
         let overflow = self.books.overflow_by_slot();
         let live: Vec<(u64, u32)> = self
             .expiry
@@ -324,7 +308,7 @@ impl Shard for OverfillShard {
             self.books.snapshot_book(slot, opened_at, &overflow, w);
         }
         w.u64(self.tombstones.len() as u64);
-        for (&key, &closed_at) in &self.tombstones {
+        for (key, closed_at) in self.tombstones.iter() {
             w.u128(key);
             w.u64(closed_at);
         }
@@ -339,6 +323,8 @@ impl Shard for OverfillShard {
         for _ in 0..r.count(24)? {
             let key = r.u128()?;
             let closed_at = r.u64()?;
+            // A key listed twice keeps its last clock, as a map would.
+            self.tombstones.forget(key);
             self.tombstones.insert(key, closed_at);
         }
         Ok(())

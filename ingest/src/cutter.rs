@@ -12,7 +12,10 @@
 //! `batch_events` or `batch_ms` by the rest of one message, which its source
 //! is publishing at that moment.
 
-use std::time::{Duration, Instant};
+use std::{
+    ops::ControlFlow,
+    time::{Duration, Instant},
+};
 
 use columnar::{TradeBatch, TradeBatchBuilder};
 use crossbeam_utils::Backoff;
@@ -124,27 +127,47 @@ impl Cutter {
             if self.ended {
                 return Ok(Cut::End);
             }
-            // Decode what is staged, up to the batch size.
+            // Decode what has been seen, up to the batch size.
             let mut progressed = false;
-            while self.builder.rows() < self.policy.batch_events || self.mid_message {
-                let Some(rec) = self.reader.next_record() else {
-                    break;
-                };
-                progressed = true;
-                if self.started.is_none() {
-                    self.started = Some(Instant::now());
-                }
-                match record::decode_into(rec, &mut self.builder) {
-                    Some(Decoded::End) => {
-                        self.ended = true;
-                        return self.cut().map(Cut::Batch);
+            let mut corrupt = None;
+            if self.builder.rows() < self.policy.batch_events || self.mid_message {
+                let Cutter {
+                    builder,
+                    policy,
+                    ended,
+                    started,
+                    whole_messages,
+                    mid_message,
+                    ..
+                } = self;
+                // The flags set here say why reading stopped.
+                let _ = self.reader.read(&mut |rec| {
+                    progressed = true;
+                    started.get_or_insert_with(Instant::now);
+                    match record::decode_into(rec, builder) {
+                        Some(Decoded::End) => *ended = true,
+                        Some(Decoded::Mark) => *mid_message = false,
+                        Some(Decoded::Event | Decoded::Other) => *mid_message = *whole_messages,
+                        None => {
+                            let tag = rec.get(record::TAG_OFFSET).copied().unwrap_or(0);
+                            corrupt = Some((rec.len(), tag));
+                        }
                     }
-                    Some(Decoded::Mark) => self.mid_message = false,
-                    Some(Decoded::Event | Decoded::Other) => {
-                        self.mid_message = self.whole_messages;
+                    if *ended
+                        || corrupt.is_some()
+                        || (builder.rows() >= policy.batch_events && !*mid_message)
+                    {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
                     }
-                    None => return Err(IngestError::Ring(0)),
-                }
+                });
+            }
+            if let Some((len, tag)) = corrupt {
+                return Err(IngestError::Ring(len, tag));
+            }
+            if self.ended {
+                return self.cut().map(Cut::Batch);
             }
             if self.builder.rows() >= self.policy.batch_events && !self.mid_message {
                 return self.cut().map(Cut::Batch);

@@ -20,8 +20,8 @@ pub enum IngestError {
     #[error("internal error (a bug): the ingest thread panicked")]
     Panicked,
     /// A ring record failed to decode; this is a bug.
-    #[error("internal error (a bug): corrupt ring record at staging offset {0}")]
-    Ring(usize),
+    #[error("internal error (a bug): corrupt ring record ({0} bytes, tag {1})")]
+    Ring(usize, u8),
     /// The AMQP broker refused or dropped an operation, or could not be
     /// reached.
     #[error("amqp: {message}")]
@@ -69,7 +69,7 @@ impl IngestError {
             IngestError::Input { .. }
             | IngestError::Options(_)
             | IngestError::Panicked
-            | IngestError::Ring(_)
+            | IngestError::Ring(..)
             | IngestError::Columnar(_) => Classified::Permanent,
         }
     }

@@ -9,7 +9,7 @@
 //! whichever lane's turn it is when the input ends, so the stream the cutter
 //! sees ends exactly where a single lane's would.
 
-use std::time::Duration;
+use std::{ops::ControlFlow, time::Duration};
 
 use super::{RingReader, record};
 
@@ -38,23 +38,31 @@ impl Lanes {
         &mut self.rings[self.cur]
     }
 
-    /// Moves what the current lane has published into its staging.
+    /// Releases what the current lane has read and sees what it has published since.
     pub(crate) fn pull(&mut self) -> usize {
         self.ring().pull()
     }
 
-    /// The next complete record of the stream, consumed; a segment record is
-    /// consumed here and reading goes on in the next lane.
-    pub(crate) fn next_record(&mut self) -> Option<&[u8]> {
-        while self.ring().next_tag()? == record::TAG_SEGMENT {
-            self.ring().next_record();
-            // What the next lane has in staging is read first; the cutter
-            // pulls from its ring once that runs out. (Pulling here would
-            // move that lane's whole unread staging forward, megabytes per
-            // switch.)
+    /// Calls `f` with each complete record of the stream seen, in order,
+    /// until `f` breaks or none is left; returns whether `f` broke. A segment
+    /// record is consumed here and reading goes on in the next lane: first
+    /// what that lane had published at its last pull; the cutter pulls from
+    /// its ring once that runs out.
+    pub(crate) fn read(&mut self, f: &mut impl FnMut(&[u8]) -> ControlFlow<()>) -> ControlFlow<()> {
+        loop {
+            let mut segment_ended = false;
+            let flow = self.ring().read(&mut |rec| {
+                if rec.get(record::TAG_OFFSET) == Some(&record::TAG_SEGMENT) {
+                    segment_ended = true;
+                    return ControlFlow::Break(());
+                }
+                f(rec)
+            });
+            if !segment_ended {
+                return flow;
+            }
             self.cur = (self.cur + 1) % self.rings.len();
         }
-        self.ring().next_record()
     }
 
     /// Sleeps until the current lane publishes or `timeout` passes.
@@ -97,19 +105,19 @@ mod tests {
 
     fn drain(lanes: &mut Lanes) -> Vec<Option<u32>> {
         let mut out = Vec::new();
-        // As the cutter does: read what is staged, pull when it runs out.
+        // As the cutter does: read what is seen, pull when it runs out.
         loop {
-            let next = lanes.next_record().map(|rec| {
-                (rec.get(4) == Some(&record::TAG_BLANK))
-                    .then(|| u32::from_le_bytes([rec[5], rec[6], rec[7], rec[8]]))
+            let flow = lanes.read(&mut |rec| {
+                let count = (rec.get(4) == Some(&record::TAG_BLANK))
+                    .then(|| u32::from_le_bytes([rec[5], rec[6], rec[7], rec[8]]));
+                out.push(count);
+                if count.is_none() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
             });
-            let count = match next {
-                Some(c) => c,
-                None if lanes.pull() > 0 => continue,
-                None => return out,
-            };
-            out.push(count);
-            if count.is_none() {
+            if flow.is_break() || lanes.pull() == 0 {
                 return out;
             }
         }

@@ -131,15 +131,6 @@ pub(crate) fn encode_segment_end(buf: &mut Vec<u8>) {
     buf.push(TAG_SEGMENT);
 }
 
-/// The tag of the whole record at the start of `buf`, if it is all there.
-pub(crate) fn tag_of(buf: &[u8]) -> Option<u8> {
-    let n = record_len(buf)?;
-    if buf.len() < n {
-        return None;
-    }
-    buf.get(4).copied()
-}
-
 /// What one decoded record did to the builder.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Decoded {
@@ -152,6 +143,9 @@ pub(crate) enum Decoded {
     /// The end of the input.
     End,
 }
+
+/// Where a record's tag is, after its 4-byte length.
+pub(crate) const TAG_OFFSET: usize = 4;
 
 /// Total bytes of the record at the start of `buf`, if its length prefix is there.
 pub(crate) fn record_len(buf: &[u8]) -> Option<usize> {

@@ -28,11 +28,11 @@ pub(super) struct Names {
 impl Names {
     /// The id of `name`, counted once more.
     pub(super) fn intern(&mut self, name: &str) -> NameId {
-        let h = hash(name);
+        let h = hash(name.as_bytes());
         let (text, arena) = (&self.text, &self.arena);
         if let Some(&id) = self
             .index
-            .find(h, |&id| arena.get(text[id as usize]) == name)
+            .find(h, |&id| arena.bytes_of(text[id as usize]) == name.as_bytes())
         {
             self.refs[id as usize] += 1;
             return id;
@@ -52,7 +52,7 @@ impl Names {
         };
         let (text, arena) = (&self.text, &self.arena);
         self.index
-            .insert_unique(h, id, |&id| hash(arena.get(text[id as usize])));
+            .insert_unique(h, id, |&id| hash(arena.bytes_of(text[id as usize])));
         id
     }
 
@@ -63,7 +63,7 @@ impl Names {
         if self.refs[i] > 0 {
             return;
         }
-        let h = hash(self.arena.get(self.text[i]));
+        let h = hash(self.arena.bytes_of(self.text[i]));
         if let Ok(e) = self.index.find_entry(h, |&other| other == id) {
             e.remove();
         }
@@ -106,8 +106,8 @@ impl Names {
     }
 }
 
-fn hash(name: &str) -> u64 {
-    xxh3_64(name.as_bytes())
+fn hash(name: &[u8]) -> u64 {
+    xxh3_64(name)
 }
 
 #[cfg(test)]

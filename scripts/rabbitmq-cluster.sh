@@ -25,7 +25,11 @@
 # url1..url3) and the node names (node1..node3). `start-node` after a
 # `stop-node` or `kill-node` needs no join: the node finds its cluster in its
 # own data and comes back into it. Without DIR/c1 (removed), `start` makes a
-# new cluster: nodes 2 and 3 are stopped and lose their data too.
+# new cluster: nodes 2 and 3 are stopped and lose their data too. A VM of a
+# node's name whose directory was removed while it ran (a deleted checkout's,
+# or a DIR made again) holds the ports and answers to no cookie left:
+# `start` kills it first. A node of another DIR that exists makes `start`
+# fail instead: stop it with its own script.
 #
 # Everything lives in DIR (default target/rabbitmq-cluster): DIR/home holds
 # the one Erlang cookie the three nodes and their rabbitmqctl share (the
@@ -294,10 +298,47 @@ log.console = false"
     return $changed
 }
 
+# The VMs of node N's name whose working directory (their DIR/cN, where
+# `launch` starts them) has been removed: a checkout deleted, or a DIR made
+# again, while its cluster ran. Nobody can stop them with the script any
+# more (their cookie went with the directory), and they hold the ports.
+orphans() {
+    local i=$1 env pid cwd
+    for env in /proc/[0-9]*/environ; do
+        pid=${env#/proc/}
+        pid=${pid%/environ}
+        tr '\0' '\n' <"$env" 2>/dev/null | grep -qxF "RABBITMQ_NODENAME=$(name "$i")" || continue
+        cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || continue
+        case $cwd in
+            *" (deleted)") echo "$pid" ;;
+        esac
+    done
+}
+
+# Kills the VMs of node N's name left by a removed DIR, and waits until
+# their ports are free; a node of a DIR that still exists is never touched.
+reap_orphans() {
+    local i=$1 pids pid port waited=0
+    pids=$(orphans "$i")
+    [ -n "$pids" ] || return 0
+    for pid in $pids; do
+        echo "rabbitmq-cluster.sh: killing pid $pid, node $(name "$i") of a removed directory ($(readlink "/proc/$pid/cwd" 2>/dev/null))" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    for port in "$(amqp_port "$i")" "$(dist_port "$i")"; do
+        while answers "$port" && [ "$waited" -lt 20 ]; do
+            sleep 0.5
+            waited=$((waited + 1))
+        done
+    done
+}
+
 # Fails unless node N's ports and name are free (for a node that does not
-# answer to this DIR's cookie).
+# answer to this DIR's cookie), once any VM of a removed DIR holding them
+# is gone.
 check_free() {
     local i=$1 port
+    reap_orphans "$i"
     for port in "$(amqp_port "$i")" "$(dist_port "$i")"; do
         if answers "$port"; then
             fail "port $port on $host is taken by something that is not node $(name "$i") of $dir" \

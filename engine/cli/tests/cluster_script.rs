@@ -34,6 +34,15 @@ fn cluster(dir: &Path, args: &[&str]) -> Output {
         .expect("run the cluster script")
 }
 
+/// Runs the script on `dir` and fails the test, naming `what`, unless it
+/// exits as `ok` says.
+#[track_caller]
+fn expect(dir: &Path, args: &[&str], ok: bool, what: &str) -> Output {
+    let out = cluster(dir, args);
+    assert_eq!(out.status.success(), ok, "{what}: {}", says(&out));
+    out
+}
+
 fn says(out: &Output) -> String {
     format!(
         "{}\nstdout:\n{}\nstderr:\n{}",
@@ -71,50 +80,44 @@ fn start_replaces_the_nodes_of_a_removed_directory_and_spares_those_of_a_live_on
     let _stop_first = StopOnDrop(first.clone());
     let stop_second = StopOnDrop(second.clone());
 
-    let out = cluster(&first, &["start"]);
-    assert!(out.status.success(), "the first cluster: {}", says(&out));
+    expect(&first, &["start"], true, "the first cluster");
 
     // While the first directory exists its nodes are another checkout's:
     // the second start refuses, and the first cluster still runs.
-    let out = cluster(&second, &["start"]);
-    assert!(
-        !out.status.success(),
-        "a live directory's nodes were taken over: {}",
-        says(&out)
+    let out = expect(
+        &second,
+        &["start"],
+        false,
+        "a live directory's nodes were taken over",
     );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("is taken by something"),
         "{}",
         says(&out)
     );
-    let out = cluster(&first, &["status"]);
-    assert!(
-        out.status.success(),
-        "the first cluster was disturbed: {}",
-        says(&out)
-    );
+    expect(&first, &["status"], true, "the first cluster was disturbed");
 
     // Its directory removed, its nodes are orphans: the next start kills
     // them and runs its own three in their place.
     fs::remove_dir_all(&first).expect("remove the first directory");
-    let out = cluster(&second, &["start"]);
-    assert!(out.status.success(), "the second cluster: {}", says(&out));
+    let out = expect(&second, &["start"], true, "the second cluster");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("of a removed directory"),
         "no orphan was reaped: {}",
         says(&out)
     );
-    let out = cluster(&second, &["status"]);
-    assert!(
-        out.status.success(),
-        "the second cluster does not run: {}",
-        says(&out)
+    expect(
+        &second,
+        &["status"],
+        true,
+        "the second cluster does not run",
     );
 
     drop(stop_second);
-    let out = cluster(&second, &["status"]);
-    assert!(
-        !out.status.success(),
-        "stop left the second cluster running"
+    expect(
+        &second,
+        &["status"],
+        false,
+        "stop left the second cluster running",
     );
 }

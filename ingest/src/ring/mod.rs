@@ -5,8 +5,8 @@
 //! records in place, in the ring's own memory, and hands the bytes it has
 //! read back to the producer every [`RELEASE_BYTES`] and whenever it has
 //! read all it saw (one atomic store each, not per event). Only a record
-//! that wraps around the ring's end is copied, whole. Neither side locks. A full ring is waited out with a spin, yield, then
-//! short-sleep backoff; on an empty ring the consumer parks and the producer
+//! that wraps around the ring's end is copied, whole. Neither side locks. A
+//! full ring is waited out with a spin, yield, then short-sleep backoff; on an empty ring the consumer parks and the producer
 //! unparks it after a publish (a futex call only while the consumer sleeps),
 //! so an idle pipeline costs no CPU and a busy one makes no syscall.
 

@@ -65,9 +65,10 @@ impl Tombstones {
     /// Forgets `key`'s tombstone (its order reopens).
     pub(super) fn forget(&mut self, key: u128) {
         let (ring, head) = (&self.ring, self.head);
-        if let Ok(found) = self.index.find_entry(fold_key(key), |&s| {
-            ring[s.wrapping_sub(head) as usize].key() == key
-        }) {
+        if let Ok(found) = self
+            .index
+            .find_entry(fold_key(key), |&s| at(ring, head, s).key() == key)
+        {
             found.remove();
         }
     }
@@ -79,9 +80,8 @@ impl Tombstones {
         let seq = self.head.wrapping_add(self.ring.len() as u32);
         self.ring.push_back(Entry::new(key, closed_at));
         let (ring, head) = (&self.ring, self.head);
-        self.index.insert_unique(fold_key(key), seq, |&s| {
-            fold_key(ring[s.wrapping_sub(head) as usize].key())
-        });
+        self.index
+            .insert_unique(fold_key(key), seq, |&s| fold_key(at(ring, head, s).key()));
     }
 
     /// Forgets, oldest first, the tombstones older than `ttl` at `clock`;
@@ -102,9 +102,8 @@ impl Tombstones {
         if self.ring.capacity() > 4 * self.ring.len().max(1024) {
             self.ring.shrink_to(2 * self.ring.len());
             let (ring, head) = (&self.ring, self.head);
-            self.index.shrink_to(0, |&s| {
-                fold_key(ring[s.wrapping_sub(head) as usize].key())
-            });
+            self.index
+                .shrink_to(0, |&s| fold_key(at(ring, head, s).key()));
         }
     }
 
@@ -128,9 +127,15 @@ impl Tombstones {
     }
 
     fn entry(&self, seq: u32) -> (u128, u64) {
-        let e = self.ring[seq.wrapping_sub(self.head) as usize];
+        let e = at(&self.ring, self.head, seq);
         (e.key(), e.closed_at)
     }
+}
+
+/// The entry of sequence `seq` in a ring whose front has sequence `head`
+/// (a free function: the index's closures borrow the ring, not `self`).
+fn at(ring: &VecDeque<Entry>, head: u32, seq: u32) -> Entry {
+    ring[seq.wrapping_sub(head) as usize]
 }
 
 #[cfg(test)]

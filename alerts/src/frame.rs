@@ -83,6 +83,13 @@ pub(crate) enum Next {
     },
     /// Clean end of file at a frame boundary.
     End,
+    /// A frame header of zero bytes: never a frame (seq 0 is not used and its
+    /// CRC would not be 0), so nothing was written here yet. The writer
+    /// preallocates zeros ahead of its records; whether everything after is
+    /// zero too is left to the caller (a live tail need not look further).
+    Zeros {
+        offset: u64,
+    },
     Bad(BadFrame),
 }
 
@@ -125,6 +132,9 @@ impl<R: Read> FrameReader<R> {
                 zeros_from_start: head_zero,
                 zeros_after: true,
             }));
+        }
+        if head_zero {
+            return Ok(Next::Zeros { offset });
         }
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
         let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
@@ -286,14 +296,22 @@ mod tests {
             );
         }
         let zeros = [0u8; 40];
-        let got = read_all(&zeros).pop();
+        assert_eq!(read_all(&zeros).pop(), Some(Next::Zeros { offset: 0 }));
+        // A zero header after a good frame: the position stays at the boundary.
+        let mut then_zeros = buf.clone();
+        then_zeros.extend_from_slice(&zeros);
+        let mut r = FrameReader::new(Cursor::new(&then_zeros), 0);
+        let mut payload = Vec::new();
         assert!(matches!(
-            got,
-            Some(Next::Bad(BadFrame {
-                zeros_from_start: true,
-                ..
-            }))
+            r.next_frame(&mut payload),
+            Ok(Next::Frame { seq: 1, .. })
         ));
+        let at = buf.len() as u64;
+        assert_eq!(
+            r.next_frame(&mut payload).expect("read"),
+            Next::Zeros { offset: at }
+        );
+        assert_eq!(r.offset(), at);
         let mut big = Vec::new();
         big.extend_from_slice(&(MAX_PAYLOAD + 1).to_le_bytes());
         big.extend_from_slice(&[1u8; 30]);

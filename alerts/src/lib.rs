@@ -22,7 +22,10 @@
 //! - **Durability**: `append` only buffers; [`Journal::sync`] writes and
 //!   `fdatasync`s (group commit: many appends, one sync). Rolling to a new
 //!   segment syncs the old one first and fsyncs the directory after creating the
-//!   new one, so only the last segment can ever be torn.
+//!   new one, so only the last segment can ever be torn. Records are written
+//!   into zeros preallocated ahead of them, so a sync does not grow the file
+//!   (no inode write per `fdatasync`); a sealed or closed segment is cut to
+//!   its last record, and the zeros a crash leaves are cut on open.
 //!
 //! **Delivery** ([`delivery`], SPEC §4): a `[sinks.<name>]` table becomes a
 //! [`SinkConfig`] ([`SinkConfig::from_toml`], which checks the sink's `{field}`

@@ -12,6 +12,10 @@ use crate::recovery::{Verdict, classify, describe};
 use crate::retention::oldest_kept;
 use crate::segment::{HeaderFact, list_segments, read_header};
 
+/// Bytes read from a segment at a time. Polling the live tail re-reads one
+/// buffer of the writer's preallocated zeros, so this is kept moderate.
+const READ_BUFFER: usize = 64 * 1024;
+
 /// Yields `(seq, payload)` in seq order from `from_seq` on.
 ///
 /// Returns `None` at the current end of the journal, including at a torn tail or
@@ -164,6 +168,23 @@ impl JournalReader {
                     }
                     self.state = State::In(Cursor::open(next, next_path)?);
                 }
+                // Nothing written here yet: the live tail's preallocated
+                // zeros (the rest is not read: a follower polls here often).
+                Next::Zeros { offset } => {
+                    cursor.frames.rewind().map_err(io_at(&cursor.path))?;
+                    if newer_segment(&self.dir, cursor.name_seq)?.is_some() {
+                        // A sealed segment is cut to its last frame, so
+                        // zeros there are damage (after one re-read).
+                        if !cursor.rechecked {
+                            cursor.rechecked = true;
+                            continue;
+                        }
+                        let reason =
+                            "zero bytes where a frame should be, in a segment that is not the last";
+                        return Err(corrupt(&cursor.path, offset, reason.into()));
+                    }
+                    return Ok(None);
+                }
                 Next::Bad(bad) => {
                     cursor.frames.rewind().map_err(io_at(&cursor.path))?;
                     if newer_segment(&self.dir, cursor.name_seq)?.is_some() {
@@ -202,7 +223,7 @@ impl Cursor {
         let file = File::open(&path).map_err(io_at(&path))?;
         Ok(Self {
             name_seq,
-            frames: FrameReader::new(BufReader::with_capacity(256 * 1024, file), HEADER_LEN),
+            frames: FrameReader::new(BufReader::with_capacity(READ_BUFFER, file), HEADER_LEN),
             path,
             header_ok: false,
             expected: name_seq,

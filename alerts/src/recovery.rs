@@ -23,6 +23,9 @@ pub struct TruncatedTail {
     pub offset: u64,
     pub bytes_dropped: u64,
     pub reason: String,
+    /// Every byte cut is zero: what a crash leaves of the writer's
+    /// preallocated space, with no record in it.
+    pub zeros: bool,
 }
 
 /// What survives recovery.
@@ -223,12 +226,13 @@ pub(crate) fn decide(segments: &[SegmentScan], oldest: u64) -> Recovery {
             offset,
             reason,
         };
-        let torn = |offset: u64, reason: &str, kept: Kept| Recovery::TruncateTail {
+        let torn = |offset: u64, reason: &str, zeros: bool, kept: Kept| Recovery::TruncateTail {
             tail: TruncatedTail {
                 segment: s.path.clone(),
                 offset,
                 bytes_dropped: s.len.saturating_sub(offset),
                 reason: reason.to_string(),
+                zeros,
             },
             kept,
         };
@@ -248,8 +252,8 @@ pub(crate) fn decide(segments: &[SegmentScan], oldest: u64) -> Recovery {
         match &s.header {
             HeaderFact::Ok => {}
             HeaderFact::Missing if last => return Recovery::Clean(kept),
-            HeaderFact::Short if last => return torn(0, "incomplete segment header", kept),
-            HeaderFact::Zeroed if last => return torn(0, "zero-filled segment", kept),
+            HeaderFact::Short if last => return torn(0, "incomplete segment header", false, kept),
+            HeaderFact::Zeroed if last => return torn(0, "zero-filled segment", true, kept),
             HeaderFact::Missing | HeaderFact::Short | HeaderFact::Zeroed => {
                 return corrupt(0, "empty or headerless segment is not the last".into());
             }
@@ -299,7 +303,7 @@ pub(crate) fn decide(segments: &[SegmentScan], oldest: u64) -> Recovery {
             Some(StopFact::Bad(bad)) if !last => return corrupt(bad.offset, describe(bad)),
             Some(StopFact::Bad(bad)) => {
                 return match classify(bad) {
-                    Verdict::Torn(reason) => torn(bad.offset, reason, kept),
+                    Verdict::Torn(reason) => torn(bad.offset, reason, bad.zeros_from_start, kept),
                     Verdict::Corrupt(reason) => corrupt(bad.offset, reason),
                 };
             }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Result, io_at};
 use crate::formats::SEGMENT;
-use crate::frame::{self, BadFrame, FrameReader, HEADER_LEN, Next};
+use crate::frame::{self, BadFrame, BadKind, FrameReader, HEADER_LEN, Next};
 
 const SUFFIX: &str = ".seg";
 const DIGITS: usize = 20;
@@ -152,6 +152,19 @@ pub(crate) fn scan_reader(
     loop {
         match frames.next_frame(&mut payload)? {
             Next::End => break,
+            Next::Zeros { offset } => {
+                // The facts a zero header always gave: a zero-filled tail
+                // (preallocated space) if nothing but zeros follows, a
+                // checksum mismatch followed by data otherwise.
+                let zeros = frame::rest_is_zero(frames.get_mut())?;
+                scan.stop = Some(StopFact::Bad(BadFrame {
+                    offset,
+                    kind: BadKind::BadCrc,
+                    zeros_from_start: zeros,
+                    zeros_after: zeros,
+                }));
+                break;
+            }
             Next::Bad(bad) => {
                 scan.stop = Some(StopFact::Bad(bad));
                 break;

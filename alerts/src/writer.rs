@@ -1,8 +1,17 @@
 //! [`Journal`]: the single writer. Opening recovers (scan → [`decide`] → execute);
 //! appends are framed into a user-space buffer; `sync` makes them durable.
+//!
+//! Records are written into zeros the writer wrote ahead of them
+//! ([`PREALLOCATE`] at a time), so a sync of records does not change the
+//! file's size: `fdatasync` then writes the data alone, where a growing file
+//! makes it write the inode too (a second I/O on every sync, on ext4 without
+//! a journal as here, or a journal commit with one). The format needs no
+//! change for it: zeros at the end of the last segment are the torn tail
+//! recovery already cuts, readers stop at a zero frame header, and a segment
+//! is cut to its last record when it is sealed or the journal is closed.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{AlertsError, Result, io_at};
@@ -14,6 +23,11 @@ use crate::segment::{list_segments, scan_file, segment_name};
 
 /// Buffered bytes past which `append` hands them to the OS before framing more.
 const FLUSH_AT: usize = 1 << 20;
+/// Zeros written ahead of the records at a time: one size-changing sync per
+/// this much journal instead of one per group commit.
+pub(crate) const PREALLOCATE: u64 = 1 << 20;
+/// What zeros are written from.
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 const LOCK_FILE: &str = "LOCK";
 
 /// Options of [`Journal::open`].
@@ -60,11 +74,15 @@ pub struct OpenReport {
     pub truncated: Option<TruncatedTail>,
 }
 
-/// The segment being appended to. `len` counts buffered bytes too.
+/// The segment being appended to. `len` counts buffered bytes too;
+/// `written` are the bytes handed to the OS, `allocated` the file's size
+/// (records, then preallocated zeros).
 struct Active {
     path: PathBuf,
     file: File,
     len: u64,
+    written: u64,
+    allocated: u64,
     records: u64,
 }
 
@@ -218,19 +236,26 @@ impl Journal {
 
     fn write_buffer(&mut self) -> Result<()> {
         if !self.buf.is_empty() {
-            self.active
-                .file
-                .write_all(&self.buf)
-                .map_err(io_at(&self.active.path))?;
+            let a = &mut self.active;
+            a.file
+                .write_all_at(&self.buf, a.written)
+                .map_err(io_at(&a.path))?;
+            a.written += self.buf.len() as u64;
+            a.allocated = a.allocated.max(a.written);
             self.buf.clear();
+            if a.allocated - a.written < PREALLOCATE / 2 {
+                a.preallocate()?;
+            }
         }
         Ok(())
     }
 
-    /// Makes the full segment durable before the next one exists, so that only
-    /// the last segment can ever have a torn tail.
+    /// Makes the full segment durable, cut to its last record, before the
+    /// next one exists, so that only the last segment can ever have a torn
+    /// tail (or preallocated zeros).
     fn roll(&mut self) -> Result<()> {
         self.write_buffer()?;
+        self.active.cut()?;
         self.active
             .file
             .sync_data()
@@ -240,12 +265,40 @@ impl Journal {
     }
 }
 
+impl Active {
+    /// Writes zeros from the file's end to [`PREALLOCATE`] past the records.
+    /// Not synced here: the next sync carries them, and the new size, once.
+    fn preallocate(&mut self) -> Result<()> {
+        let to = self.written + PREALLOCATE;
+        while self.allocated < to {
+            let n = (to - self.allocated).min(ZEROS.len() as u64) as usize;
+            self.file
+                .write_all_at(&ZEROS[..n], self.allocated)
+                .map_err(io_at(&self.path))?;
+            self.allocated += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Cuts the preallocated zeros off (not synced by itself).
+    fn cut(&mut self) -> Result<()> {
+        if self.allocated > self.written {
+            self.file.set_len(self.written).map_err(io_at(&self.path))?;
+            self.allocated = self.written;
+        }
+        Ok(())
+    }
+}
+
 impl Drop for Journal {
-    /// Best effort: hands buffered records to the OS. Durability needs `sync`.
+    /// Best effort: hands buffered records to the OS and cuts the
+    /// preallocated zeros off, so a closed journal ends at its last record.
+    /// Durability needs `sync`; zeros a crash leaves are cut by recovery.
     fn drop(&mut self) {
-        if !self.poisoned
-            && let Err(error) = self.write_buffer()
-        {
+        if self.poisoned {
+            return;
+        }
+        if let Err(error) = self.write_buffer().and_then(|()| self.active.cut()) {
             tracing::warn!(%error, "alert journal: flush on drop failed");
         }
     }
@@ -266,13 +319,23 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<LockedFile> {
 }
 
 fn truncate(tail: &TruncatedTail) -> Result<()> {
-    tracing::warn!(
-        segment = %tail.segment.display(),
-        offset = tail.offset,
-        bytes_dropped = tail.bytes_dropped,
-        reason = %tail.reason,
-        "alert journal: truncating torn tail"
-    );
+    if tail.zeros {
+        // What a crash leaves of the preallocated space: no record is lost.
+        tracing::info!(
+            segment = %tail.segment.display(),
+            offset = tail.offset,
+            bytes_dropped = tail.bytes_dropped,
+            "alert journal: cutting the zeros a crash left after the last record"
+        );
+    } else {
+        tracing::warn!(
+            segment = %tail.segment.display(),
+            offset = tail.offset,
+            bytes_dropped = tail.bytes_dropped,
+            reason = %tail.reason,
+            "alert journal: truncating torn tail"
+        );
+    }
     let file = OpenOptions::new()
         .write(true)
         .open(&tail.segment)
@@ -284,12 +347,12 @@ fn truncate(tail: &TruncatedTail) -> Result<()> {
 /// Creates segment `first_seq` with its header, durable, and syncs the directory.
 fn create_segment(dir: &Path, first_seq: u64) -> Result<Active> {
     let path = dir.join(segment_name(first_seq));
-    let mut file = OpenOptions::new()
-        .append(true)
+    let file = OpenOptions::new()
+        .write(true)
         .create_new(true)
         .open(&path)
         .map_err(io_at(&path))?;
-    file.write_all(&frame::segment_header())
+    file.write_all_at(&frame::segment_header(), 0)
         .map_err(io_at(&path))?;
     file.sync_data().map_err(io_at(&path))?;
     sync_dir(dir)?;
@@ -297,19 +360,21 @@ fn create_segment(dir: &Path, first_seq: u64) -> Result<Active> {
         path,
         file,
         len: HEADER_LEN,
+        written: HEADER_LEN,
+        allocated: HEADER_LEN,
         records: 0,
     })
 }
 
 /// Opens the recovered last segment for appending; rewrites a missing header.
 fn reopen_last(path: &Path, records: u64) -> Result<Active> {
-    let mut file = OpenOptions::new()
-        .append(true)
+    let file = OpenOptions::new()
+        .write(true)
         .open(path)
         .map_err(io_at(path))?;
     let mut len = file.metadata().map_err(io_at(path))?.len();
     if len == 0 {
-        file.write_all(&frame::segment_header())
+        file.write_all_at(&frame::segment_header(), 0)
             .map_err(io_at(path))?;
         file.sync_data().map_err(io_at(path))?;
         len = HEADER_LEN;
@@ -318,6 +383,8 @@ fn reopen_last(path: &Path, records: u64) -> Result<Active> {
         path: path.to_path_buf(),
         file,
         len,
+        written: len,
+        allocated: len,
         records,
     })
 }

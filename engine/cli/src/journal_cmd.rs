@@ -40,7 +40,13 @@ pub fn verify(dir: &Path) -> Result<ExitCode> {
                 "ok: {} records in {} segments ({range}, {} bytes)",
                 r.records, r.segments, r.bytes
             );
-            if let Some(t) = r.torn_tail {
+            if let Some(t) = r.torn_tail.as_ref().filter(|t| t.zeros) {
+                println!(
+                    "note: {} zero bytes after the last record of {} (preallocated; a crash left them): no record is lost, the next open cuts them",
+                    t.bytes_dropped,
+                    t.segment.display()
+                );
+            } else if let Some(t) = r.torn_tail {
                 println!(
                     "warning: torn tail in {} at offset {} ({} bytes; {}): it will be truncated on next open",
                     t.segment.display(),

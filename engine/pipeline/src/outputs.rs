@@ -60,8 +60,9 @@ impl Outputs {
         )?;
         admit(journal.next_seq())?;
         let mut notes = Vec::new();
-        if let Some(t) = &report.truncated {
-            // The journal already logged it; the summary repeats it.
+        // The journal already logged it; the summary repeats it, unless all
+        // it cut were the zeros a crash left after the last record.
+        if let Some(t) = report.truncated.as_ref().filter(|t| !t.zeros) {
             notes.push(format!(
                 "journal tail truncated: {} at offset {} ({} bytes dropped: {})",
                 t.segment.display(),

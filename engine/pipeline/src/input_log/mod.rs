@@ -57,7 +57,7 @@ impl InputLog {
                 ..JournalOptions::default()
             },
         )?;
-        if let Some(t) = &report.truncated {
+        if let Some(t) = report.truncated.as_ref().filter(|t| !t.zeros) {
             tracing::warn!(segment = %t.segment.display(), offset = t.offset, reason = %t.reason,
                 "input log: a torn tail was cut (its input is read from the source again)");
         }

@@ -2,15 +2,18 @@
 //!
 //! Rows are addressed by a dense slot index (the job's group index) found
 //! through one hash lookup per event; the hot loop then reads and writes
-//! plain `Vec`s. Freed slots are reused, and each reuse bumps the slot's
-//! generation so stale expiry entries can be recognised.
+//! plain `Vec`s. Freed slots are reused; closing a book bumps its slot's
+//! generation, so a handle (slot, generation) of a closed book, such as a
+//! stale expiry entry, no longer matches, and no separate live flag is kept.
 //!
 //! What a book costs is kept small because a book is the job's whole state
 //! per open order: the index holds only slot numbers (4 bytes a bucket; the
 //! key is compared in the key column), the opening clock is not kept (the
 //! expiry queue holds the deadline), clients and stocks are ids into one
-//! table of names, and the first purchase's id, which only an orphan needs,
-//! lives in a side table while the book has no request.
+//! table of names, the order id is a 4-byte offset into an arena of
+//! length-prefixed strings, the count of purchases is a byte (it is only
+//! compared with the few the row holds), and the first purchase's id, which
+//! only an orphan needs, lives in a side table while the book has no request.
 
 use std::collections::{HashMap, hash_map::Entry};
 
@@ -41,8 +44,8 @@ pub(super) struct Books {
     pub(super) requested: Vec<u64>,
     pub(super) filled: Vec<u64>,
     pub(super) open_pos: Vec<u64>,
+    /// Bumped when the slot's book closes.
     pub(super) generation: Vec<u32>,
-    live: Vec<bool>,
     pub(super) strings: Vec<BookStrings>,
     /// The id of the first purchase counted by a book that has seen no
     /// request, by slot: such a book may end as an orphan, whose `alert_id`
@@ -53,7 +56,8 @@ pub(super) struct Books {
     /// the duplicate check of a typical order reads one cache line, and
     /// closing a book forgets its purchases for free.
     inline: Vec<[u128; INLINE]>,
-    counted: Vec<u32>,
+    /// Purchases counted, saturating: only compared with 0, 1 and [`INLINE`].
+    counted: Vec<u8>,
     free_slots: Vec<u32>,
     /// Order ids and first purchases' ids.
     pub(super) arena: Arena,
@@ -103,8 +107,6 @@ impl Books {
                 self.requested[i] = NO_REQUEST;
                 self.filled[i] = 0;
                 self.open_pos[i] = pos;
-                self.generation[i] = self.generation[i].wrapping_add(1);
-                self.live[i] = true;
                 self.strings[i] = strs;
                 self.counted[i] = 0;
                 s
@@ -115,7 +117,6 @@ impl Books {
                 self.filled.push(0);
                 self.open_pos.push(pos);
                 self.generation.push(0);
-                self.live.push(true);
                 self.strings.push(strs);
                 self.inline.push([0; INLINE]);
                 self.counted.push(0);
@@ -131,8 +132,7 @@ impl Books {
 
     /// Whether `slot` still holds the book of generation `generation`.
     pub(super) fn is_live(&self, slot: u32, generation: u32) -> bool {
-        let i = slot as usize;
-        self.live[i] && self.generation[i] == generation
+        self.generation[slot as usize] == generation
     }
 
     /// Replaces the client and stock (a late request names the order's owner).
@@ -204,9 +204,11 @@ impl Books {
         if let Ok(e) = self.index.find_entry(fold_key(self.key[i]), |&s| s == slot) {
             e.remove();
         }
-        self.live[i] = false;
+        self.generation[i] = self.generation[i].wrapping_add(1);
         let s = self.strings[i];
         self.arena.free(s.order_id);
+        // A free slot keeps no string, so compaction can walk every slot.
+        self.strings[i].order_id = StrRef::default();
         self.names.release(s.client);
         self.names.release(s.stock);
         if self.requested[i] == NO_REQUEST && self.counted[i] > 0 {
@@ -299,21 +301,18 @@ impl Books {
     pub(super) fn maintain(&mut self) {
         self.names.maintain();
         if self.overflow.len() >= (2 * self.overflow_swept_len).max(OVERFLOW_SWEEP_MIN) {
-            let (live, generation) = (&self.live, &self.generation);
+            let generation = &self.generation;
             self.overflow.retain(|_, tag| {
                 let (slot, g) = ((*tag >> 32) as usize, *tag as u32);
-                live[slot] && generation[slot] == g
+                generation[slot] == g
             });
             self.overflow_swept_len = self.overflow.len();
         }
         if self.arena.should_compact() {
-            let live = &self.live;
             let refs = self
                 .strings
                 .iter_mut()
-                .enumerate()
-                .filter(|(i, _)| live[*i])
-                .map(|(_, s)| &mut s.order_id)
+                .map(|s| &mut s.order_id)
                 .chain(self.first_purchase.values_mut());
             self.arena.compact(refs);
         }
@@ -340,7 +339,6 @@ impl Books {
             + vec(&self.filled)
             + vec(&self.open_pos)
             + vec(&self.generation)
-            + vec(&self.live)
             + vec(&self.strings)
             + map(&self.first_purchase)
             + vec(&self.counted)

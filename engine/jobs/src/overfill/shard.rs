@@ -299,7 +299,7 @@ impl Shard for OverfillShard {
             .expiry
             .iter()
             .filter(|(_, (s, g))| self.books.is_live(*s, *g))
-            .map(|&(d, (s, _))| (d, s))
+            .map(|(d, (s, _))| (d, s))
             .collect();
         w.u64(live.len() as u64);
         for (deadline, slot) in live {

@@ -3,11 +3,12 @@
 
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{AlertsError, Result, io_at};
 use crate::formats::SEGMENT;
-use crate::frame::{FrameReader, HEADER_LEN, Next};
+use crate::frame::{FRAME_HEADER_LEN, FrameReader, HEADER_LEN, Next, read_full};
 use crate::recovery::{Verdict, classify, describe};
 use crate::retention::oldest_kept;
 use crate::segment::{HeaderFact, list_segments, read_header};
@@ -45,6 +46,8 @@ struct Cursor {
     /// At the end of this segment a newer one was seen and we re-read once, so
     /// bytes written just before the roll are not mistaken for a gap.
     rechecked: bool,
+    /// The last read stopped at the live tail's preallocated zeros.
+    at_zeros: bool,
 }
 
 impl JournalReader {
@@ -105,6 +108,12 @@ impl JournalReader {
                 }
                 State::In(cursor) => cursor,
             };
+            if cursor.at_zeros {
+                if cursor.still_zeros().map_err(io_at(&cursor.path))? {
+                    return Ok(None);
+                }
+                cursor.at_zeros = false;
+            }
             if !cursor.header_ok {
                 let file = cursor.frames.get_mut();
                 let header = file
@@ -183,6 +192,7 @@ impl JournalReader {
                             "zero bytes where a frame should be, in a segment that is not the last";
                         return Err(corrupt(&cursor.path, offset, reason.into()));
                     }
+                    cursor.at_zeros = true;
                     return Ok(None);
                 }
                 Next::Bad(bad) => {
@@ -228,7 +238,32 @@ impl Cursor {
             header_ok: false,
             expected: name_seq,
             rechecked: false,
+            at_zeros: false,
         })
+    }
+
+    /// Whether the frame header at the position is still zero: the writer
+    /// has not reached it. One 16-byte read, so a follower polling the live
+    /// tail neither refills its buffer with zeros nor lists the directory
+    /// (a segment with zeros is the live one: a sealed one is cut first).
+    fn still_zeros(&mut self) -> std::io::Result<bool> {
+        let mut head = [0u8; FRAME_HEADER_LEN];
+        let offset = self.frames.offset();
+        let file = self.frames.get_mut().get_ref();
+        let n = read_full(&mut ReadAt(file, offset), &mut head)?;
+        Ok(n == head.len() && head.iter().all(|&b| b == 0))
+    }
+}
+
+/// Reads `file` from `offset` on with positioned reads, leaving its seek
+/// position (the buffered reader's) alone.
+struct ReadAt<'a>(&'a File, u64);
+
+impl std::io::Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read_at(buf, self.1)?;
+        self.1 += n as u64;
+        Ok(n)
     }
 }
 

@@ -464,3 +464,26 @@ fn a_sealed_segment_ends_at_its_last_record() {
     let seqs: Vec<u64> = read_all(dir.path()).iter().map(|(s, _)| *s).collect();
     assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_follower_polling_the_zeros_sees_each_record_and_each_roll() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut j, _) = Journal::open(dir.path(), opts(200)).expect("open");
+    let mut reader = JournalReader::open(dir.path(), 1).expect("reader");
+    let mut seen = Vec::new();
+    for i in 1..=30 {
+        assert_eq!(j.append(&payload(i)).expect("append"), i);
+        // Nothing handed to the OS yet: the follower is at the zeros.
+        assert!(reader.next().is_none(), "record {i} before its flush");
+        assert!(
+            reader.next().is_none(),
+            "record {i} before its flush, again"
+        );
+        j.flush().expect("flush");
+        let (seq, p) = reader.next().expect("a record").expect("readable");
+        seen.push(seq);
+        assert_eq!(p, payload(i));
+    }
+    assert_eq!(seen, (1..=30).collect::<Vec<_>>());
+    assert!(segments(dir.path()).len() > 3, "the follower crossed rolls");
+}

@@ -83,6 +83,8 @@ struct Active {
     len: u64,
     written: u64,
     allocated: u64,
+    /// False once the disk had no room for zeros ahead of the records.
+    preallocating: bool,
     records: u64,
 }
 
@@ -269,13 +271,39 @@ impl Active {
     /// Writes zeros from the file's end to [`PREALLOCATE`] past the records.
     /// Not synced here: the next sync carries them, and the new size, once.
     fn preallocate(&mut self) -> Result<()> {
+        self.preallocate_with(|file, zeros, at| file.write_all_at(zeros, at))
+    }
+
+    /// [`Active::preallocate`] through `write` (tests make it fail). A disk
+    /// without room for the zeros is no error: they are given back to the
+    /// records, and this segment grows as it is written, so a full disk
+    /// still stops the journal at the first record that does not fit, as
+    /// without preallocation, and not up to a mebibyte earlier.
+    fn preallocate_with(
+        &mut self,
+        mut write: impl FnMut(&File, &[u8], u64) -> std::io::Result<()>,
+    ) -> Result<()> {
+        if !self.preallocating {
+            return Ok(());
+        }
         let to = self.written + PREALLOCATE;
         while self.allocated < to {
             let n = (to - self.allocated).min(ZEROS.len() as u64) as usize;
-            self.file
-                .write_all_at(&ZEROS[..n], self.allocated)
-                .map_err(io_at(&self.path))?;
-            self.allocated += n as u64;
+            match write(&self.file, &ZEROS[..n], self.allocated) {
+                Ok(()) => self.allocated += n as u64,
+                Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+                    tracing::warn!(
+                        segment = %self.path.display(),
+                        "journal: no room to preallocate; this segment grows as it is written"
+                    );
+                    self.preallocating = false;
+                    // A partial write may have grown the file past `allocated`.
+                    self.file.set_len(self.written).map_err(io_at(&self.path))?;
+                    self.allocated = self.written;
+                    return Ok(());
+                }
+                Err(e) => return Err(io_at(&self.path)(e)),
+            }
         }
         Ok(())
     }
@@ -362,6 +390,7 @@ fn create_segment(dir: &Path, first_seq: u64) -> Result<Active> {
         len: HEADER_LEN,
         written: HEADER_LEN,
         allocated: HEADER_LEN,
+        preallocating: true,
         records: 0,
     })
 }
@@ -385,6 +414,7 @@ fn reopen_last(path: &Path, records: u64) -> Result<Active> {
         len,
         written: len,
         allocated: len,
+        preallocating: true,
         records,
     })
 }

@@ -487,3 +487,56 @@ fn a_follower_polling_the_zeros_sees_each_record_and_each_roll() {
     assert_eq!(seen, (1..=30).collect::<Vec<_>>());
     assert!(segments(dir.path()).len() > 3, "the follower crossed rolls");
 }
+
+#[test]
+fn a_disk_without_room_for_the_zeros_appends_without_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut j, _) = Journal::open(dir.path(), JournalOptions::default()).expect("open");
+    j.append(&payload(1)).expect("append");
+    j.sync().expect("sync");
+    let seg = segments(dir.path()).pop().expect("segment");
+    let end = HEADER_LEN + frame::frame_len(payload(1).len());
+    j.active.allocated = j.active.written;
+    j.active.file.set_len(end).expect("cut the zeros");
+    // The first 64 KiB of zeros land (partly, as on a full disk), then no room.
+    let mut calls = 0;
+    j.active
+        .preallocate_with(|file, zeros, at| {
+            calls += 1;
+            match calls {
+                1 => file.write_all_at(zeros, at),
+                _ => {
+                    file.write_all_at(&zeros[..100], at)?;
+                    Err(std::io::ErrorKind::StorageFull.into())
+                }
+            }
+        })
+        .expect("no room for zeros is no error");
+    assert_eq!(file_len(&seg), end, "the zeros are given back");
+    assert!(!j.active.preallocating);
+    for i in 2..=4 {
+        j.append(&payload(i)).expect("append");
+    }
+    j.sync().expect("sync");
+    let grown = HEADER_LEN
+        + (1..=4)
+            .map(|i| frame::frame_len(payload(i).len()))
+            .sum::<u64>();
+    assert_eq!(file_len(&seg), grown, "the segment grows as it is written");
+    drop(j);
+    assert_eq!(read_all(dir.path()).len(), 4);
+}
+
+#[test]
+fn another_error_writing_the_zeros_poisons_the_journal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut j, _) = Journal::open(dir.path(), JournalOptions::default()).expect("open");
+    let err = j
+        .guard(|j| {
+            j.active
+                .preallocate_with(|_, _, _| Err(std::io::ErrorKind::PermissionDenied.into()))
+        })
+        .expect_err("a failed write of zeros is an I/O error");
+    assert!(matches!(err, AlertsError::Io { .. }), "{err}");
+    assert!(matches!(j.append(b"{}"), Err(AlertsError::Poisoned)));
+}

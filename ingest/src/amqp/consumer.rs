@@ -427,16 +427,25 @@ impl Source {
         *delay = self.opts.reconnect_min;
         tracing::info!(queue = %self.opts.topology.trade_queue, generation = link.generation, exclusive = self.opts.exclusive, heartbeat_secs = heartbeat, "consuming");
         let mut tick = tokio::time::interval(Duration::from_millis(20));
+        let mut acks_open = true;
         loop {
             tokio::select! {
                 biased;
-                req = self.acks.recv() => {
-                    if let Some(req) = req
-                        && let Err(e) = self.ack(&ch, link, req).await
-                    {
-                        return lost(&conn, format!("ack: {e}")).await;
+                req = self.acks.recv(), if acks_open => match req {
+                    Some(req) => {
+                        if let Err(e) = self.ack(&ch, link, req).await {
+                            return lost(&conn, format!("ack: {e}")).await;
+                        }
                     }
-                }
+                    // Every acker is gone (the owner joined without a stop):
+                    // nothing will be acknowledged any more, so the source
+                    // stops. A closed channel is always ready, so polling it
+                    // again would spin and starve the branches below.
+                    None => {
+                        acks_open = false;
+                        self.stop.store(true, Ordering::Relaxed);
+                    }
+                },
                 why = probing.failed() => return lost(&conn, why).await,
                 d = consumer.next() => match d {
                     Some(Ok(delivery)) => {

@@ -74,13 +74,12 @@ pub struct OpenReport {
     pub truncated: Option<TruncatedTail>,
 }
 
-/// The segment being appended to. `len` counts buffered bytes too;
-/// `written` are the bytes handed to the OS, `allocated` the file's size
-/// (records, then preallocated zeros).
+/// The segment being appended to: `written` are the bytes handed to the OS
+/// (the buffer's come after them), `allocated` the file's size (records,
+/// then preallocated zeros).
 struct Active {
     path: PathBuf,
     file: File,
-    len: u64,
     written: u64,
     allocated: u64,
     /// False once the disk had no room for zeros ahead of the records.
@@ -182,14 +181,14 @@ impl Journal {
         }
         self.check()?;
         let len = frame::frame_len(payload.len());
-        if self.active.records > 0 && self.active.len + len > self.opts.segment_bytes {
+        let segment_len = self.active.written + self.buf.len() as u64;
+        if self.active.records > 0 && segment_len + len > self.opts.segment_bytes {
             self.guard(Self::roll)?;
         } else if self.buf.len() >= FLUSH_AT {
             self.guard(Self::write_buffer)?;
         }
         let seq = self.next_seq;
         frame::encode_into(&mut self.buf, seq, payload);
-        self.active.len += len;
         self.active.records += 1;
         self.next_seq = seq.saturating_add(1);
         self.bytes_written += len;
@@ -297,10 +296,9 @@ impl Active {
                         "journal: no room to preallocate; this segment grows as it is written"
                     );
                     self.preallocating = false;
-                    // A partial write may have grown the file past `allocated`.
-                    self.file.set_len(self.written).map_err(io_at(&self.path))?;
-                    self.allocated = self.written;
-                    return Ok(());
+                    // A partial write may have grown the file up to `to`.
+                    self.allocated = to;
+                    return self.cut();
                 }
                 Err(e) => return Err(io_at(&self.path)(e)),
             }
@@ -387,7 +385,6 @@ fn create_segment(dir: &Path, first_seq: u64) -> Result<Active> {
     Ok(Active {
         path,
         file,
-        len: HEADER_LEN,
         written: HEADER_LEN,
         allocated: HEADER_LEN,
         preallocating: true,
@@ -411,7 +408,6 @@ fn reopen_last(path: &Path, records: u64) -> Result<Active> {
     Ok(Active {
         path: path.to_path_buf(),
         file,
-        len,
         written: len,
         allocated: len,
         preallocating: true,

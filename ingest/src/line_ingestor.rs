@@ -111,7 +111,7 @@ impl LineIngestor {
     pub(crate) fn publish(&mut self) {
         self.flush_blanks();
         self.ring.publish();
-        self.clock.refresh();
+        self.clock.expire();
     }
 
     /// Ends this parse lane's segment: the stream goes on in the next lane
@@ -121,7 +121,7 @@ impl LineIngestor {
         self.flush_blanks();
         record::encode_segment_end(self.ring.chunk());
         self.ring.publish();
-        self.clock.refresh();
+        self.clock.expire();
     }
 
     /// Whether the cutter stopped reading (its ring end was dropped).

@@ -574,3 +574,54 @@ fn a_sigterm_during_the_start_stops_it_cleanly() {
     let log = fs::read_to_string(dirs.tmp.path().join("run-1.err")).expect("the run's log");
     assert!(log.contains("shutting down"), "{log}");
 }
+
+/// SPEC §2 step 1: without `ts` the clock is ingest time, the moment the
+/// source read the event. An order that opens after the queue was quiet
+/// for longer than `book_ttl` lives its whole TTL: its purchases, arriving
+/// right after it, are counted and overfill it. (A line once took the time
+/// of the source's previous publish, before the quiet spell, so the order
+/// opened "in the past" and the first purchase expired it: no alert.)
+#[test]
+fn an_order_opened_after_a_quiet_spell_lives_its_whole_ttl() {
+    let q = TestQueue::new("quiet-clock");
+    let dirs = ServiceDirs::new(&q, 100, 1, false);
+    let mut svc = dirs.start(1);
+    svc.wait_consuming();
+    publish_messages(
+        &q,
+        &[(
+            None,
+            br##"{"id":"o-warm","#shares":1,"client":"c","stock":"S"}"##,
+        )],
+    );
+    svc.wait_metric("aldebaran_events_in_total", 1.0);
+    // Quiet for twice the book TTL.
+    sleep(Duration::from_millis(2 * BOOK_TTL_MS));
+    publish_messages(
+        &q,
+        &[
+            (
+                None,
+                br##"{"id":"o-1","#shares":10,"client":"c","stock":"S"}"##,
+            ),
+            (
+                None,
+                br##"{"id":"p-1","#shares":6,"client":"c","stock":"S","initial_order_id":"o-1"}"##,
+            ),
+            (
+                None,
+                br##"{"id":"p-2","#shares":6,"client":"c","stock":"S","initial_order_id":"o-1"}"##,
+            ),
+        ],
+    );
+    svc.wait_metric("aldebaran_events_in_total", 4.0);
+    q.wait_empty(&mut svc);
+    let summary = svc.terminate();
+    let alerts = journal_alerts(&dirs.journal);
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["kind"] == "overfill" && a["order_id"] == "o-1"),
+        "o-1 overfilled (12 of 10 shares) within its TTL: {alerts:?}\n{summary:?}"
+    );
+}

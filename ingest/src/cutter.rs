@@ -4,6 +4,12 @@
 //! `batch_ms` has passed since its first record arrived, or at the end of the
 //! input. Runs on the engine thread that consumes the batches.
 //!
+//! "Arrived" is the first event's ingest stamp, when its source read it, not
+//! when the cutter got to it: records that waited in the ring while the
+//! engine worked on the previous batch have used up that much of their
+//! batch's time already, so a busy engine cuts sooner and an event waits at
+//! most about `batch_ms` plus one batch's work, not twice that.
+//!
 //! A source of messages (AMQP) is cut only at a message's end: a batch
 //! holding the first lines of a message but not its end mark would become
 //! durable state without the message's digest, so after a crash the
@@ -22,6 +28,7 @@ use crossbeam_utils::Backoff;
 
 use crate::{
     IngestError, Result,
+    clock::wall_ns,
     ring::{
         Lanes, RingReader,
         record::{self, Decoded},
@@ -143,7 +150,9 @@ impl Cutter {
                 // The flags set here say why reading stopped.
                 let _ = self.reader.read(&mut |rec| {
                     progressed = true;
-                    started.get_or_insert_with(Instant::now);
+                    if started.is_none() {
+                        *started = Some(opened_at(rec, policy.batch_time));
+                    }
                     match record::decode_into(rec, builder) {
                         Some(Decoded::End) => *ended = true,
                         Some(Decoded::Mark) => *mid_message = false,
@@ -213,6 +222,20 @@ impl Cutter {
     }
 }
 
+/// When the batch that `rec` opens began: when its event arrived (its
+/// ingest stamp, a wall-clock time), as an [`Instant`]; no earlier than one
+/// `batch_time` ago, so a stamp far back (or a wall clock stepped) makes
+/// the batch due at once. Records without a stamp begin it now. One clock
+/// read per batch.
+fn opened_at(rec: &[u8], batch_time: Duration) -> Instant {
+    let now = Instant::now();
+    let Some(stamp) = record::ingest_ns(rec) else {
+        return now;
+    };
+    let waited = Duration::from_nanos(wall_ns().saturating_sub(stamp)).min(batch_time);
+    now.checked_sub(waited).unwrap_or(now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +294,32 @@ mod tests {
                 "all six lines with their mark"
             );
         }
+    }
+
+    /// Events that waited in the ring for longer than the batch time (the
+    /// engine was busy) are cut at once, not held another batch time from
+    /// when the cutter got to them.
+    #[test]
+    fn a_batch_is_due_its_time_after_its_first_event_was_read() {
+        let (w, r) = ring(1 << 20);
+        let mut ing = LineIngestor::new(w);
+        let mut cut = Cutter::new(r, policy(1000, 20_000));
+        // Read 30 s ago; the cutter comes to them only now.
+        ing.stamp_next(crate::wall_ns() - 30_000_000_000);
+        for i in 0..3 {
+            ing.line(i, LINE);
+        }
+        ing.publish();
+        let t = Instant::now();
+        let Cut::Batch(b) = cut.next_event(Duration::from_millis(50)).expect("cut") else {
+            panic!("a batch");
+        };
+        assert_eq!(b.len(), 3);
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "cut at once, not 20 s after the cutter decoded them: {:?}",
+            t.elapsed()
+        );
     }
 
     #[test]

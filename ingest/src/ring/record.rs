@@ -170,6 +170,17 @@ fn str_at(b: &[u8], at: usize, len: usize) -> Option<&str> {
     Some(unsafe { std::str::from_utf8_unchecked(bytes) })
 }
 
+/// The ingest stamp of an accepted event's record (when its source read
+/// it, or a paced event's due time); `None` for every other record.
+pub(crate) fn ingest_ns(rec: &[u8]) -> Option<u64> {
+    let body = rec.get(4..)?;
+    if *body.first()? != TAG_ACCEPTED {
+        return None;
+    }
+    // After tag, flags and the four string lengths: pos, then ingest_ns.
+    u64_at(body, 10 + 8)
+}
+
 /// Decodes one whole record (as sized by [`record_len`]) into `builder`.
 /// `None` means the bytes are not a record this module wrote: a bug.
 pub(crate) fn decode_into(rec: &[u8], builder: &mut TradeBatchBuilder) -> Option<Decoded> {
@@ -275,8 +286,10 @@ mod tests {
         let mut b = TradeBatchBuilder::new(4);
         let mut at = 0;
         let mut seen = Vec::new();
+        let mut stamps = Vec::new();
         while at < buf.len() {
             let n = record_len(&buf[at..]).unwrap();
+            stamps.push(ingest_ns(&buf[at..at + n]));
             seen.push(decode_into(&buf[at..at + n], &mut b).unwrap());
             at += n;
         }
@@ -291,6 +304,7 @@ mod tests {
                 Decoded::End
             ]
         );
+        assert_eq!(stamps, [Some(20), None, None, None, None, None]);
         let batch = b.finish().unwrap();
         assert_eq!(batch.pos(), &[10]);
         assert_eq!(batch.ingest_ns(), &[20]);

@@ -64,16 +64,11 @@ reset() {
 # (aldebaran_events_in_total on their /metrics): the broker's own queue
 # counts are statistics, emitted every few seconds, too late to time by.
 wait_events() { # want
-  local k got
-  while :; do
-    got=0
-    for k in $(seq 0 $((${#engines[@]} - 1))); do
-      got=$((got + $(curl -s "http://127.0.0.1:$((19100 + k))/metrics" |
-        awk '/^aldebaran_events_in_total/ { s += $NF } END { printf "%d", s }')))
-    done
-    [ "$got" -ge "$1" ] && return
-    sleep 0.05
+  local k ports=""
+  for k in $(seq 0 $((${#engines[@]} - 1))); do
+    ports="$ports${ports:+,}$((19100 + k))"
   done
+  bench/events_in.py --ports "$ports" --until "$1" --every 0.05
 }
 
 start_engines() { # shards; sets engines

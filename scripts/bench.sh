@@ -17,7 +17,7 @@
 #                   bench/delivery.sh); 0 skips them
 #   QUICK=1         small sizes, one run each: checks the command end to end
 #
-# Needs: a Rust toolchain, python3, curl, and for AMQP/DELIVERY the broker of
+# Needs: a Rust toolchain, python3, and for AMQP/DELIVERY the broker of
 # scripts/rabbitmq.sh. The report tool (bench/report) builds polars: its
 # first build takes several minutes. It draws text with DejaVu Sans
 # (fonts-dejavu-core), installed here when apt-get can.
@@ -177,10 +177,6 @@ open_few=$(field "$work/s-books-few" 'peak open')
 python3 -c "print(f'peak open {$open_all} against {$open_few}: {($(anon all) - $(anon few)) * 1024 / max($open_all - $open_few, 1):.0f} bytes of anonymous memory per open book (a purchase id each; room for 4 in the row)')" |
   tee -a "$data/meta.txt"
 
-if [ "$AMQP" = 1 ] && ! command -v curl >/dev/null; then
-  echo "AMQP: skipped, curl is missing (bench/amqp.sh reads run's metrics with it)" | tee -a "$data/meta.txt"
-  AMQP=0
-fi
 if [ "$AMQP" = 1 ]; then
   echo "== AMQP: the broker's ceiling and run's drain, 1 and 100 events per message"
   echo "path,events_per_message,run,events_per_s" >"$data/amqp.csv"

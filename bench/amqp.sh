@@ -8,8 +8,8 @@
 #   service  publish the same N events, then `aldebaran run` drains the queue
 #            into the journal (acks after durability); events/s from its
 #            first event to its last, read off its aldebaran_events_in_total
-#            (its /metrics, polled every 20 ms by bench/events_in.py), as the ceiling is timed
-#            from its first delivery to its last;
+#            (its /metrics, polled every 20 ms by bench/events_in.py), as
+#            the ceiling is timed from its first delivery to its last;
 #   paced    100 events per message published at RATE events/s while the
 #            service runs: its ingest→durable latency p50/p99/p99.9 (from the
 #            moment the consumer received a message to its alerts durable).

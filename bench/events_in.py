@@ -52,7 +52,6 @@ def main():
     def total():
         return sum(e.events_in() for e in endpoints)
 
-    first = 0
     while (first := total()) == 0:
         time.sleep(a.every)
     t0 = time.monotonic()

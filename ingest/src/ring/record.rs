@@ -177,8 +177,14 @@ pub(crate) fn ingest_ns(rec: &[u8]) -> Option<u64> {
     if *body.first()? != TAG_ACCEPTED {
         return None;
     }
-    // After tag, flags and the four string lengths: pos, then ingest_ns.
-    u64_at(body, 10 + 8)
+    accepted_u64(body, 1)
+}
+
+/// The `i`th of an accepted record's fixed `u64`s (pos, ingest_ns, shares,
+/// ts, the keys' halves), which follow the tag, the flags and the four
+/// string lengths.
+fn accepted_u64(body: &[u8], i: usize) -> Option<u64> {
+    u64_at(body, 10 + 8 * i)
 }
 
 /// Decodes one whole record (as sized by [`record_len`]) into `builder`.
@@ -194,7 +200,7 @@ pub(crate) fn decode_into(rec: &[u8], builder: &mut TradeBatchBuilder) -> Option
                 u16_at(body, 6)?,
                 u16_at(body, 8)?,
             );
-            let v = |i: usize| u64_at(body, 10 + 8 * i);
+            let v = |i: usize| accepted_u64(body, i);
             let mut at = ACCEPTED_FIXED;
             let id = str_at(body, at, id_n)?;
             at += id_n;

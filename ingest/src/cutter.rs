@@ -201,18 +201,36 @@ impl Cutter {
                 return Ok(Cut::Idle);
             }
             if backoff.is_completed() {
-                // Sleep until the producer publishes (it unparks us) or the
-                // open batch is due; an idle stream wakes only every 10 ms.
+                // Sleep until the producer publishes what is worth waking
+                // for (it unparks us) or the open batch is due; an idle
+                // stream wakes only every 10 ms.
                 let timeout = match self.started {
                     Some(t0) => self.policy.batch_time.saturating_sub(t0.elapsed()),
                     None => Duration::from_millis(10)
                         .min(idle_after.saturating_sub(waiting_since.elapsed())),
                 };
-                self.reader.wait(timeout.max(Duration::from_micros(20)));
+                self.reader.wait_for(
+                    self.worth_waking_for(),
+                    timeout.max(Duration::from_micros(20)),
+                );
             } else {
                 backoff.snooze();
             }
         }
+    }
+
+    /// Bytes worth waking for. A source of messages publishes each message
+    /// (at one event per message, each event): its open batch waits until
+    /// it is due or enough has arrived to fill it, instead of waking the
+    /// engine thread for every message. Anything else wakes for any
+    /// publish: a file publishes chunks of hundreds of events, and an
+    /// empty batch or one mid-message cannot be cut before the next record.
+    fn worth_waking_for(&self) -> usize {
+        if !self.whole_messages || self.started.is_none() || self.mid_message {
+            return 1;
+        }
+        let missing = self.policy.batch_events.saturating_sub(self.builder.rows());
+        missing.saturating_mul(record::MIN_ACCEPTED_LEN)
     }
 
     fn cut(&mut self) -> Result<TradeBatch> {
@@ -318,6 +336,67 @@ mod tests {
         assert!(
             t.elapsed() < Duration::from_secs(10),
             "cut at once, not 20 s after the cutter decoded them: {:?}",
+            t.elapsed()
+        );
+    }
+
+    /// Cuts on a thread of its own until `messages` whole messages were
+    /// handed out; returns the batches.
+    fn cut_messages(mut cut: Cutter, messages: usize) -> std::thread::JoinHandle<Vec<TradeBatch>> {
+        std::thread::spawn(move || {
+            let mut batches: Vec<TradeBatch> = Vec::new();
+            while batches.iter().map(|b| b.messages().len()).sum::<usize>() < messages {
+                if let Cut::Batch(b) = cut.next_event(Duration::from_secs(5)).expect("cut") {
+                    batches.push(b);
+                }
+            }
+            batches
+        })
+    }
+
+    /// One event per message, each published on its own: the open batch
+    /// is not woken for messages that cannot fill it, only when it is due.
+    #[test]
+    fn an_open_batch_sleeps_through_messages_that_cannot_fill_it() {
+        let (w, r) = ring(1 << 20);
+        let mut ing = LineIngestor::new(w);
+        let cutter = cut_messages(Cutter::of_messages(r, policy(1000, 2_000)), 21);
+        message(&mut ing, 1, 1, 0);
+        // The cutter takes the first message and sleeps on its open batch.
+        std::thread::sleep(Duration::from_millis(50));
+        let woken = ing.ring_wakes();
+        for no in 2..=21 {
+            message(&mut ing, no, 1, 0);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let batches = cutter.join().expect("cutter thread");
+        let wakes = ing.ring_wakes() - woken;
+        // A batch split by a slow machine may be woken once, to open.
+        assert!(
+            wakes as usize <= batches.len().saturating_sub(1),
+            "{wakes} wake-ups for 20 messages in {} batch(es)",
+            batches.len()
+        );
+    }
+
+    /// Messages that can fill the open batch wake it: it is cut at
+    /// `batch_events`, not held until it is due.
+    #[test]
+    fn messages_that_fill_the_open_batch_wake_it() {
+        let (w, r) = ring(1 << 20);
+        let mut ing = LineIngestor::new(w);
+        let t = Instant::now();
+        let cutter = cut_messages(Cutter::of_messages(r, policy(10, 60_000)), 10);
+        message(&mut ing, 1, 1, 0);
+        std::thread::sleep(Duration::from_millis(50));
+        for no in 2..=12 {
+            message(&mut ing, no, 1, 0);
+        }
+        let batches = cutter.join().expect("cutter thread");
+        assert!(batches[0].len() >= 10, "cut at batch_events");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "cut when full, not when due: {:?}",
             t.elapsed()
         );
     }

@@ -124,6 +124,12 @@ impl LineIngestor {
         self.clock.expire();
     }
 
+    /// The ring's wake-ups of the cutter so far.
+    #[cfg(test)]
+    pub(crate) fn ring_wakes(&self) -> u64 {
+        self.ring.wakes()
+    }
+
     /// Whether the cutter stopped reading (its ring end was dropped).
     pub(crate) fn reader_gone(&self) -> bool {
         self.ring.reader_gone()

@@ -65,9 +65,10 @@ impl Lanes {
         }
     }
 
-    /// Sleeps until the current lane publishes or `timeout` passes.
-    pub(crate) fn wait(&self, timeout: Duration) {
-        self.rings[self.cur].wait(timeout);
+    /// Sleeps until the current lane has published `bytes` more or
+    /// `timeout` passes ([`RingReader::wait_for`]).
+    pub(crate) fn wait_for(&self, bytes: usize, timeout: Duration) {
+        self.rings[self.cur].wait_for(bytes, timeout);
     }
 
     /// Whether the current lane's thread has ended.

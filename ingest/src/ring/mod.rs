@@ -6,9 +6,14 @@
 //! read back to the producer every [`RELEASE_BYTES`] and whenever it has
 //! read all it saw (one atomic store each, not per event). Only a record
 //! that wraps around the ring's end is copied, whole. Neither side locks. A
-//! full ring is waited out with a spin, yield, then short-sleep backoff; on an empty ring the consumer parks and the producer
-//! unparks it after a publish (a futex call only while the consumer sleeps),
-//! so an idle pipeline costs no CPU and a busy one makes no syscall.
+//! full ring is waited out with a spin, yield, then short-sleep backoff. A
+//! consumer that has read everything parks, saying how many more bytes are
+//! worth waking it for: any, or (an open batch of a message source) as many
+//! as could fill its batch. The producer unparks it once a publish makes
+//! that many visible, or when the ring is full (a futex call only while the
+//! consumer sleeps), so an idle pipeline costs no CPU, a busy one makes no
+//! syscall, and a source publishing one small message at a time does not
+//! wake the engine for each.
 
 mod lanes;
 pub(crate) mod record;
@@ -19,7 +24,7 @@ use std::{
     ops::ControlFlow,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicUsize, Ordering, fence},
     },
     time::Duration,
 };
@@ -46,13 +51,14 @@ pub(crate) fn ring(capacity: usize) -> (RingWriter, RingReader) {
     let capacity = capacity.max(4 * CHUNK_BYTES + 2 * columnar::DeadLetters::MAX_RAW);
     let (prod, cons) = HeapRb::<u8>::new(capacity).split();
     let parker = Parker::new();
-    let sleeping = Arc::new(AtomicBool::new(false));
+    let wake_at = Arc::new(AtomicUsize::new(AWAKE));
     (
         RingWriter {
             prod,
             chunk: Vec::with_capacity(CHUNK_BYTES + columnar::DeadLetters::MAX_RAW + 256),
             wake: parker.unparker().clone(),
-            sleeping: Arc::clone(&sleeping),
+            wake_at: Arc::clone(&wake_at),
+            wakes: 0,
         },
         RingReader {
             cons,
@@ -60,7 +66,7 @@ pub(crate) fn ring(capacity: usize) -> (RingWriter, RingReader) {
             at: 0,
             wrapped: Vec::with_capacity(columnar::DeadLetters::MAX_RAW + 256),
             parker,
-            sleeping,
+            wake_at,
         },
     )
 }
@@ -69,10 +75,17 @@ pub(crate) fn ring(capacity: usize) -> (RingWriter, RingReader) {
 pub(crate) struct RingWriter {
     prod: HeapProd<u8>,
     chunk: Vec<u8>,
-    /// Wakes the consumer when it sleeps on an empty ring.
+    /// Wakes the consumer when it sleeps.
     wake: Unparker,
-    sleeping: Arc<AtomicBool>,
+    /// [`AWAKE`], or the ring occupancy in bytes at which the sleeping
+    /// consumer wants waking.
+    wake_at: Arc<AtomicUsize>,
+    /// Wake-ups made, for tests.
+    wakes: u64,
 }
+
+/// `wake_at` of a consumer that is not sleeping.
+const AWAKE: usize = 0;
 
 impl RingWriter {
     /// Whether the cutter has dropped its end: nothing written is read.
@@ -105,6 +118,8 @@ impl RingWriter {
             let n = self.prod.push_slice(&self.chunk[done..]);
             done += n;
             if n == 0 {
+                // Full: whatever the sleeper waits for, only it can make room.
+                self.wake_if(|_| true);
                 if backoff.is_completed() {
                     std::thread::sleep(Duration::from_micros(50));
                 } else {
@@ -113,11 +128,28 @@ impl RingWriter {
             }
         }
         self.chunk.clear();
-        // Only an idle consumer pays for a wake-up (a futex call); a busy one
-        // finds the data on its next poll.
-        if self.sleeping.load(Ordering::SeqCst) {
+        let occupied = self.prod.occupied_len();
+        self.wake_if(|at| occupied >= at);
+    }
+
+    /// Unparks a sleeping consumer if `due` says its mark is reached. Only a
+    /// sleeping consumer costs a wake-up (a futex call); a busy one finds
+    /// the data on its next poll.
+    fn wake_if(&mut self, due: impl Fn(usize) -> bool) {
+        // Orders the publish before the load (the consumer fences its store
+        // before it looks at the ring): one of the two sees the other.
+        fence(Ordering::SeqCst);
+        let at = self.wake_at.load(Ordering::Relaxed);
+        if at != AWAKE && due(at) {
             self.wake.unpark();
+            self.wakes += 1;
         }
+    }
+
+    /// Wake-ups made so far.
+    #[cfg(test)]
+    pub(crate) fn wakes(&self) -> u64 {
+        self.wakes
     }
 }
 
@@ -133,7 +165,7 @@ pub(crate) struct RingReader {
     /// The last record that wrapped around the ring's end, copied whole.
     wrapped: Vec<u8>,
     parker: Parker,
-    sleeping: Arc<AtomicBool>,
+    wake_at: Arc<AtomicUsize>,
 }
 
 impl RingReader {
@@ -196,15 +228,21 @@ impl RingReader {
         }
     }
 
-    /// Sleeps until the producer publishes or `timeout` passes.
-    pub(crate) fn wait(&self, timeout: Duration) {
-        self.sleeping.store(true, Ordering::SeqCst);
-        // Re-check after announcing: a publish between the caller's last poll
-        // and the store above must not be slept through.
-        if self.cons.is_empty() && self.cons.write_is_held() {
+    /// Sleeps until the producer has published `bytes` more than this
+    /// reader has seen (at least 1; at most half the ring, so that the
+    /// producer never fills it while the reader sleeps), the ring is full,
+    /// or `timeout` passes.
+    pub(crate) fn wait_for(&self, bytes: usize, timeout: Duration) {
+        let half = (self.cons.capacity().get() / 2).max(1);
+        let at = (self.seen + bytes.clamp(1, half)).min(self.cons.capacity().get());
+        self.wake_at.store(at, Ordering::Relaxed);
+        // Re-check after announcing: a publish between the caller's last
+        // poll and the store above must not be slept through.
+        fence(Ordering::SeqCst);
+        if self.cons.occupied_len() < at && self.cons.write_is_held() {
             self.parker.park_timeout(timeout);
         }
-        self.sleeping.store(false, Ordering::SeqCst);
+        self.wake_at.store(AWAKE, Ordering::Relaxed);
     }
 
     /// Whether the producer end has been dropped (its thread ended).

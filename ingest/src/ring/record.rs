@@ -34,6 +34,10 @@ const FLAG_TS: u8 = 1;
 const FLAG_INIT: u8 = 2;
 const ACCEPTED_FIXED: usize = 1 + 1 + 8 + 8 * 8;
 
+/// The smallest accepted event record, length prefix included: SPEC §1's
+/// id, client and stock hold a byte at least.
+pub(crate) const MIN_ACCEPTED_LEN: usize = 4 + ACCEPTED_FIXED + 3;
+
 /// Appends an accepted event record to `buf`.
 pub(crate) fn encode_accepted(
     buf: &mut Vec<u8>,
@@ -269,6 +273,22 @@ pub(crate) fn decode_into(rec: &[u8], builder: &mut TradeBatchBuilder) -> Option
 mod tests {
     use super::*;
     use columnar::keys;
+
+    #[test]
+    fn the_smallest_event_record_is_min_accepted_len() {
+        let ev = TradeEventRef {
+            id: "p",
+            shares: 0,
+            client: "c",
+            stock: "S",
+            initial_order_id: None,
+            ts: None,
+        };
+        let order = keys::order_key("p");
+        let mut buf = Vec::new();
+        encode_accepted(&mut buf, 0, 0, &ev, order, keys::event_key(order, "p"));
+        assert_eq!(buf.len(), MIN_ACCEPTED_LEN);
+    }
 
     #[test]
     fn records_round_trip_through_the_builder() {

@@ -31,12 +31,15 @@ impl LatencyRecorder {
         }
     }
 
-    /// Records every event of a batch done at `done_ns`.
+    /// Records every event of a batch done at `done_ns`. The source reads
+    /// its clock once per run of events (`ingest::clock`), so equal stamps
+    /// come in runs: each run is one record of its count, not one per event.
     pub(crate) fn record_batch(&mut self, ingest_ns: &[u64], done_ns: u64) {
-        if let Some(h) = self.hist.as_mut() {
-            for &t in ingest_ns {
-                h.saturating_record(done_ns.saturating_sub(t).max(1_000));
-            }
+        let Some(h) = self.hist.as_mut() else {
+            return;
+        };
+        for run in ingest_ns.chunk_by(|a, b| a == b) {
+            h.saturating_record_n(done_ns.saturating_sub(run[0]).max(1_000), run.len() as u64);
         }
     }
 
@@ -56,6 +59,37 @@ impl LatencyRecorder {
                 max: h.max(),
             },
             _ => Percentiles::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Runs of equal stamps recorded at once give the histogram that
+        /// recording each event does.
+        #[test]
+        fn a_batch_records_what_each_event_would(
+            runs in proptest::collection::vec((0u64..5_000_000, 1usize..100), 0..50),
+            done in 0u64..10_000_000,
+        ) {
+            let stamps: Vec<u64> = runs
+                .iter()
+                .flat_map(|&(t, n)| std::iter::repeat_n(t, n))
+                .collect();
+            let mut batch = LatencyRecorder::new();
+            batch.record_batch(&stamps, done);
+            let mut each = LatencyRecorder::new();
+            for &t in &stamps {
+                each.record(done.saturating_sub(t));
+            }
+            let (a, b) = (batch.hist.expect("a histogram"), each.hist.expect("a histogram"));
+            prop_assert_eq!(a.len(), stamps.len() as u64);
+            prop_assert_eq!(a, b);
         }
     }
 }

@@ -51,10 +51,15 @@ impl OverfillShard {
     }
 
     /// Step 2: closes every book due at `clock`, oldest first.
+    /// Closes the books due at `clock`. `cause_from` is the row the last
+    /// expiry of this batch was caused at (0 for none yet): the queue's
+    /// deadlines and opening positions only grow, so the next cause is never
+    /// before it.
     fn expire(
         &mut self,
         ctx: &BatchContext<'_>,
         clock: u64,
+        cause_from: &mut usize,
         out: &mut Vec<Alert>,
         counters: &mut [u64],
     ) {
@@ -70,9 +75,10 @@ impl OverfillShard {
             // Deadlines and opening positions only grow along the queue, so
             // if this batch holds no such event, it holds none for later ones.
             let open_pos = self.books.open_pos[slot as usize];
-            let Some(cause) = ctx.cause_row_after(deadline, open_pos) else {
+            let Some(cause) = ctx.cause_row_after_from(deadline, open_pos, *cause_from) else {
                 break;
             };
+            *cause_from = cause;
             self.expiry.pop();
             let closed_at = ctx.clock(cause);
             let order = AlertOrder::clock(ctx.pos(cause), open_pos);
@@ -189,10 +195,14 @@ impl Shard for OverfillShard {
         }));
 
         // Phase 2, the rules, row by row in input order.
+        let mut cause_from = 0;
         for (&r, &found) in rows.iter().zip(&found) {
             let r = r as usize;
             let clock = ctx.clock(r);
-            self.expire(ctx, clock, out, counters);
+            // Most rows find nothing due: they skip the call.
+            if self.expiry.peek_due(clock).is_some() {
+                self.expire(ctx, clock, &mut cause_from, out, counters);
+            }
 
             // An order with an open book has no tombstone (closing removes the
             // book, and a tombstone is forgotten before a book reopens), so the
@@ -259,7 +269,7 @@ impl Shard for OverfillShard {
         // Deadlines reached by other partitions' rows after our last row.
         let end = ctx.end_clock();
         if !batch.is_empty() {
-            self.expire(ctx, end, out, counters);
+            self.expire(ctx, end, &mut cause_from, out, counters);
         }
         self.tombstones.reclaim(end, self.cfg.tombstone_ttl_ms);
     }

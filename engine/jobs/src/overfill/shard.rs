@@ -109,11 +109,13 @@ impl OverfillShard {
         let i = slot as usize;
         let b = &self.books;
         let s = b.strings[i];
-        let order_id = b.str(s.order_id);
         let (requested, filled) = (b.requested[i], b.filled[i]);
+        // The strings are read only for an alert: most closes are expiries
+        // of books that raise none.
         let alert = match why {
             Close::Overfill { row, ctx } => {
                 let batch = ctx.batch();
+                let order_id = b.str(s.order_id);
                 let id = alert_id(OVERFILL, order_id, batch.id(row));
                 let payload = AlertRecord {
                     alert_id: &id,
@@ -141,6 +143,7 @@ impl OverfillShard {
                 event_ts,
                 detected_at,
             } if requested == NO_REQUEST && filled > 0 => {
+                let order_id = b.str(s.order_id);
                 let id = alert_id(ORPHAN, order_id, b.first_purchase(slot));
                 let payload = AlertRecord {
                     alert_id: &id,

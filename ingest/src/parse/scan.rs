@@ -202,17 +202,20 @@ fn plain_string(text: &str, i: usize) -> Option<(&str, usize)> {
 #[inline]
 fn known_key(b: &[u8], i: usize) -> Option<(usize, usize)> {
     let rest = b.get(i + 1..)?;
-    let (slot, word): (usize, &[u8]) = match rest.first()? {
-        b'i' if rest.starts_with(b"id\"") => (ID, b"id\""),
-        b'i' => (INITIAL_ORDER_ID, b"initial_order_id\""),
-        b'#' => (SHARES, b"#shares\""),
-        b's' if rest.starts_with(b"stock\"") => (STOCK, b"stock\""),
-        b's' => (SHARES_ALIAS, b"shares\""),
-        b'c' => (CLIENT, b"client\""),
-        b't' => (TS, b"ts\""),
+    // Each arm compares with its own literal: a length known at compile
+    // time is compared inline, where a word picked at run time cost a
+    // `memcmp` call per key.
+    let (slot, len) = match rest.first()? {
+        b'i' if rest.starts_with(b"id\"") => (ID, 3),
+        b'i' if rest.starts_with(b"initial_order_id\"") => (INITIAL_ORDER_ID, 17),
+        b'#' if rest.starts_with(b"#shares\"") => (SHARES, 8),
+        b's' if rest.starts_with(b"stock\"") => (STOCK, 6),
+        b's' if rest.starts_with(b"shares\"") => (SHARES_ALIAS, 7),
+        b'c' if rest.starts_with(b"client\"") => (CLIENT, 7),
+        b't' if rest.starts_with(b"ts\"") => (TS, 3),
         _ => return None,
     };
-    rest.starts_with(word).then_some((slot, i + 1 + word.len()))
+    Some((slot, i + 1 + len))
 }
 
 /// Every byte of a word set to `b`.

@@ -21,15 +21,17 @@ use super::fields::{
 };
 use super::scratch::StrRef;
 
-/// Scans `text` (one line, UTF-8 already checked, no line terminator).
-/// `None`: not the common shape; use the full parser.
-pub(super) fn scan(text: &str) -> Option<RawFields<'_>> {
+/// Scans `text` (one line, UTF-8 already checked, no line terminator) into
+/// `raw`, which must start empty (the caller's, so the fields are written in
+/// place rather than moved out: a move of `RawFields` is a `memcpy` call).
+/// `None`: not the common shape (`raw` holds a part of it); use the full
+/// parser.
+pub(super) fn scan<'a>(text: &'a str, raw: &mut RawFields<'a>) -> Option<()> {
     let b = text.as_bytes();
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return None;
     }
-    let mut raw = RawFields::default();
     i = skip_ws(b, i + 1);
     if b.get(i) == Some(&b'}') {
         i += 1;
@@ -100,7 +102,7 @@ pub(super) fn scan(text: &str) -> Option<RawFields<'_>> {
             }
         }
     }
-    (skip_ws(b, i) == b.len()).then_some(raw)
+    (skip_ws(b, i) == b.len()).then_some(())
 }
 
 /// The unknown keys of a line, few enough to compare pairwise.

@@ -140,7 +140,11 @@ proptest! {
         }).chain(extras.iter().enumerate().map(|(i, v)| format!("\"extra{i}\":{w}{v}")))
         .collect();
         let l = format!("{w}{{{}}}{w}", body.join(","));
-        prop_assert!(scan::scan(&l).is_some(), "left to the full parser: {:?}", l);
+        prop_assert!(
+            scan::scan(&l, &mut Default::default()).is_some(),
+            "left to the full parser: {:?}",
+            l
+        );
         agree(&l)?;
     }
 }
@@ -161,7 +165,7 @@ fn generated_lines_take_the_fast_path() {
     let (mut fast_path, mut lines) = (0, 0);
     for l in text.lines() {
         lines += 1;
-        fast_path += usize::from(scan::scan(l).is_some());
+        fast_path += usize::from(scan::scan(l, &mut Default::default()).is_some());
         if let Err(e) = check_scanner(l.as_bytes()) {
             panic!("{e}");
         }

@@ -278,7 +278,23 @@ fn integer(b: &[u8], i: usize) -> Option<(u64, usize)> {
 mod tests {
     use proptest::prelude::*;
 
-    use super::string_end;
+    use super::{integer, string_end};
+
+    #[test]
+    fn integers_fit_a_u64_up_to_its_last_digit() {
+        let at = |s: &str| integer(s.as_bytes(), 0);
+        assert_eq!(at("0"), Some((0, 1)));
+        assert_eq!(at("1234,"), Some((1234, 4)));
+        assert_eq!(at("9999999999999999999"), Some((9_999_999_999_999_999_999, 19)));
+        assert_eq!(at("10000000000000000000}"), Some((10_000_000_000_000_000_000, 20)));
+        assert_eq!(at("18446744073709551615"), Some((u64::MAX, 20)));
+        assert_eq!(at("18446744073709551616"), None, "past u64::MAX");
+        assert_eq!(at("99999999999999999999"), None);
+        assert_eq!(at("184467440737095516150"), None, "21 digits");
+        assert_eq!(at("007"), None, "a leading zero");
+        assert_eq!(at("12.5"), None);
+        assert_eq!(at("3e2"), None);
+    }
 
     /// One byte at a time: the definition `string_end` must match.
     fn naive(b: &[u8], j: usize) -> Option<usize> {

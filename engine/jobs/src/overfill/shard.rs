@@ -50,11 +50,10 @@ impl OverfillShard {
         }
     }
 
-    /// Step 2: closes every book due at `clock`, oldest first.
-    /// Closes the books due at `clock`. `cause_from` is the row the last
-    /// expiry of this batch was caused at (0 for none yet): the queue's
-    /// deadlines and opening positions only grow, so the next cause is never
-    /// before it.
+    /// Step 2: closes every book due at `clock`, oldest first. `cause_from`
+    /// is the row the last expiry of this batch was caused at (0 for none
+    /// yet): the queue's deadlines and opening positions only grow, so the
+    /// next cause is never before it.
     fn expire(
         &mut self,
         ctx: &BatchContext<'_>,

@@ -107,17 +107,16 @@ impl Redelivery {
     /// Channel `generation` is gone: what it forwarded unacknowledged comes
     /// back redelivered, already processed; what it acknowledged may.
     pub(crate) fn on_channel_lost(&mut self, generation: u64) {
-        let mut kept = VecDeque::with_capacity(self.forwarded.len());
-        for (i, (g, t, d)) in self.forwarded.drain(..).enumerate() {
-            if g > generation {
-                kept.push_back((g, t, d));
-            } else if i < self.acked {
-                *self.maybe.entry(d).or_default() += 1;
+        // Only the current channel forwards, so everything held is its.
+        for (i, (g, _, d)) in self.forwarded.drain(..).enumerate() {
+            debug_assert!(g <= generation, "a delivery of a later channel");
+            let to = if i < self.acked {
+                &mut self.maybe
             } else {
-                *self.known.entry(d).or_default() += 1;
-            }
+                &mut self.known
+            };
+            *to.entry(d).or_default() += 1;
         }
-        self.forwarded = kept;
         self.acked = 0;
     }
 }
